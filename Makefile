@@ -1,0 +1,50 @@
+# dbauth.rds_iam — developer entry points. `make test` and `make demo` bootstrap everything they
+# need (Debian packages when root, the .venv, ansible-test's offline pip bootstrap) on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+PYTHON := $(VENV)/bin/python
+export PATH := $(VENV)/bin:$(PATH)
+VIEW := $(ROOT)/.build/view/ansible_collections/dbauth/rds_iam
+PY_VERSION := 3.11
+# Collections: ours from the view, amazon.aws & co. from the `ansible` package in the venv.
+COLLECTIONS_PATH := $(ROOT)/.build/view
+
+.PHONY: help bootstrap view sanity units lint lab-tests integration build-install test
+
+help:
+	@echo "make test    bootstrap, then run every test (sanity, units, lint, lab, integration, build)"
+	@echo "make sanity | units | lint | lab-tests | integration | build-install   one suite"
+	@echo "make lab-up | lab-down | lab-status | lab-status-json | lab-maintenance"
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+view: bootstrap
+	@bash scripts/collection-view.sh >/dev/null
+
+sanity: view
+	cd $(VIEW) && ansible-test sanity --venv --python $(PY_VERSION) --color no
+
+units: view
+	cd $(VIEW) && ansible-test units --venv --python $(PY_VERSION) --color no
+
+lint: view
+	cd $(VIEW) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_PATH) ansible-lint --profile production --offline
+
+lab-tests: bootstrap
+	cd $(ROOT) && $(PYTHON) -m pytest lab/tests -q -p no:cacheprovider
+
+# TARGETS=name to run some targets only. The lab is started (and stopped again) as needed.
+integration: bootstrap
+	bash scripts/run-integration.sh $(TARGETS)
+
+build-install: bootstrap
+	bash scripts/test-build-install.sh
+
+-include lab/lab.mk
+
+test: sanity units lint lab-tests integration build-install
+	@echo "make test: all suites passed"

@@ -1,0 +1,460 @@
+"""The lab's AWS control plane: moto in server mode, in this process, patched and seeded.
+
+``start_control_plane(specs)`` starts ``moto.server.ThreadedMotoServer`` on
+127.0.0.1 (free port by default), applies :mod:`lab.moto_patches`, and seeds:
+
+* one RDS instance per ``kind="instance"`` spec, one Aurora cluster with one member
+  instance per ``kind="cluster"`` spec, IAM database authentication OFF, endpoints
+  = the spec's host/port (the lab's local servers);
+* ``lab-admin``: IAM user with access keys and an attached admin policy
+  (the controller's principal);
+* roles ``lab-app-role``, ``lab-report-role``, ``lab-noaccess-role`` (no
+  ``rds-db`` policy), each with a source IAM user (``<role>-source``) whose keys
+  may assume it.
+
+Target hosts get credentials from the files written by :meth:`ControlPlane.write_aws_config`:
+``AWS_CONFIG_FILE``, ``AWS_SHARED_CREDENTIALS_FILE`` and ``AWS_PROFILE=<role name>``
+are enough (the profile names ``role_arn`` + ``source_profile``, the region and
+``endpoint_url``).
+
+Only one control plane per process: moto's state is process-global and
+``start_control_plane`` resets it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+from lab import moto_patches
+
+PARTITION = "aws"
+ROLE_NAMES = ("lab-app-role", "lab-report-role", "lab-noaccess-role")
+ADMIN_USER = "lab-admin"
+ADMIN_POLICY = "lab-admin-policy"
+
+DEFAULT_ENGINE_VERSIONS = {
+    "mysql": "8.0.40",
+    "mariadb": None,  # moto_patches picks a supported 10.11 release
+    "postgres": "16.4",
+    "aurora-postgresql": "16.4",
+    "aurora-mysql": "8.0.mysql_aurora.3.08.0",
+}
+INSTANCE_ENGINES = ("mysql", "mariadb", "postgres")
+CLUSTER_ENGINES = ("aurora-postgresql", "aurora-mysql")
+
+_START_LOCK = threading.Lock()
+_RUNNING: ControlPlane | None = None
+
+
+@dataclass
+class DatabaseSpec:
+    id: str  # instance id (kind=instance) or cluster id (kind=cluster)
+    kind: str  # "instance" | "cluster"
+    engine: str  # mysql | mariadb | postgres | aurora-postgresql | aurora-mysql
+    host: str  # the local server's address; becomes the endpoint address
+    port: int  # the local server's port; becomes the endpoint port
+    admin_user: str
+    admin_password: str
+    engine_version: str | None = None  # default: DEFAULT_ENGINE_VERSIONS[engine]
+    db_name: str | None = None
+
+    def validate(self) -> None:
+        if self.kind == "instance":
+            if self.engine not in INSTANCE_ENGINES:
+                raise ValueError(f"{self.id}: engine {self.engine!r} is not an instance engine {INSTANCE_ENGINES}")
+        elif self.kind == "cluster":
+            if self.engine not in CLUSTER_ENGINES:
+                raise ValueError(f"{self.id}: engine {self.engine!r} is not a cluster engine {CLUSTER_ENGINES}")
+        else:
+            raise ValueError(f"{self.id}: kind must be 'instance' or 'cluster', not {self.kind!r}")
+        if len(self.admin_password) < 8:
+            raise ValueError(f"{self.id}: admin_password must have at least 8 characters (RDS rule)")
+
+
+@dataclass
+class _Principal:
+    name: str
+    role_arn: str
+    source_user: str
+    source_user_arn: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+def _member_instance_id(cluster_id: str) -> str:
+    return f"{cluster_id}-instance-1"
+
+
+class ControlPlane:
+    """A running, seeded moto server plus accessors to its live state."""
+
+    def __init__(self, server: Any, host: str, port: int, region: str, specs: list[DatabaseSpec]):
+        self._server = server
+        self.host = host
+        self.port = port
+        self.endpoint_url = f"http://{host}:{port}"
+        self.region = region
+        self.account_id = ""
+        self.admin_access_key = ""
+        self.admin_secret_key = ""
+        self.admin_user_arn = ""
+        self._specs = list(specs)
+        self._principals: list[_Principal] = []
+        self._config_dir: pathlib.Path | None = None
+        self._stopped = False
+        self._session: Any = None
+        self._session_lock = threading.Lock()
+
+    # boto3 ------------------------------------------------------------------
+    def client(self, service: str, access_key: str | None = None, secret_key: str | None = None,
+               session_token: str | None = None) -> Any:
+        """A boto3 client against this control plane (admin keys by default).
+
+        Independent of AWS_PROFILE / AWS_CONFIG_FILE of the calling process.
+        """
+        with self._session_lock:
+            if self._session is None:
+                botocore_session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+                self._session = boto3.session.Session(botocore_session=botocore_session)
+            return self._session.client(
+                service,
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=access_key or self.admin_access_key,
+                aws_secret_access_key=secret_key or self.admin_secret_key,
+                aws_session_token=session_token,
+                config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+            )
+
+    # moto state -------------------------------------------------------------
+    @property
+    def rds_backend(self) -> Any:
+        from moto.rds.models import rds_backends
+
+        return rds_backends[self.account_id][self.region]
+
+    @property
+    def iam_backend(self) -> Any:
+        from moto.iam.models import iam_backends
+
+        return iam_backends[self.account_id][PARTITION]
+
+    @property
+    def sts_backend(self) -> Any:
+        from moto.sts.models import sts_backends
+
+        return sts_backends[self.account_id][PARTITION]
+
+    def specs(self) -> list[DatabaseSpec]:
+        return list(self._specs)
+
+    def spec(self, db_id: str) -> DatabaseSpec | None:
+        for spec in self._specs:
+            if spec.id.lower() == db_id.lower():
+                return spec
+        return None
+
+    def find_database(self, db_id: str) -> tuple[str, Any] | None:
+        """("instance", DBInstance) or ("cluster", DBCluster) for an id, live from moto.
+
+        An Aurora member instance id resolves to its cluster (IAM auth and the
+        resource id are the cluster's).
+        """
+        key = db_id.lower()
+        backend = self.rds_backend
+        cluster = backend.clusters.get(key)
+        if cluster is not None:
+            return "cluster", cluster
+        instance = backend.databases.get(key)
+        if instance is None:
+            return None
+        cluster_id = getattr(instance, "db_cluster_identifier", None)
+        if cluster_id:
+            cluster = backend.clusters.get(cluster_id)
+            if cluster is not None:
+                return "cluster", cluster
+        return "instance", instance
+
+    def endpoints(self, db_id: str) -> list[tuple[str, int]]:
+        """Every (address, port) a token for this database may be signed for."""
+        found = self.find_database(db_id)
+        if found is None:
+            return []
+        kind, obj = found
+        if kind == "instance":
+            return [(obj.address, int(obj.port))]
+        result = [(obj.endpoint, int(obj.port)), (obj.reader_endpoint, int(obj.port))]
+        for member in list(self.rds_backend.databases.values()):
+            if getattr(member, "db_cluster_identifier", None) == obj.db_cluster_identifier:
+                result.append((member.address, int(member.port)))
+        return result
+
+    def databases(self) -> list[dict[str, Any]]:
+        result = []
+        for spec in self._specs:
+            entry = asdict(spec)
+            found = self.find_database(spec.id)
+            if found is None:
+                entry.update(exists=False)
+                result.append(entry)
+                continue
+            kind, obj = found
+            if kind == "instance":
+                entry.update(
+                    resource_id=obj.dbi_resource_id,
+                    arn=obj.db_instance_arn,
+                    iam_database_authentication_enabled=bool(obj.enable_iam_database_authentication),
+                    status=obj.status,
+                    engine_version=obj.engine_version,
+                    endpoint={"address": obj.address, "port": int(obj.port)},
+                    pending=obj.pending_modified_values or {},
+                )
+            else:
+                entry.update(
+                    resource_id=obj.db_cluster_resource_id,
+                    arn=obj.db_cluster_arn,
+                    iam_database_authentication_enabled=bool(obj.iam_auth),
+                    status=obj.status,
+                    engine_version=obj.engine_version,
+                    endpoint={"address": obj.endpoint, "port": int(obj.port)},
+                    reader_endpoint={"address": obj.reader_endpoint, "port": int(obj.port)},
+                    members=[m.db_instance_identifier for m in obj.members],
+                    pending=obj.pending_modified_values or {},
+                )
+            entry["exists"] = True
+            entry["resource_arn_prefix"] = (
+                f"arn:{PARTITION}:rds-db:{self.region}:{self.account_id}:dbuser:{entry['resource_id']}"
+            )
+            result.append(entry)
+        return result
+
+    # principals -------------------------------------------------------------
+    def principals(self) -> list[dict[str, Any]]:
+        result = []
+        for p in self._principals:
+            env = {"AWS_PROFILE": p.name}
+            if self._config_dir is not None:
+                env["AWS_CONFIG_FILE"] = str(self._config_dir / "config")
+                env["AWS_SHARED_CREDENTIALS_FILE"] = str(self._config_dir / "credentials")
+            result.append({
+                "name": p.name,
+                "kind": "role",
+                "role_arn": p.role_arn,
+                "profile": p.name,
+                "source_profile": f"{p.name}-source",
+                "source_user": p.source_user,
+                "source_user_arn": p.source_user_arn,
+                "source_access_key_id": p.access_key_id,
+                "credentials": (
+                    "shared config files written by write_aws_config(): set AWS_CONFIG_FILE, "
+                    f"AWS_SHARED_CREDENTIALS_FILE and AWS_PROFILE={p.name}; botocore assumes "
+                    f"{p.role_arn} with the keys of {p.source_user} against endpoint_url"
+                ),
+                "env": env,
+            })
+        return result
+
+    def principal_secret(self, name: str) -> tuple[str, str]:
+        """(access key id, secret) of a role's source user (tests, config writing)."""
+        for p in self._principals:
+            if p.name == name:
+                return p.access_key_id, p.secret_access_key
+        raise KeyError(name)
+
+    def write_aws_config(self, directory: str | os.PathLike[str]) -> dict[str, Any]:
+        directory = pathlib.Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        common = [f"region = {self.region}", f"endpoint_url = {self.endpoint_url}"]
+        config_lines = ["[default]", *common, ""]
+        cred_lines = []
+        config_lines += [f"[profile {ADMIN_USER}]", *common, ""]
+        cred_lines += [f"[{ADMIN_USER}]", f"aws_access_key_id = {self.admin_access_key}",
+                       f"aws_secret_access_key = {self.admin_secret_key}", ""]
+        for p in self._principals:
+            source = f"{p.name}-source"
+            config_lines += [f"[profile {p.name}]", f"role_arn = {p.role_arn}", f"source_profile = {source}",
+                             *common, ""]
+            config_lines += [f"[profile {source}]", *common, ""]
+            cred_lines += [f"[{source}]", f"aws_access_key_id = {p.access_key_id}",
+                           f"aws_secret_access_key = {p.secret_access_key}", ""]
+        config_path = directory / "config"
+        cred_path = directory / "credentials"
+        config_path.write_text("\n".join(config_lines))
+        fd = os.open(cred_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(cred_lines))
+        os.chmod(cred_path, 0o600)
+        self._config_dir = directory.resolve()
+        base_env = {"AWS_CONFIG_FILE": str(config_path.resolve()),
+                    "AWS_SHARED_CREDENTIALS_FILE": str(cred_path.resolve())}
+        return {
+            "config": str(config_path.resolve()),
+            "credentials": str(cred_path.resolve()),
+            "region": self.region,
+            "endpoint_url": self.endpoint_url,
+            "admin_profile": ADMIN_USER,
+            "profiles": [ADMIN_USER] + [p.name for p in self._principals],
+            "env": {name: dict(base_env, AWS_PROFILE=name)
+                    for name in [ADMIN_USER] + [p.name for p in self._principals]},
+        }
+
+    # lifecycle --------------------------------------------------------------
+    def maintenance(self) -> list[str]:
+        """Apply pending modifications (made with ApplyImmediately=false)."""
+        return moto_patches.apply_pending_maintenance(self.rds_backend)
+
+    def stop(self) -> None:
+        global _RUNNING
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.stop()
+        with _START_LOCK:
+            if _RUNNING is self:
+                _RUNNING = None
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped
+
+    def __enter__(self) -> ControlPlane:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # seeding ----------------------------------------------------------------
+    def _seed(self) -> None:
+        # Any key works before IAM users exist (moto does not authenticate).
+        boot = dict(access_key="lab-bootstrap", secret_key="lab-bootstrap")
+        iam = self.client("iam", **boot)
+        iam.create_user(UserName=ADMIN_USER)
+        policy_arn = iam.create_policy(
+            PolicyName=ADMIN_POLICY,
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Sid": "LabAdmin", "Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+        )["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=ADMIN_USER, PolicyArn=policy_arn)
+        key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
+        self.admin_access_key = key["AccessKeyId"]
+        self.admin_secret_key = key["SecretAccessKey"]
+        ident = self.client("sts").get_caller_identity()
+        self.account_id = ident["Account"]
+        self.admin_user_arn = ident["Arn"]
+
+        iam = self.client("iam")
+        account_root = f"arn:{PARTITION}:iam::{self.account_id}:root"
+        for role in ROLE_NAMES:
+            source = role[: -len("-role")] + "-source" if role.endswith("-role") else role + "-source"
+            user = iam.create_user(UserName=source)["User"]
+            trust = {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": [user["Arn"], account_root]},
+                 "Action": "sts:AssumeRole"},
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+            ]}
+            role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
+                                       Description=f"lab role {role}")["Role"]["Arn"]
+            iam.put_user_policy(UserName=source, PolicyName="assume-" + role, PolicyDocument=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]}))
+            key = iam.create_access_key(UserName=source)["AccessKey"]
+            self._principals.append(_Principal(role, role_arn, source, user["Arn"], key["AccessKeyId"],
+                                               key["SecretAccessKey"]))
+
+        for spec in self._specs:
+            self._seed_database(spec)
+
+    def add_database(self, spec: DatabaseSpec) -> dict[str, Any]:
+        """Seed one more database (IAM auth off) into the running control plane."""
+        spec.validate()
+        if self.spec(spec.id) is not None or self.find_database(spec.id) is not None:
+            raise ValueError(f"database {spec.id!r} already exists")
+        self._seed_database(spec)
+        self._specs.append(spec)
+        return next(d for d in self.databases() if d["id"] == spec.id)
+
+    def _seed_database(self, spec: DatabaseSpec) -> None:
+        rds = self.client("rds")
+        version = spec.engine_version or DEFAULT_ENGINE_VERSIONS.get(spec.engine)
+        if spec.kind == "instance":
+            params: dict[str, Any] = dict(
+                DBInstanceIdentifier=spec.id, DBInstanceClass="db.t3.micro", Engine=spec.engine,
+                MasterUsername=spec.admin_user, MasterUserPassword=spec.admin_password, Port=spec.port,
+                AllocatedStorage=20, EnableIAMDatabaseAuthentication=False,
+            )
+            if version:
+                params["EngineVersion"] = version
+            if spec.db_name:
+                params["DBName"] = spec.db_name
+            rds.create_db_instance(**params)
+            moto_patches.set_endpoint_address(self.rds_backend.databases[spec.id.lower()], spec.host)
+        else:
+            params = dict(
+                DBClusterIdentifier=spec.id, Engine=spec.engine, MasterUsername=spec.admin_user,
+                MasterUserPassword=spec.admin_password, Port=spec.port, EnableIAMDatabaseAuthentication=False,
+            )
+            if version:
+                params["EngineVersion"] = version
+            if spec.db_name:
+                params["DatabaseName"] = spec.db_name
+            rds.create_db_cluster(**params)
+            member = _member_instance_id(spec.id)
+            rds.create_db_instance(DBInstanceIdentifier=member, DBInstanceClass="db.r6g.large",
+                                   Engine=spec.engine, DBClusterIdentifier=spec.id, Port=spec.port)
+            backend = self.rds_backend
+            moto_patches.set_endpoint_address(backend.clusters[spec.id.lower()], spec.host)
+            moto_patches.set_endpoint_address(backend.databases[member.lower()], spec.host)
+            # moto reports a new cluster as "creating" once; settle it.
+            rds.describe_db_clusters(DBClusterIdentifier=spec.id)
+
+
+def _reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def start_control_plane(databases: list[DatabaseSpec], region: str = "us-east-1",
+                        host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> ControlPlane:
+    """Start moto in this process on host:port (0 = free port), patch it, seed it.
+
+    ``quiet`` silences werkzeug's per-request access log.
+    """
+    global _RUNNING
+    from moto.server import ThreadedMotoServer
+
+    for spec in databases:
+        spec.validate()
+    ids = [s.id.lower() for s in databases]
+    if len(ids) != len(set(ids)):
+        raise ValueError("database ids must be unique")
+    if quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with _START_LOCK:
+        if _RUNNING is not None:
+            raise RuntimeError(
+                f"a control plane is already running in this process ({_RUNNING.endpoint_url}): "
+                "moto's state is process-global; stop it first or reuse it (add_database)")
+        moto_patches.apply()
+        _reset_moto()
+        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        server.start()
+        bound_host, bound_port = server.get_host_and_port()
+        plane = ControlPlane(server, host, int(bound_port), region, databases)
+        _RUNNING = plane
+    try:
+        plane._seed()
+    except BaseException:
+        plane.stop()
+        raise
+    return plane

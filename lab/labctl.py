@@ -1,0 +1,417 @@
+"""Control the dbauth.rds_iam lab: ``python -m lab.labctl up|down|status|status-json|maintenance``.
+
+State folder: ``lab/.state`` (git-ignored), or ``$LAB_STATE_DIR``.
+
+* ``up``: install missing Debian packages (root only), create once (CA, ports,
+  passwords, data dirs, MariaDB plugin) and start the lab daemon (moto + verifier
+  + LDAP endpoint) and the three database servers; wait until everything accepts
+  connections; write ``tests/integration/integration_config.yml``
+  (``$LAB_INTEGRATION_CONFIG`` overrides the path, empty = skip). Idempotent.
+  ``LAB_TEST_MODE=1`` lets tests shift the verifier's clock.
+* ``down``: stop the lab's own processes (pid files in the state folder).
+* ``status``: human summary incl. the last refusals of the verifier.
+* ``status-json``: one JSON object (endpoint, keys, CA, databases, principals ...).
+* ``maintenance``: apply pending RDS modifications (ApplyImmediately=false).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from lab import procutil
+
+LAB_DIR = Path(__file__).resolve().parent
+REPO = LAB_DIR.parent
+REGION = "us-east-1"
+
+DATABASES = [
+    {"id": "lab-mysql", "kind": "instance", "engine": "mysql", "server": "mariadb", "dir": "mysql",
+     "admin_user": "admin", "db_name": "labdb"},
+    {"id": "lab-postgres", "kind": "instance", "engine": "postgres", "server": "postgresql", "dir": "postgres",
+     "admin_user": "postgres", "db_name": "labdb"},
+    {"id": "lab-aurora", "kind": "cluster", "engine": "aurora-postgresql", "server": "postgresql",
+     "dir": "aurora", "admin_user": "postgres", "db_name": "labdb"},
+]
+
+
+class LabError(RuntimeError):
+    pass
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("LAB_STATE_DIR") or (LAB_DIR / ".state")).resolve()
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- dependencies --------------------------------------------------------------
+def missing_packages() -> list[str]:
+    """Debian packages the lab needs that are not installed (checked by command)."""
+    from lab.postgres_server import pg_bindir
+
+    missing = []
+    try:
+        pg_bindir()
+    except RuntimeError:
+        missing.append("postgresql")
+    if not (shutil.which("mariadbd") or Path("/usr/sbin/mariadbd").exists()) or not shutil.which(
+            "mariadb-install-db"):
+        missing.append("mariadb-server")
+    if not shutil.which("gcc"):
+        missing.append("gcc")
+    if not shutil.which("dpkg-deb") or not shutil.which("apt-get"):
+        raise LabError("the lab needs a Debian/Ubuntu system (dpkg-deb and apt-get)")
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        missing.append("util-linux")
+    return missing
+
+
+def ensure_deps() -> None:
+    missing = missing_packages()
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise LabError("missing Debian packages: " + " ".join(missing)
+                       + f"\nrun as root: {LAB_DIR / 'install_deps.sh'} (or: sudo apt-get install "
+                       + " ".join(missing) + ")")
+    _say("installing missing packages: " + " ".join(missing))
+    subprocess.run(["bash", str(LAB_DIR / "install_deps.sh")], check=True)
+    still = missing_packages()
+    if still:
+        raise LabError("still missing after install_deps.sh: " + " ".join(still))
+
+
+# -- configuration -------------------------------------------------------------
+def load_or_create_config(state: Path) -> dict:
+    path = state / "config.json"
+    if path.exists():
+        cfg = json.loads(path.read_text())
+    else:
+        used: set[int] = set()
+
+        def port() -> int:
+            while True:
+                candidate = procutil.free_port()
+                if candidate not in used:
+                    used.add(candidate)
+                    return candidate
+
+        cfg = {"region": REGION, "moto_port": port(), "ldap_port": port(), "databases": []}
+        for db in DATABASES:
+            entry = dict(db, port=port(), admin_password=secrets.token_urlsafe(18))
+            cfg["databases"].append(entry)
+    cfg["test_mode"] = os.environ.get("LAB_TEST_MODE", "") in ("1", "true", "yes")
+    procutil.write_json_private(path, cfg)
+    return cfg
+
+
+def _servers(state: Path, cfg: dict, tls: dict) -> list:
+    from lab.mariadb_server import MariaDBServer
+    from lab.postgres_server import PostgresServer
+
+    servers = []
+    for db in cfg["databases"]:
+        base = state / db["dir"]
+        if db["server"] == "mariadb":
+            servers.append(MariaDBServer(base, port=db["port"], db_id=db["id"], admin_user=db["admin_user"],
+                                         admin_password=db["admin_password"], tls=tls,
+                                         plugin_dir=state / "plugin", verifier_socket=state / "verify.sock"))
+        else:
+            servers.append(PostgresServer(base, port=db["port"], db_id=db["id"], admin_user=db["admin_user"],
+                                          admin_password=db["admin_password"], tls=tls,
+                                          ldap_port=cfg["ldap_port"]))
+    return servers
+
+
+def _tls_paths(state: Path) -> dict:
+    from lab.tls import ensure_certs
+
+    return ensure_certs(state / "tls")
+
+
+# -- daemon --------------------------------------------------------------------
+def control(state: Path, request: dict, timeout: float = 30.0):
+    path = state / "control.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply = json.loads(data)
+    if not reply.get("ok"):
+        raise LabError(f"lab daemon refused {request.get('cmd')}: {reply.get('error')}")
+    return reply["result"]
+
+
+def daemon_alive(state: Path) -> bool:
+    if not procutil.pid_alive(procutil.read_pid(state / "daemon.pid")):
+        return False
+    try:
+        control(state, {"cmd": "ping"}, timeout=5)
+        return True
+    except (OSError, ValueError, LabError):
+        return False
+
+
+def start_daemon(state: Path) -> subprocess.Popen | None:
+    if daemon_alive(state):
+        return None
+    old = procutil.read_pid(state / "daemon.pid")
+    if old and procutil.pid_alive(old):
+        procutil.stop_pid(old, 15)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    log = open(state / "daemon.log", "ab")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "lab.daemon", "--state-dir", str(state)], cwd=str(REPO),
+                                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+    finally:
+        log.close()
+
+
+def wait_daemon(state: Path, proc: subprocess.Popen | None, timeout: float = 90) -> None:
+    def ready():
+        if proc is not None and proc.poll() is not None:
+            raise LabError(f"lab daemon exited with {proc.returncode}; see {state / 'daemon.log'}\n"
+                           + "\n".join((state / "daemon.log").read_text(errors="replace").splitlines()[-25:]))
+        return daemon_alive(state)
+
+    procutil.wait_until(ready, timeout, "the lab daemon", interval=0.1, log=state / "daemon.log")
+
+
+# -- commands ------------------------------------------------------------------
+def up() -> dict:
+    t0 = time.monotonic()
+    state = state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o711)  # PostgreSQL runs as another user when we are root: it must traverse
+    ensure_deps()
+    cfg = load_or_create_config(state)
+    tls = _tls_paths(state)
+
+    from lab.mariadb_server import build_plugin
+
+    build_plugin(state / "plugin", state / "build")
+    proc = start_daemon(state)
+
+    servers = _servers(state, cfg, tls)
+    errors: list[BaseException] = []
+
+    def bring_up(server):
+        try:
+            if server.initialized():
+                server.start()
+            else:
+                server.init()
+                server.start()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bring_up, args=(s,)) for s in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise LabError(f"a database server did not come up: {errors[0]}")
+    wait_daemon(state, proc)
+    status = control(state, {"cmd": "status"})
+    write_integration_config(status)
+    elapsed = time.monotonic() - t0
+    _say(f"lab up in {elapsed:.1f}s: moto {status['endpoint_url']}, "
+         + ", ".join(f"{d['id']} 127.0.0.1:{d['port']}" for d in status["databases"]))
+    return status
+
+
+def integration_config_path() -> Path | None:
+    env = os.environ.get("LAB_INTEGRATION_CONFIG")
+    if env is not None:
+        return Path(env) if env else None
+    return REPO / "tests" / "integration" / "integration_config.yml"
+
+
+def write_integration_config(status: dict) -> Path | None:
+    path = integration_config_path()
+    if path is None:
+        return None
+    data = {
+        "aws_endpoint_url": status["endpoint_url"],
+        "aws_region": status["region"],
+        "aws_access_key": status["access_key"],
+        "aws_secret_key": status["secret_key"],
+        "lab_account_id": status["account_id"],
+        "lab_ca_cert": status["ca_cert"],
+        "lab_databases": status["databases"],
+        "lab_principals": status["principals"],
+        "lab_aws_config_dir": status["aws_config_dir"],
+        "lab_state_dir": status["state_dir"],
+        "lab_verifier_log": status["verifier_log"],
+    }
+    try:
+        import yaml
+
+        text = "# written by `labctl up` (dbauth.rds_iam lab); do not commit\n" + yaml.safe_dump(
+            data, sort_keys=False, default_flow_style=False)
+    except ImportError:  # JSON is YAML too
+        text = json.dumps(data, indent=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    procutil.write_private(path, text)
+    return path
+
+
+def down() -> bool:
+    state = state_dir()
+    if not (state / "config.json").exists():
+        _say("no lab state: nothing to stop")
+        return True
+    cfg = json.loads((state / "config.json").read_text())
+    tls = {k: str(state / "tls" / f) for k, f in
+           (("ca_cert", "ca.pem"), ("server_cert", "server.pem"), ("server_key", "server.key"))}
+    ok = True
+    for server in _servers(state, cfg, tls):
+        if not server.stop():
+            ok = False
+            _say(f"could not stop {server.db_id}")
+    pid = procutil.read_pid(state / "daemon.pid")
+    if pid and not procutil.stop_pid(pid, 30):
+        ok = False
+        _say("could not stop the lab daemon")
+    for name in ("daemon.pid", "control.sock", "verify.sock"):
+        try:
+            (state / name).unlink()
+        except FileNotFoundError:
+            pass
+    _say("lab down" if ok else "lab partly down")
+    return ok
+
+
+def read_refusals(state: Path, limit: int = 10) -> list[dict]:
+    log = state / "verifier.log"
+    if not log.exists():
+        return []
+    lines = log.read_text(errors="replace").splitlines()[-limit:]
+    result = []
+    for line in lines:
+        try:
+            result.append(json.loads(line))
+        except ValueError:
+            continue
+    return result
+
+
+def status_json() -> tuple[dict, bool]:
+    state = state_dir()
+    if daemon_alive(state):
+        status = control(state, {"cmd": "status"})
+        ok = True
+    else:
+        try:
+            status = json.loads((state / "lab.json").read_text())
+        except (OSError, ValueError):
+            status = {"state_dir": str(state)}
+        status["running"] = False
+        ok = False
+    status["servers"] = server_states(state)
+    if status["running"] and not all(s["running"] for s in status["servers"]):
+        ok = False
+    return status, ok
+
+
+def server_states(state: Path) -> list[dict]:
+    if not (state / "config.json").exists():
+        return []
+    cfg = json.loads((state / "config.json").read_text())
+    tls = {k: str(state / "tls" / f) for k, f in
+           (("ca_cert", "ca.pem"), ("server_cert", "server.pem"), ("server_key", "server.key"))}
+    result = []
+    for server in _servers(state, cfg, tls):
+        result.append({"id": server.db_id, "port": server.port, "running": server.running(),
+                       "accepting": procutil.port_open(server.port)})
+    return result
+
+
+def status_text() -> tuple[str, bool]:
+    state = state_dir()
+    status, ok = status_json()
+    out = [f"lab state: {state}", f"daemon:    {'running (pid %s)' % status.get('daemon_pid') if status['running'] else 'stopped'}"]
+    if status.get("endpoint_url"):
+        out.append(f"AWS:       {status['endpoint_url']}  region {status.get('region')}  account {status.get('account_id')}")
+        out.append(f"CA:        {status.get('ca_cert')}")
+    states = {s["id"]: s for s in status.get("servers", [])}
+    out.append("")
+    out.append(f"{'DATABASE':<14} {'KIND':<9} {'ENGINE':<18} {'ENDPOINT':<17} {'IAM AUTH':<9} {'SERVER':<8} RESOURCE ID")
+    for db in status.get("databases", []):
+        srv = states.get(db["id"], {})
+        iam = db.get("iam_database_authentication_enabled")
+        out.append(f"{db['id']:<14} {db['kind']:<9} {db['engine']:<18} {'127.0.0.1:%s' % db['port']:<17} "
+                   f"{('on' if iam else 'off') if status['running'] else '-':<9} "
+                   f"{'up' if srv.get('running') else 'down':<8} {db.get('resource_id') or ''}")
+    if status.get("principals"):
+        out.append("")
+        out.append(f"{'PRINCIPAL':<20} ROLE ARN")
+        for p in status["principals"]:
+            out.append(f"{p['name']:<20} {p['role_arn']}")
+    refusals = read_refusals(state, 10)
+    out.append("")
+    out.append(f"last refusals ({status.get('verifier_log') or state / 'verifier.log'}):")
+    if not refusals:
+        out.append("  none")
+    for r in refusals:
+        out.append(f"  {r.get('time')} {r.get('db_id')} user={r.get('user')} key={r.get('access_key_id')} "
+                   f"{r.get('code')}: {r.get('reason')}")
+    return "\n".join(out), ok
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="labctl", description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("command", choices=["up", "down", "status", "status-json", "maintenance"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            up()
+            text, _healthy = status_text()
+            print(text)
+            return 0
+        if args.command == "down":
+            return 0 if down() else 1
+        if args.command == "status":
+            text, ok = status_text()
+            print(text)
+            return 0 if ok else 1
+        if args.command == "status-json":
+            status, ok = status_json()
+            print(json.dumps(status, indent=2, sort_keys=True))
+            return 0 if ok else 1
+        if args.command == "maintenance":
+            state = state_dir()
+            if not daemon_alive(state):
+                raise LabError("the lab is not running (labctl up)")
+            result = control(state, {"cmd": "maintenance"})
+            print(json.dumps(result, indent=2))
+            return 0
+    except (LabError, TimeoutError, subprocess.CalledProcessError) as exc:
+        _say(f"labctl {args.command}: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

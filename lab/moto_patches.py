@@ -1,0 +1,382 @@
+"""In-process patches that make moto 5.2.x behave like RDS where the lab needs it.
+
+Applied once per process with :func:`apply` (idempotent), before the server starts.
+Every patch can be switched off at run time with :func:`disabled` so the tests can
+show the stock behaviour next to the patched one.
+
+Patches (name: what stock moto 5.2.5 does -> what RDS does):
+
+``unique_dbi_resource_id``
+    every instance gets ``db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U`` -> a random ``db-`` id
+    per instance (clusters already get random ``cluster-`` ids).
+``cluster_iam_modify``
+    ``ModifyDBCluster`` ignores ``EnableIAMDatabaseAuthentication`` -> honoured.
+``mariadb_default_version``
+    ``mariadb`` without ``EngineVersion`` -> KeyError (HTTP 500) -> a supported
+    10.11 version.
+``iam_engine_support``
+    IAM auth accepted on any engine -> ``InvalidParameterCombination`` for
+    Oracle, SQL Server, Db2 and RDS Custom, on create and on modify (and for
+    Multi-AZ DB clusters on modify, as create already does).
+``deferred_iam_modification``
+    ``ApplyImmediately=false`` changes the setting at once -> the change waits in
+    ``PendingModifiedValues.IAMDatabaseAuthenticationEnabled`` (instance and
+    cluster) until :func:`apply_pending_maintenance`.
+``modifying_status``
+    never ``modifying`` -> after an immediate IAM change the instance/cluster is
+    ``modifying`` for the next :data:`SETTINGS` ``modifying_describes`` describe
+    calls or ``modifying_seconds`` seconds (whichever ends first).
+``lab_endpoints``
+    fake ``*.rds.amazonaws.com`` endpoint addresses -> the address the lab sets
+    with :func:`set_endpoint_address` (the local server's).
+``clustered_instance_iam``
+    Aurora member instances report their own (always false) IAM flag and accept
+    a per-instance IAM change -> they mirror the cluster's setting, and a
+    per-instance change is refused as RDS does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import string
+import threading
+import time
+from typing import Any, Iterator
+
+from moto.rds import models as rds_models
+from moto.rds import responses as rds_responses
+from moto.rds.exceptions import InvalidParameterCombination
+
+PATCH_NAMES = (
+    "unique_dbi_resource_id",
+    "cluster_iam_modify",
+    "mariadb_default_version",
+    "iam_engine_support",
+    "deferred_iam_modification",
+    "modifying_status",
+    "lab_endpoints",
+    "clustered_instance_iam",
+)
+
+#: Tunables (tests may change them).
+SETTINGS: dict[str, Any] = {
+    "modifying_describes": 2,
+    "modifying_seconds": 2.0,
+    "mariadb_default_version": "10.11.10",
+}
+
+_ENABLED: dict[str, bool] = {name: True for name in PATCH_NAMES}
+_LOCK = threading.RLock()
+_APPLIED = False
+_ORIGINALS: dict[str, Any] = {}
+
+IAM_KEY = "enable_iam_database_authentication"
+UNSUPPORTED_IAM_ENGINE_PREFIXES = ("oracle", "sqlserver", "db2", "custom-")
+
+
+def enabled(name: str) -> bool:
+    return _APPLIED and _ENABLED[name]
+
+
+@contextlib.contextmanager
+def disabled(*names: str) -> Iterator[None]:
+    """Switch patches off for the duration of the block (tests)."""
+    for name in names:
+        if name not in _ENABLED:
+            raise KeyError(name)
+    previous = {name: _ENABLED[name] for name in names}
+    try:
+        for name in names:
+            _ENABLED[name] = False
+        yield
+    finally:
+        _ENABLED.update(previous)
+
+
+def is_applied() -> bool:
+    return _APPLIED
+
+
+# helpers ----------------------------------------------------------------------
+
+def _random_id(length: int = 26) -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return "".join(random.SystemRandom().choice(alphabet) for _position in range(length))
+
+
+def iam_supported(engine: str) -> bool:
+    engine = (engine or "").lower()
+    return not engine.startswith(UNSUPPORTED_IAM_ENGINE_PREFIXES)
+
+
+def _refuse_engine(engine: str) -> None:
+    raise InvalidParameterCombination(
+        f"IAM Database Authentication is not supported for engine {engine}."
+    )
+
+
+def _start_modifying(obj: Any) -> None:
+    if not enabled("modifying_status"):
+        return
+    # describe wrappers decrement before serialising: +1 so that exactly
+    # `modifying_describes` describe calls show "modifying".
+    obj._lab_modifying_left = int(SETTINGS["modifying_describes"]) + 1
+    obj._lab_modifying_until = time.monotonic() + float(SETTINGS["modifying_seconds"])
+
+
+def _is_modifying(obj: Any) -> bool:
+    if not enabled("modifying_status"):
+        return False
+    left = obj.__dict__.get("_lab_modifying_left", 0)
+    if left <= 0:
+        return False
+    if time.monotonic() >= obj.__dict__.get("_lab_modifying_until", 0.0):
+        obj.__dict__["_lab_modifying_left"] = 0
+        return False
+    return True
+
+
+def _tick_modifying(objs: Any) -> None:
+    for obj in objs or []:
+        left = getattr(obj, "_lab_modifying_left", 0)
+        if left > 0:
+            obj._lab_modifying_left = left - 1
+
+
+def set_endpoint_address(obj: Any, address: str) -> None:
+    """Make an instance or cluster report ``address`` as its endpoint address."""
+    obj._lab_endpoint_address = address
+
+
+def _pending_dict(obj: Any) -> dict[str, Any] | None:
+    if not enabled("deferred_iam_modification"):
+        return None
+    pending = obj.__dict__.get("_lab_pending_iam")
+    if pending is None:
+        return None
+    return {"IAMDatabaseAuthenticationEnabled": pending}
+
+
+def apply_pending_maintenance(backend: Any) -> list[str]:
+    """Apply pending IAM modifications of ``backend`` (an RDSBackend)."""
+    changes = []
+    with _LOCK:
+        for cluster in list(backend.clusters.values()):
+            pending = cluster.__dict__.pop("_lab_pending_iam", None)
+            if pending is not None:
+                before = bool(cluster.iam_auth)
+                cluster.iam_auth = bool(pending)
+                changes.append(
+                    f"cluster {cluster.db_cluster_identifier}: IAMDatabaseAuthenticationEnabled "
+                    f"{str(before).lower()} -> {str(bool(pending)).lower()}"
+                )
+        for database in list(backend.databases.values()):
+            pending = database.__dict__.pop("_lab_pending_iam", None)
+            if pending is not None:
+                before = bool(database.enable_iam_database_authentication)
+                database.enable_iam_database_authentication = bool(pending)
+                changes.append(
+                    f"instance {database.db_instance_identifier}: IAMDatabaseAuthenticationEnabled "
+                    f"{str(before).lower()} -> {str(bool(pending)).lower()}"
+                )
+    return changes
+
+
+# wrappers ---------------------------------------------------------------------
+
+def _instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    if (
+        enabled("mariadb_default_version")
+        and kwargs.get("engine") == "mariadb"
+        and not kwargs.get("engine_version")
+        and kwargs.get("db_cluster_identifier") is None
+    ):
+        kwargs["engine_version"] = SETTINGS["mariadb_default_version"]
+    _ORIGINALS["DBInstance.__init__"](self, *args, **kwargs)
+    if enabled("unique_dbi_resource_id"):
+        self.dbi_resource_id = "db-" + _random_id()
+
+
+def _create_db_instance(self: Any, db_kwargs: Any) -> Any:
+    if enabled("iam_engine_support") and db_kwargs.get(IAM_KEY):
+        if not iam_supported(db_kwargs.get("engine", "")):
+            _refuse_engine(db_kwargs.get("engine", ""))
+    return _ORIGINALS["RDSBackend.create_db_instance"](self, db_kwargs)
+
+
+def _modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: Any) -> Any:
+    original = _ORIGINALS["RDSBackend.modify_db_instance"]
+    iam = db_kwargs.get(IAM_KEY) if IAM_KEY in db_kwargs else None
+    if iam is None:
+        return original(self, db_instance_identifier, db_kwargs)
+    iam = bool(iam)
+    database = self.describe_db_instances(db_instance_identifier)[0]
+    if enabled("iam_engine_support") and iam and not iam_supported(database.engine):
+        _refuse_engine(database.engine)
+    if enabled("clustered_instance_iam") and isinstance(database, rds_models.DBInstanceClustered):
+        raise InvalidParameterCombination(
+            f"The requested DB instance {database.db_instance_identifier} is a member of DB cluster "
+            f"{database.db_cluster_identifier}: set IAM database authentication on the DB cluster."
+        )
+    with _LOCK:
+        before = bool(database.enable_iam_database_authentication)
+        if enabled("deferred_iam_modification") and not db_kwargs.get("apply_immediately"):
+            del db_kwargs[IAM_KEY]
+            result = original(self, db_instance_identifier, db_kwargs)
+            database.__dict__["_lab_pending_iam"] = None if iam == before else iam
+            return result
+        result = original(self, db_instance_identifier, db_kwargs)
+        database.__dict__.pop("_lab_pending_iam", None)
+        if iam != before:
+            _start_modifying(database)
+        return result
+
+
+def _create_db_cluster(self: Any, kwargs: Any) -> Any:
+    if enabled("iam_engine_support") and kwargs.get(IAM_KEY):
+        if not iam_supported(kwargs.get("engine", "")):
+            _refuse_engine(kwargs.get("engine", ""))
+    return _ORIGINALS["RDSBackend.create_db_cluster"](self, kwargs)
+
+
+def _modify_db_cluster(self: Any, kwargs: Any) -> Any:
+    original = _ORIGINALS["RDSBackend.modify_db_cluster"]
+    if not enabled("cluster_iam_modify") or IAM_KEY not in kwargs or kwargs.get(IAM_KEY) is None:
+        return original(self, kwargs)
+    iam = bool(kwargs.get(IAM_KEY))
+    del kwargs[IAM_KEY]
+    cluster_id = kwargs["db_cluster_identifier"]
+    cluster = self.clusters.get(cluster_id) or self.clusters.get(str(cluster_id).lower())
+    if cluster is None:
+        raise rds_models.DBClusterNotFoundError(cluster_id)
+    if enabled("iam_engine_support") and iam and not str(cluster.engine).startswith("aurora"):
+        raise InvalidParameterCombination(
+            "IAM Authentication is currently not supported by Multi-AZ DB clusters."
+        )
+    with _LOCK:
+        before = bool(cluster.iam_auth)
+        deferred = enabled("deferred_iam_modification") and not kwargs.get("apply_immediately")
+        if deferred:
+            cluster.__dict__["_lab_pending_iam"] = None if iam == before else iam
+        else:
+            cluster.iam_auth = iam
+            cluster.__dict__.pop("_lab_pending_iam", None)
+            if iam != before:
+                _start_modifying(cluster)
+        return original(self, kwargs)
+
+
+def _describe_instances_response(self: Any) -> Any:
+    result = _ORIGINALS["RDSResponse.describe_db_instances"](self)
+    _tick_modifying(result.result.get("DBInstances"))
+    return result
+
+
+def _describe_clusters_response(self: Any) -> Any:
+    result = _ORIGINALS["RDSResponse.describe_db_clusters"](self)
+    _tick_modifying(result.result.get("DBClusters"))
+    return result
+
+
+def _instance_status_get(self: Any) -> str:
+    if _is_modifying(self):
+        return "modifying"
+    return self.__dict__.get("_lab_status", "available")
+
+
+def _instance_status_set(self: Any, value: str) -> None:
+    self.__dict__["_lab_status"] = value
+
+
+def _cluster_status_get(self: Any) -> str:
+    if _is_modifying(self):
+        return "modifying"
+    return _ORIGINALS["DBCluster.status"].fget(self)
+
+
+def _cluster_status_set(self: Any, value: str) -> None:
+    _ORIGINALS["DBCluster.status"].fset(self, value)
+
+
+def _instance_address(self: Any) -> str:
+    override = self.__dict__.get("_lab_endpoint_address")
+    if override and enabled("lab_endpoints"):
+        return override
+    return _ORIGINALS["DBInstance.address"].fget(self)
+
+
+def _cluster_endpoint(self: Any) -> str:
+    override = self.__dict__.get("_lab_endpoint_address")
+    if override and enabled("lab_endpoints"):
+        return override
+    return _ORIGINALS["DBCluster.endpoint"].fget(self)
+
+
+def _cluster_reader_endpoint(self: Any) -> str:
+    override = self.__dict__.get("_lab_endpoint_address")
+    if override and enabled("lab_endpoints"):
+        return override
+    return _ORIGINALS["DBCluster.reader_endpoint"].fget(self)
+
+
+def _clustered_iam_enabled(self: Any) -> bool:
+    if enabled("clustered_instance_iam"):
+        return bool(self.cluster.iam_auth)
+    return _ORIGINALS["DBInstance.iam_database_authentication_enabled"].fget(self)
+
+
+def _pending_modified_values(self: Any) -> dict[str, Any] | None:
+    return _pending_dict(self)
+
+
+def apply() -> None:
+    """Install the patches (idempotent)."""
+    global _APPLIED
+    with _LOCK:
+        if _APPLIED:
+            return
+        DBInstance = rds_models.DBInstance
+        DBCluster = rds_models.DBCluster
+        Backend = rds_models.RDSBackend
+        Response = rds_responses.RDSResponse
+
+        _ORIGINALS["DBInstance.__init__"] = DBInstance.__init__
+        DBInstance.__init__ = _instance_init  # type: ignore[method-assign]
+
+        for name, func in (
+            ("create_db_instance", _create_db_instance),
+            ("modify_db_instance", _modify_db_instance),
+            ("create_db_cluster", _create_db_cluster),
+            ("modify_db_cluster", _modify_db_cluster),
+        ):
+            _ORIGINALS[f"RDSBackend.{name}"] = getattr(Backend, name)
+            setattr(Backend, name, func)
+
+        _ORIGINALS["RDSResponse.describe_db_instances"] = Response.describe_db_instances
+        Response.describe_db_instances = _describe_instances_response  # type: ignore[method-assign]
+        _ORIGINALS["RDSResponse.describe_db_clusters"] = Response.describe_db_clusters
+        Response.describe_db_clusters = _describe_clusters_response  # type: ignore[method-assign]
+
+        DBInstance.status = property(_instance_status_get, _instance_status_set)  # type: ignore[attr-defined]
+        _ORIGINALS["DBCluster.status"] = DBCluster.__dict__["status"]
+        DBCluster.status = property(_cluster_status_get, _cluster_status_set)  # type: ignore[method-assign,assignment]
+
+        _ORIGINALS["DBInstance.address"] = DBInstance.__dict__["address"]
+        DBInstance.address = property(_instance_address)  # type: ignore[method-assign,assignment]
+        _ORIGINALS["DBCluster.endpoint"] = DBCluster.__dict__["endpoint"]
+        DBCluster.endpoint = property(_cluster_endpoint)  # type: ignore[method-assign,assignment]
+        _ORIGINALS["DBCluster.reader_endpoint"] = DBCluster.__dict__["reader_endpoint"]
+        DBCluster.reader_endpoint = property(_cluster_reader_endpoint)  # type: ignore[method-assign,assignment]
+
+        _ORIGINALS["DBInstance.iam_database_authentication_enabled"] = DBInstance.__dict__[
+            "iam_database_authentication_enabled"
+        ]
+        rds_models.DBInstanceClustered.iam_database_authentication_enabled = property(  # type: ignore[attr-defined]
+            _clustered_iam_enabled
+        )
+
+        DBInstance.pending_modified_values = property(_pending_modified_values)  # type: ignore[attr-defined]
+        DBCluster.pending_modified_values = property(_pending_modified_values)  # type: ignore[attr-defined]
+
+        _APPLIED = True

@@ -1,0 +1,432 @@
+"""RDS IAM authentication token verifier of the lab.
+
+``TokenVerifier.verify(token, login_user, db_id)`` accepts a login only when every
+link RDS checks holds:
+
+1. the token parses: ``host:port/?Action=connect&DBUser=...&X-Amz-*``;
+2. ``X-Amz-Algorithm=AWS4-HMAC-SHA256``, credential scope service ``rds-db``,
+   region = the lab's region, ``X-Amz-SignedHeaders=host``;
+3. ``X-Amz-Expires`` <= 900 and ``X-Amz-Date`` neither older than that nor in the
+   future beyond a small skew (injectable clock);
+4. ``DBUser`` equals the login name (case-sensitive);
+5. host:port of the token is an endpoint of the database being logged in to;
+6. the access key is known to moto (an active IAM user key, or an assumed-role
+   session whose session token equals ``X-Amz-Security-Token`` and that has not
+   expired) and the SigV4 signature recomputed with its secret matches;
+7. IAM database authentication is enabled on the instance / cluster (live);
+8. the principal's identity policies (user: inline + attached + groups; role
+   session: the role's inline + attached; then permissions boundary and session
+   policy when present) allow ``rds-db:connect`` on
+   ``arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER``.
+
+Refusals are logged (JSON lines to ``log_path`` and an in-memory ring) with the
+access key id and a reason; secrets, session tokens and tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import hmac
+import importlib.util
+import json
+import pathlib
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from lab.control_plane import PARTITION, ControlPlane
+
+
+def _load_policy_evaluator() -> Any:
+    """plugins/module_utils/policy_evaluator.py, loaded by path (no collection install needed)."""
+    path = pathlib.Path(__file__).resolve().parent.parent / "plugins" / "module_utils" / "policy_evaluator.py"
+    spec = importlib.util.spec_from_file_location("lab._policy_evaluator", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+policy_evaluator = sys.modules.get("lab._policy_evaluator") or _load_policy_evaluator()
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+SERVICE = "rds-db"
+MAX_EXPIRES = 900
+CLOCK_SKEW = 60  # seconds a token's X-Amz-Date may lie in the future
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+ACTION = "rds-db:connect"
+MAX_TOKEN_LENGTH = 16384
+
+
+@dataclass
+class Decision:
+    ok: bool
+    reason: str
+    principal_arn: str | None = None
+    access_key_id: str | None = None
+    code: str = ""  # short machine-readable reason ("ok", "expired", "bad_signature", ...)
+    resource_arn: str | None = None
+
+
+class _Refuse(Exception):
+    def __init__(self, code: str, reason: str, principal_arn: str | None = None,
+                 access_key_id: str | None = None, resource_arn: str | None = None):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.principal_arn = principal_arn
+        self.access_key_id = access_key_id
+        self.resource_arn = resource_arn
+
+
+@dataclass
+class ParsedToken:
+    host: str
+    port: int
+    netloc: str
+    params: list[tuple[str, str]]  # decoded, in token order
+
+    def get(self, name: str) -> str | None:
+        for key, value in self.params:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass
+class _Principal:
+    arn: str
+    kind: str  # "user" | "assumed-role"
+    secret: str
+    policies: list[tuple[str, Any]]
+    boundary: tuple[str, Any] | None
+    session_policy: Any | None
+    context: dict[str, Any]
+
+
+def parse_token(token: str) -> ParsedToken:
+    """Split an RDS auth token into host, port and decoded query parameters."""
+    if not isinstance(token, str) or not token:
+        raise _Refuse("malformed", "empty token")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise _Refuse("malformed", f"token longer than {MAX_TOKEN_LENGTH} characters")
+    if "://" in token:
+        raise _Refuse("malformed", "token must not carry a URL scheme")
+    netloc, sep, query = token.partition("/?")
+    if not sep or not netloc or not query:
+        raise _Refuse("malformed", "token is not host:port/?query")
+    host, colon, port_text = netloc.rpartition(":")
+    if not colon or not host or not port_text.isdigit():
+        raise _Refuse("malformed", "token has no host:port")
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise _Refuse("malformed", "token port out of range")
+    params = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        key, _eq, value = pair.partition("=")
+        params.append((urllib.parse.unquote(key), urllib.parse.unquote(value)))
+    names = [k for k, _v in params]
+    for required in ("Action", "DBUser", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
+                     "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"):
+        if required not in names:
+            raise _Refuse("malformed", f"token lacks {required}")
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise _Refuse("malformed", f"token repeats {sorted(duplicates)[0]}")
+    return ParsedToken(host=host, port=port, netloc=netloc, params=params)
+
+
+def _quote(text: str) -> str:
+    return urllib.parse.quote(text, safe="-_.~")
+
+
+def canonical_request(parsed: ParsedToken) -> str:
+    pairs = sorted((_quote(k), _quote(v)) for k, v in parsed.params if k != "X-Amz-Signature")
+    query = "&".join(f"{k}={v}" for k, v in pairs)
+    return "\n".join(["GET", "/", query, f"host:{parsed.netloc}", "", "host", EMPTY_SHA256])
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def expected_signature(parsed: ParsedToken, secret: str) -> str:
+    amz_date = parsed.get("X-Amz-Date") or ""
+    scope = (parsed.get("X-Amz-Credential") or "").split("/", 1)[1]
+    string_to_sign = "\n".join([
+        ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request(parsed).encode("utf-8")).hexdigest()])
+    date, region, service, _term = scope.split("/")
+    key = _hmac(("AWS4" + secret).encode("utf-8"), date)
+    key = _hmac(key, region)
+    key = _hmac(key, service)
+    key = _hmac(key, "aws4_request")
+    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _policy_document(policy: Any) -> Any:
+    """Default version document of a moto ManagedPolicy."""
+    for version in getattr(policy, "versions", []):
+        if getattr(version, "is_default", False):
+            return _decode_document(version.document)
+    return _decode_document(getattr(policy, "document", "{}"))
+
+
+def _decode_document(document: Any) -> Any:
+    if isinstance(document, str) and document.lstrip().startswith("%"):
+        return urllib.parse.unquote(document)
+    return document
+
+
+def _retrying(func: Callable[[], Any]) -> Any:
+    """moto's dicts may change size while the server thread works: retry."""
+    for attempt in range(5):
+        try:
+            return func()
+        except RuntimeError:
+            if attempt == 4:
+                raise
+            time.sleep(0.01)
+    return None
+
+
+class TokenVerifier:
+    def __init__(self, control_plane: ControlPlane, clock: Callable[[], float] = time.time,
+                 log_path: pathlib.Path | None = None, ring_size: int = 200):
+        self.control_plane = control_plane
+        self.clock = clock
+        self.log_path = pathlib.Path(log_path) if log_path is not None else None
+        self._refusals: collections.deque[dict[str, Any]] = collections.deque(maxlen=ring_size)
+        self._accepts: collections.deque[dict[str, Any]] = collections.deque(maxlen=ring_size)
+        self._lock = threading.Lock()
+
+    # public -----------------------------------------------------------------
+    def verify(self, token: str, login_user: str, db_id: str) -> Decision:
+        access_key_id = None
+        try:
+            return self._verify(token, login_user, db_id)
+        except _Refuse as refusal:
+            access_key_id = refusal.access_key_id
+            decision = Decision(False, refusal.reason, refusal.principal_arn, access_key_id,
+                                refusal.code, refusal.resource_arn)
+        except Exception as exc:  # never let a bug turn into an accepted login
+            decision = Decision(False, f"verifier error: {type(exc).__name__}", None, access_key_id,
+                                "internal_error")
+        self._record_refusal(decision, login_user, db_id)
+        return decision
+
+    def recent_refusals(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The last ``limit`` refusals, oldest first (no secrets)."""
+        with self._lock:
+            items = list(self._refusals)
+        return items[-limit:] if limit else []
+
+    def recent_accepts(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._lock:
+            items = list(self._accepts)
+        return items[-limit:] if limit else []
+
+    # internals --------------------------------------------------------------
+    def _record_refusal(self, decision: Decision, login_user: str, db_id: str) -> None:
+        entry = {
+            "time": dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).isoformat(timespec="seconds"),
+            "db_id": db_id,
+            "user": login_user,
+            "access_key_id": decision.access_key_id,
+            "principal_arn": decision.principal_arn,
+            "code": decision.code,
+            "reason": decision.reason,
+        }
+        with self._lock:
+            self._refusals.append(entry)
+            if self.log_path is not None:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                with self.log_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry, sort_keys=True) + "\n")
+
+    def _verify(self, token: str, login_user: str, db_id: str) -> Decision:
+        cp = self.control_plane
+        parsed = parse_token(token)
+
+        credential = parsed.get("X-Amz-Credential") or ""
+        parts = credential.split("/")
+        access_key_id = parts[0] if parts and parts[0] else None
+        if len(parts) != 5 or not parts[0]:
+            raise _Refuse("malformed", "X-Amz-Credential is not KEY/DATE/REGION/SERVICE/aws4_request",
+                          access_key_id=access_key_id)
+        _key, scope_date, region, service, terminator = parts
+
+        def refuse(code: str, reason: str, **kw: Any) -> _Refuse:
+            return _Refuse(code, reason, access_key_id=access_key_id, **kw)
+
+        if parsed.get("Action") != "connect":
+            raise refuse("wrong_action", "Action must be connect")
+        if parsed.get("X-Amz-Algorithm") != ALGORITHM:
+            raise refuse("wrong_algorithm", f"X-Amz-Algorithm must be {ALGORITHM}")
+        if terminator != "aws4_request":
+            raise refuse("malformed", "credential scope does not end in aws4_request")
+        if service != SERVICE:
+            raise refuse("wrong_service", f"token signed for service {service!r}, not {SERVICE!r}")
+        if region != cp.region:
+            raise refuse("wrong_region", f"token signed for region {region!r}, the database is in {cp.region!r}")
+        if parsed.get("X-Amz-SignedHeaders") != "host":
+            raise refuse("wrong_signed_headers", "X-Amz-SignedHeaders must be host")
+
+        expires_text = parsed.get("X-Amz-Expires") or ""
+        if not expires_text.isdigit() or not 0 < int(expires_text) <= MAX_EXPIRES:
+            raise refuse("bad_expires", f"X-Amz-Expires must be 1..{MAX_EXPIRES} seconds")
+        expires = int(expires_text)
+        amz_date = parsed.get("X-Amz-Date") or ""
+        try:
+            signed_at = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            raise refuse("malformed", "X-Amz-Date is not YYYYMMDDTHHMMSSZ") from None
+        if scope_date != amz_date[:8]:
+            raise refuse("malformed", "credential scope date differs from X-Amz-Date")
+        now = self.clock()
+        age = now - signed_at.timestamp()
+        if age > expires:
+            raise refuse("expired", f"token expired: signed {int(age)} s ago, valid for {expires} s")
+        if age < -CLOCK_SKEW:
+            raise refuse("not_yet_valid", f"token signed {int(-age)} s in the future")
+
+        db_user = parsed.get("DBUser") or ""
+        if db_user != login_user:
+            raise refuse("wrong_user", f"token is for DBUser {db_user!r}, login is {login_user!r}")
+
+        found = _retrying(lambda: cp.find_database(db_id))
+        if found is None:  # moto's ModifyDBCluster briefly removes the cluster: look twice
+            time.sleep(0.05)
+            found = _retrying(lambda: cp.find_database(db_id))
+        if found is None:
+            raise refuse("unknown_database", f"no RDS instance or cluster {db_id!r}")
+        kind, db = found
+        endpoints = _retrying(lambda: cp.endpoints(db_id))
+        if (parsed.host.lower(), parsed.port) not in {(h.lower(), p) for h, p in endpoints}:
+            allowed = ", ".join(sorted({f"{h}:{p}" for h, p in endpoints}))
+            raise refuse("wrong_endpoint", f"token signed for {parsed.host}:{parsed.port}, "
+                                           f"{db_id} listens on {allowed}")
+
+        principal = _retrying(lambda: self._principal(access_key_id, parsed.get("X-Amz-Security-Token"), now))
+        signature = parsed.get("X-Amz-Signature") or ""
+        if not hmac.compare_digest(expected_signature(parsed, principal.secret), signature.lower()):
+            raise refuse("bad_signature", "signature does not match", principal_arn=principal.arn)
+
+        if kind == "instance":
+            enabled = bool(db.enable_iam_database_authentication)
+            resource_id = db.dbi_resource_id
+            label = f"DB instance {db.db_instance_identifier}"
+        else:
+            enabled = bool(db.iam_auth)
+            resource_id = db.db_cluster_resource_id
+            label = f"DB cluster {db.db_cluster_identifier}"
+        resource_arn = policy_evaluator.rds_db_user_arn(cp.region, cp.account_id, resource_id, db_user,
+                                                        partition=PARTITION)
+        if not enabled:
+            raise refuse("iam_auth_disabled", f"IAM database authentication is disabled on {label}",
+                         principal_arn=principal.arn, resource_arn=resource_arn)
+
+        result = policy_evaluator.evaluate(principal.policies, ACTION, resource_arn, principal.context)
+        if not result.allowed:
+            raise refuse("policy_" + result.decision, result.reason, principal_arn=principal.arn,
+                         resource_arn=resource_arn)
+        reason = result.reason
+        if principal.boundary is not None:
+            bound = policy_evaluator.evaluate([principal.boundary], ACTION, resource_arn, principal.context)
+            if not bound.allowed:
+                raise refuse("boundary_" + bound.decision, "permissions boundary: " + bound.reason,
+                             principal_arn=principal.arn, resource_arn=resource_arn)
+        if principal.session_policy is not None:
+            session = policy_evaluator.evaluate([("session policy", principal.session_policy)], ACTION,
+                                                resource_arn, principal.context)
+            if not session.allowed:
+                raise refuse("session_policy_" + session.decision, "session policy: " + session.reason,
+                             principal_arn=principal.arn, resource_arn=resource_arn)
+
+        decision = Decision(True, reason, principal.arn, access_key_id, "ok", resource_arn)
+        with self._lock:
+            self._accepts.append({
+                "time": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
+                "db_id": db_id, "user": login_user, "access_key_id": access_key_id,
+                "principal_arn": principal.arn, "reason": reason,
+            })
+        return decision
+
+    def _principal(self, access_key_id: str, session_token: str | None, now: float) -> _Principal:
+        cp = self.control_plane
+        iam = cp.iam_backend
+
+        def refuse(code: str, reason: str, arn: str | None = None) -> _Refuse:
+            return _Refuse(code, reason, principal_arn=arn, access_key_id=access_key_id)
+
+        for assumed in list(cp.sts_backend.assumed_roles):
+            if assumed.access_key_id != access_key_id:
+                continue
+            arn = assumed.arn
+            if not session_token:
+                raise refuse("missing_session_token", "temporary key used without X-Amz-Security-Token", arn)
+            if not hmac.compare_digest(assumed.session_token.encode(), session_token.encode()):
+                raise refuse("bad_session_token", "X-Amz-Security-Token does not match the session", arn)
+            expiration = assumed.expiration
+            if expiration.tzinfo is None:
+                expiration = expiration.replace(tzinfo=dt.timezone.utc)
+            if expiration.timestamp() <= now:
+                raise refuse("session_expired", "the role session has expired", arn)
+            try:
+                role = iam.get_role_by_arn(assumed.role_arn)
+            except Exception:
+                raise refuse("unknown_role", f"role {assumed.role_arn} no longer exists", arn) from None
+            policies: list[tuple[str, Any]] = [
+                (f"{role.name} inline {name}", _decode_document(doc)) for name, doc in list(role.policies.items())]
+            policies += [(parn, _policy_document(p)) for parn, p in list(role.managed_policies.items())]
+            return _Principal(
+                arn=arn, kind="assumed-role", secret=assumed.secret_access_key, policies=policies,
+                boundary=self._boundary(getattr(role, "permissions_boundary_arn", None)),
+                session_policy=assumed.policy or None,
+                context={"aws:PrincipalArn": role.arn, "aws:PrincipalAccount": cp.account_id,
+                         "aws:PrincipalType": "AssumedRole", "aws:userid": f"{role.id}:{assumed.session_name}",
+                         "aws:SecureTransport": "true"},
+            )
+
+        for user in list(iam.users.values()):
+            for key in list(user.access_keys):
+                if key.access_key_id != access_key_id:
+                    continue
+                if key.status != "Active":
+                    raise refuse("inactive_key", "access key is inactive", user.arn)
+                if session_token:
+                    raise refuse("unexpected_session_token",
+                                 "X-Amz-Security-Token given with a long-term access key", user.arn)
+                policies = [(f"{user.name} inline {name}", _decode_document(doc))
+                            for name, doc in list(user.policies.items())]
+                policies += [(parn, _policy_document(p)) for parn, p in list(user.managed_policies.items())]
+                for group in iam.get_groups_for_user(user.name):
+                    policies += [(f"group {group.name} inline {name}", _decode_document(doc))
+                                 for name, doc in list(group.policies.items())]
+                    policies += [(parn, _policy_document(p)) for parn, p in list(group.managed_policies.items())]
+                return _Principal(
+                    arn=user.arn, kind="user", secret=key.secret_access_key, policies=policies,
+                    boundary=self._boundary(getattr(user, "permissions_boundary_arn", None)),
+                    session_policy=None,
+                    context={"aws:username": user.name, "aws:PrincipalArn": user.arn,
+                             "aws:PrincipalAccount": cp.account_id, "aws:PrincipalType": "User",
+                             "aws:userid": user.id, "aws:SecureTransport": "true"},
+                )
+        raise refuse("unknown_key", "access key id is not known to the lab's IAM/STS")
+
+    def _boundary(self, boundary_arn: Any) -> tuple[str, Any] | None:
+        if not boundary_arn:
+            return None
+        if not isinstance(boundary_arn, str):
+            boundary_arn = getattr(boundary_arn, "arn", None) or str(boundary_arn)
+        try:
+            policy = self.control_plane.iam_backend.get_policy(boundary_arn)
+        except Exception:
+            return (boundary_arn, {"Version": "2012-10-17", "Statement": []})
+        return (boundary_arn, _policy_document(policy))

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2026, dbauth.rds_iam developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # Options of the RDS IAM token, shared by the dbauth.rds_iam.rds_iam_token module (MODULES) and
+    # lookup (PLUGINS); the two differ only where marked. The AWS options come from the amazon.aws
+    # fragments: the module takes `region` from amazon.aws.region.modules, the lookup documents its
+    # own `region` without an `env` entry, so that in both a region written in an RDS host name wins
+    # over AWS_REGION (the shared code reads the environment itself).
+
+    # Modules: the argument spec enforces the required options.
+    MODULES = r"""
+options:
+  db_host:
+    description:
+      - Address of the DB instance, Aurora cluster endpoint or RDS Proxy endpoint the token is for,
+        as the client will connect to it, for example C(mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com).
+      - A bare host name; not a URL (no C(https://)) and no C(:port) suffix, use O(db_port) for the port.
+      - The region to sign for is, in this order, O(region); the region in an RDS host name
+        (C(*.REGION.rds.amazonaws.com) and C(*.REGION.rds.amazonaws.com.cn), which covers instances,
+        Aurora C(cluster-), C(cluster-ro-) and C(cluster-custom-) endpoints and RDS Proxy endpoints);
+        the E(AWS_REGION) or E(AWS_DEFAULT_REGION) environment variables; the profile's configured region.
+      - Setting O(region) to another region than the one in an RDS host name is an error, because that endpoint
+        refuses tokens signed for another region.
+      - Required.
+    type: str
+    required: true
+  db_port:
+    description:
+      - Port the database listens on. It is signed into the token, so it must be the port the client uses.
+      - There is no default because RDS has none that fits every engine (MySQL and MariaDB usually V(3306),
+        PostgreSQL V(5432)).
+      - Required.
+    type: int
+    required: true
+  db_user:
+    description:
+      - Database user that logs in with the token. Case-sensitive.
+      - Required.
+      - The user must be set up for IAM authentication (MySQL/MariaDB C(AWSAuthenticationPlugin),
+        PostgreSQL C(rds_iam) role), see M(dbauth.rds_iam.rds_iam_db_user).
+    type: str
+    required: true
+  assume_role_arn:
+    description:
+      - ARN of an IAM role to assume with AWS STS before signing, so that the token is signed by that
+        role's temporary credentials (the AWS options give the credentials that assume it).
+      - STS is called at O(endpoint_url) when that is set.
+      - The assumed credentials are re-used while they outlive the token's 15 minutes and re-assumed
+        when they would expire earlier.
+    type: str
+  role_session_name:
+    description:
+      - Session name used with O(assume_role_arn); it shows in AWS CloudTrail.
+      - Only valid together with O(assume_role_arn); when not set, V(dbauth-rds-iam-token) is used.
+    type: str
+  external_id:
+    description:
+      - External ID that the trust policy of the O(assume_role_arn) role requires.
+      - Only valid together with O(assume_role_arn).
+    type: str
+notes:
+  - The token is a SigV4 presigned URL without its C(https://) scheme, signed for the C(rds-db) service
+    and valid for 900 seconds (15 minutes), the same string as C(aws rds generate-db-auth-token) prints.
+    It is only checked when the connection is opened, and the credentials that signed it must still be
+    valid then, so credentials that expire before the token's end are refreshed (or the task fails).
+  - Signing happens locally without a network call; only O(assume_role_arn) calls AWS STS.
+  - The principal that signs needs C(rds-db:connect) on
+    C(arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/DB_USER); the signature alone grants nothing.
+"""
+
+    # Lookup: the shared code checks the required options (with the same messages as the module),
+    # and the lookup's terms may replace db_user.
+    PLUGINS = r"""
+options:
+  db_host:
+    description:
+      - Address of the DB instance, Aurora cluster endpoint or RDS Proxy endpoint the token is for,
+        as the client will connect to it, for example C(mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com).
+      - A bare host name; not a URL (no C(https://)) and no C(:port) suffix, use O(db_port) for the port.
+      - The region to sign for is, in this order, O(region); the region in an RDS host name
+        (C(*.REGION.rds.amazonaws.com) and C(*.REGION.rds.amazonaws.com.cn), which covers instances,
+        Aurora C(cluster-), C(cluster-ro-) and C(cluster-custom-) endpoints and RDS Proxy endpoints);
+        the E(AWS_REGION) or E(AWS_DEFAULT_REGION) environment variables; the profile's configured region.
+      - Setting O(region) to another region than the one in an RDS host name is an error, because that endpoint
+        refuses tokens signed for another region.
+      - Required.
+    type: str
+    required: false
+  db_port:
+    description:
+      - Port the database listens on. It is signed into the token, so it must be the port the client uses.
+      - There is no default because RDS has none that fits every engine (MySQL and MariaDB usually V(3306),
+        PostgreSQL V(5432)).
+      - Required.
+    type: int
+    required: false
+  db_user:
+    description:
+      - Database user that logs in with the token. Case-sensitive.
+      - Required unless the user names are given as the lookup's terms.
+      - The user must be set up for IAM authentication (MySQL/MariaDB C(AWSAuthenticationPlugin),
+        PostgreSQL C(rds_iam) role), see M(dbauth.rds_iam.rds_iam_db_user).
+    type: str
+    required: false
+  assume_role_arn:
+    description:
+      - ARN of an IAM role to assume with AWS STS before signing, so that the token is signed by that
+        role's temporary credentials (the AWS options give the credentials that assume it).
+      - STS is called at O(endpoint_url) when that is set.
+      - The assumed credentials are re-used while they outlive the token's 15 minutes and re-assumed
+        when they would expire earlier.
+    type: str
+  role_session_name:
+    description:
+      - Session name used with O(assume_role_arn); it shows in AWS CloudTrail.
+      - Only valid together with O(assume_role_arn); when not set, V(dbauth-rds-iam-token) is used.
+    type: str
+  external_id:
+    description:
+      - External ID that the trust policy of the O(assume_role_arn) role requires.
+      - Only valid together with O(assume_role_arn).
+    type: str
+  region:
+    description:
+      - AWS region the token is signed for; it must be the region of the database.
+      - When not set, the region in an RDS host name in O(db_host) is used, then the E(AWS_REGION) or
+        E(AWS_DEFAULT_REGION) environment variables (of the controller), then the profile's region.
+    type: str
+    aliases: [aws_region]
+notes:
+  - The token is a SigV4 presigned URL without its C(https://) scheme, signed for the C(rds-db) service
+    and valid for 900 seconds (15 minutes), the same string as C(aws rds generate-db-auth-token) prints.
+    It is only checked when the connection is opened, and the credentials that signed it must still be
+    valid then, so credentials that expire before the token's end are refreshed (or the task fails).
+  - Signing happens locally without a network call; only O(assume_role_arn) calls AWS STS.
+  - The principal that signs needs C(rds-db:connect) on
+    C(arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/DB_USER); the signature alone grants nothing.
+"""

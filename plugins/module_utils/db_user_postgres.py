@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2026, dbauth.rds_iam developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""IAM database users on PostgreSQL (RDS and Aurora): members of ``rds_iam`` that can LOGIN.
+
+Everything happens in one transaction: the state of all listed roles (with their direct and
+transitive memberships) is read in one query, the DDL runs only for what differs, and a failure
+rolls every statement back.  Role names are quoted by sql_identifiers.pg_quote_ident.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import Plan
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import describe
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import pg_quote_ident
+
+IAM_ROLE = "rds_iam"
+AD_ROLE = "rds_ad"
+
+ROLES_QUERY = """
+WITH RECURSIVE up(start, oid) AS (
+    SELECT r.oid, r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = ANY(%s)
+  UNION
+    SELECT up.start, m.roleid FROM up JOIN pg_catalog.pg_auth_members m ON m.member = up.oid
+)
+SELECT r.rolname, r.rolcanlogin, r.rolsuper,
+       ARRAY(SELECT g.rolname FROM pg_catalog.pg_auth_members m
+             JOIN pg_catalog.pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS direct,
+       ARRAY(SELECT g.rolname FROM up JOIN pg_catalog.pg_roles g ON g.oid = up.oid
+             WHERE up.start = r.oid AND up.oid <> r.oid ORDER BY 1) AS ancestors
+FROM pg_catalog.pg_roles r WHERE r.rolname = ANY(%s)
+""".strip()
+
+
+class Role:
+    def __init__(self, name, can_login, superuser, direct, ancestors):
+        self.name = name
+        self.can_login = bool(can_login)
+        self.superuser = bool(superuser)
+        self.direct = sorted(direct or [])
+        self.ancestors = set(ancestors or [])
+
+    @property
+    def is_iam(self):
+        return IAM_ROLE in self.direct
+
+    def state(self):
+        return {"name": self.name, "login": self.can_login, "iam": self.is_iam,
+                "roles": [r for r in self.direct if r != IAM_ROLE]}
+
+
+class PostgresUsers:
+    """Plans and applies IAM users on one psycopg2 connection (one transaction)."""
+
+    def __init__(self, conn, login_user):
+        self.conn = conn
+        self.login_user = login_user
+        self.current_users = ()
+        self.version = None
+        self.read_queries = 0
+        self.flavor = "postgres"
+
+    def _query(self, sql, params=None):
+        self.read_queries += 1
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+    def read_server(self):
+        current, session, self.version = self._query("SELECT current_user, session_user, current_setting('server_version')")[0]
+        self.current_users = (current, session)
+        return self.flavor
+
+    def read_roles(self, names):
+        names = sorted(set(names))
+        rows = self._query(ROLES_QUERY, (names, names))
+        return dict((r[0], Role(*r)) for r in rows)
+
+    def plan(self, specs, convert_existing):
+        if not self.current_users:
+            self.read_server()
+        errors = []
+        for spec in specs:
+            reason = protected_reason(spec.name, "postgres", self.login_user, self.current_users)
+            if reason:
+                errors.append(reason)
+        specs = [s for s in specs if not protected_reason(s.name, "postgres", self.login_user, self.current_users)]
+        if not specs:
+            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+        wanted_roles = set()
+        for spec in specs:
+            wanted_roles |= set(spec.roles or [])
+        roles = self.read_roles([s.name for s in specs] + sorted(wanted_roles) + [IAM_ROLE, AD_ROLE])
+        if IAM_ROLE not in roles and any(s.state == "present" for s in specs):
+            raise DbUserError("the role rds_iam does not exist on this server: IAM database authentication is "
+                              "only available on Amazon RDS / Aurora PostgreSQL (nothing was changed).")
+        plans = []
+        for spec in specs:
+            role = roles.get(spec.name)
+            q = pg_quote_ident(spec.name)
+            before = role.state() if role else {}
+            if role is not None and role.superuser:
+                errors.append("%s is a superuser; refused." % spec.label())
+                continue
+            if role is not None and AD_ROLE in role.ancestors | set(role.direct):
+                errors.append("%s is a member of rds_ad (Kerberos/Active Directory authentication); a role must "
+                              "not be in both rds_iam and rds_ad. Refused." % spec.label())
+                continue
+            if spec.state == "absent":
+                if role is None:
+                    plans.append(Plan(spec, "unchanged", {}, {}))
+                elif not role.is_iam and not convert_existing:
+                    errors.append("%s exists and is not an IAM user (not a member of rds_iam); left alone. Set "
+                                  "convert_existing: true to drop it anyway." % spec.label())
+                else:
+                    plans.append(Plan(spec, "dropped", before, {}, ["DROP ROLE %s" % q]))
+                continue
+            spec_errors = []
+            for wanted in spec.roles or []:
+                other = roles.get(wanted)
+                if other is None:
+                    spec_errors.append("%s: role %s does not exist (roles)." % (spec.label(), describe(wanted)))
+                elif wanted == AD_ROLE or AD_ROLE in other.ancestors:
+                    spec_errors.append("%s: role %s is or belongs to rds_ad; a role must not be in both rds_iam and "
+                                       "rds_ad. Refused." % (spec.label(), describe(wanted)))
+                elif spec.name in other.ancestors:
+                    spec_errors.append("%s: role %s is itself a member of %s; granting it would make a cycle."
+                                       % (spec.label(), describe(wanted), describe(spec.name)))
+            if spec_errors:
+                errors.extend(spec_errors)
+                continue
+            current_roles = [r for r in role.direct if r != IAM_ROLE] if role else []
+            target_roles = current_roles if spec.roles is None else list(spec.roles)
+            after = {"name": spec.name, "login": True, "iam": True, "roles": sorted(target_roles)}
+            statements = []
+            if role is None:
+                statements.append("CREATE ROLE %s LOGIN" % q)
+                statements.append("GRANT %s TO %s" % (pg_quote_ident(IAM_ROLE), q))
+                action = "created"
+            else:
+                action = "updated"
+                if not role.is_iam:
+                    if not convert_existing:
+                        errors.append("%s already exists and is not an IAM user (not a member of rds_iam, it may log "
+                                      "in with a password); left alone. Set convert_existing: true to switch it to "
+                                      "IAM authentication (its password stops working)." % spec.label())
+                        continue
+                    action = "converted"
+                if not role.can_login:
+                    statements.append("ALTER ROLE %s LOGIN" % q)
+                if not role.is_iam:
+                    statements.append("GRANT %s TO %s" % (pg_quote_ident(IAM_ROLE), q))
+            grant = sorted(set(target_roles) - set(current_roles))
+            revoke = sorted(set(current_roles) - set(target_roles))
+            if grant:
+                statements.append("GRANT %s TO %s" % (", ".join(pg_quote_ident(r) for r in grant), q))
+            if revoke:
+                statements.append("REVOKE %s FROM %s" % (", ".join(pg_quote_ident(r) for r in revoke), q))
+            plans.append(Plan(spec, action if statements else "unchanged", before, after,
+                              [(s, None) for s in statements]))
+        if errors:
+            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+        for plan in plans:
+            plan.statements = [s if isinstance(s, tuple) else (s, None) for s in plan.statements]
+        return plans
+
+    def queries(self, plans):
+        return [st[0] for plan in plans for st in plan.statements]
+
+    def apply(self, plans):
+        """Run every statement in the open transaction and commit; all or nothing."""
+        executed = []
+        with self.conn.cursor() as cur:
+            for plan in plans:
+                for sql, dummy in plan.statements:
+                    try:
+                        cur.execute(sql)
+                    except Exception as e:  # psycopg2.Error
+                        self.conn.rollback()
+                        detail = str(e).strip()
+                        hint = ""
+                        if "cannot be dropped because some objects depend on it" in detail:
+                            hint = (" The role owns objects or holds privileges: move them first (REASSIGN OWNED BY "
+                                    "... TO ...; DROP OWNED BY ...) in each database.")
+                        raise DbUserError(
+                            "%s failed for %s: %s.%s PostgreSQL ran everything in one transaction, which was rolled "
+                            "back: no user was changed." % (sql, plan.spec.label(), detail, hint),
+                            users=[], queries=[])
+                    executed.append(sql)
+        self.conn.commit()
+        return executed

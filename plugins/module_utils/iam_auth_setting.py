@@ -1,0 +1,463 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the dbauth.rds_iam collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Turn IAM database authentication on or off for one RDS DB instance or DB cluster.
+
+Shared logic of the rds_iam_enable module. Every AWS call goes through a client
+wrapped in amazon.aws's C(RetryingBotoClientWrapper) and is made with
+C(aws_retry=True), so throttling is retried with jittered backoff.
+
+Call budget: a no-op is exactly one describe call; a change is describe, modify
+and, when waiting, the describe calls of the wait loop (plus, when PostgreSQL IAM
+authentication is being turned on, the read of C(rds.force_ssl)).
+
+Errors are raised as L(IamAuthError); their messages carry identifiers, engines,
+statuses and AWS error messages, never credentials.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+try:
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+# Engines whose DB instances/clusters support IAM database authentication.
+# aurora is the legacy name of Aurora MySQL 1 (5.6); mysql and postgres also
+# name Multi-AZ DB clusters.
+SUPPORTED_ENGINES = ("mysql", "mariadb", "postgres", "aurora-mysql", "aurora-postgresql", "aurora")
+POSTGRES_ENGINES = ("postgres", "aurora-postgresql")
+
+# A change is refused up front in these states: AWS would refuse it or it would
+# be lost. Other states are left to AWS to judge.
+STOPPED_STATUSES = ("stopped", "stopping")
+DELETING_STATUSES = ("deleting", "delete-precheck")
+BROKEN_STATUSES = (
+    "failed",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-parameters",
+    "incompatible-restore",
+    "insufficient-capacity",
+    "restore-error",
+    "storage-full",
+)
+
+INSTANCE_NOT_FOUND_CODES = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
+CLUSTER_NOT_FOUND_CODES = ("DBClusterNotFoundFault", "DBClusterNotFound")
+
+# Seconds between the describe calls of the wait loop: quick at first (a
+# local or small change settles within seconds), then at most every 15 s.
+POLL_DELAYS = (1, 2, 3, 5, 10)
+POLL_DELAY_MAX = 15
+
+# rds.force_ssl lookup: pages read at most when the value is not user-set.
+FORCE_SSL_MAX_PAGES = 10
+
+
+class IamAuthError(Exception):
+    """A failure to report to the user.
+
+    message: what went wrong, safe to show.
+    exception: the botocore exception behind it, if any (its AWS message is shown).
+    changed: whether AWS was modified before the failure.
+    result: what is known of the instance/cluster (same keys as a success).
+    """
+
+    def __init__(self, message, exception=None, changed=False, result=None):
+        super(IamAuthError, self).__init__(message)
+        self.message = message
+        self.exception = exception
+        self.changed = changed
+        self.result = result or {}
+
+
+class Target:
+    """What the module acts on: a DB instance or a DB cluster, by identifier."""
+
+    def __init__(self, kind, identifier):
+        if kind not in ("instance", "cluster"):
+            raise ValueError("kind must be instance or cluster")
+        self.kind = kind
+        self.identifier = identifier
+
+    @classmethod
+    def from_params(cls, params):
+        if params.get("db_cluster_identifier"):
+            return cls("cluster", params["db_cluster_identifier"])
+        return cls("instance", params["db_instance_identifier"])
+
+    @property
+    def label(self):
+        return "DB %s '%s'" % (self.kind, self.identifier)
+
+    @property
+    def option(self):
+        return "db_%s_identifier" % self.kind
+
+
+def _aws_error_code(exc):
+    try:
+        return exc.response["Error"]["Code"]
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def describe(client, target):
+    """Return the describe_db_instances / describe_db_clusters record, or None if absent."""
+    try:
+        if target.kind == "instance":
+            response = client.describe_db_instances(DBInstanceIdentifier=target.identifier, aws_retry=True)
+            items = response.get("DBInstances", [])
+        else:
+            response = client.describe_db_clusters(DBClusterIdentifier=target.identifier, aws_retry=True)
+            items = response.get("DBClusters", [])
+    except ClientError as e:
+        codes = INSTANCE_NOT_FOUND_CODES if target.kind == "instance" else CLUSTER_NOT_FOUND_CODES
+        if _aws_error_code(e) in codes:
+            return None
+        raise IamAuthError("Failed to describe %s" % target.label, exception=e)
+    except BotoCoreError as e:
+        raise IamAuthError("Failed to describe %s" % target.label, exception=e)
+    return items[0] if items else None
+
+
+def parse_arn(arn):
+    """Split an ARN into partition, region and account (None values if it is not one)."""
+    parts = (arn or "").split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return None, None, None
+    return parts[1] or None, parts[3] or None, parts[4] or None
+
+
+def status_of(target, record):
+    return record.get("DBInstanceStatus" if target.kind == "instance" else "Status")
+
+
+def pending_value(record):
+    """The IAM setting waiting in PendingModifiedValues, or None."""
+    pending = record.get("PendingModifiedValues") or {}
+    value = pending.get("IAMDatabaseAuthenticationEnabled")
+    return None if value is None else bool(value)
+
+
+def summarize(target, record, region=None):
+    """The module's return values for one describe record."""
+    if target.kind == "instance":
+        resource_id = record.get("DbiResourceId")
+        arn = record.get("DBInstanceArn")
+        endpoint = record.get("Endpoint") or {}
+        address, port = endpoint.get("Address"), endpoint.get("Port")
+    else:
+        resource_id = record.get("DbClusterResourceId")
+        arn = record.get("DBClusterArn")
+        address, port = record.get("Endpoint"), record.get("Port")
+    partition, arn_region, account = parse_arn(arn)
+    region = arn_region or region
+    prefix = None
+    if resource_id and account and region:
+        prefix = "arn:%s:rds-db:%s:%s:dbuser:%s" % (partition or "aws", region, account, resource_id)
+    pending = pending_value(record)
+    result = {
+        "resource_id": resource_id,
+        "resource_arn_prefix": prefix,
+        "engine": record.get("Engine"),
+        "engine_version": record.get("EngineVersion"),
+        "endpoint": {"address": address, "port": port},
+        "iam_database_authentication_enabled": bool(record.get("IAMDatabaseAuthenticationEnabled")),
+        "pending": pending is not None,
+        "status": status_of(target, record),
+    }
+    result[target.option] = target.identifier
+    return result
+
+
+def _settled(target, record, desired):
+    return (
+        status_of(target, record) == "available"
+        and bool(record.get("IAMDatabaseAuthenticationEnabled")) == desired
+        and pending_value(record) is None
+    )
+
+
+def _preflight(target, record):
+    """Refuse what IAM auth cannot apply to, whatever the desired state."""
+    engine = record.get("Engine") or "unknown"
+    if engine not in SUPPORTED_ENGINES:
+        raise IamAuthError(
+            "%s runs engine '%s', which does not support IAM database authentication; "
+            "supported engines: %s" % (target.label, engine, ", ".join(SUPPORTED_ENGINES))
+        )
+    cluster = record.get("DBClusterIdentifier") if target.kind == "instance" else None
+    if cluster:
+        kind = "Aurora DB cluster" if engine.startswith("aurora") else "DB cluster"
+        raise IamAuthError(
+            "%s is a member of %s '%s': IAM database authentication and its resource id belong to "
+            "the cluster; use db_cluster_identifier: %s instead of db_instance_identifier"
+            % (target.label, kind, cluster, cluster)
+        )
+
+
+def _check_modifiable(target, record):
+    status = status_of(target, record)
+    if status in STOPPED_STATUSES:
+        raise IamAuthError(
+            "%s is %s: it must be running (available) to change IAM database authentication; start it "
+            "first" % (target.label, status)
+        )
+    if status in DELETING_STATUSES:
+        raise IamAuthError("%s is being deleted (status %s): nothing was changed" % (target.label, status))
+    if status in BROKEN_STATUSES:
+        raise IamAuthError(
+            "%s is in status %s, in which IAM database authentication cannot be changed" % (target.label, status)
+        )
+
+
+def _modify(client, target, desired, apply_immediately):
+    kwargs = dict(EnableIAMDatabaseAuthentication=desired, ApplyImmediately=apply_immediately, aws_retry=True)
+    try:
+        if target.kind == "instance":
+            return client.modify_db_instance(DBInstanceIdentifier=target.identifier, **kwargs)["DBInstance"]
+        return client.modify_db_cluster(DBClusterIdentifier=target.identifier, **kwargs)["DBCluster"]
+    except (ClientError, BotoCoreError) as e:
+        raise IamAuthError(
+            "Failed to %s IAM database authentication on %s" % ("enable" if desired else "disable", target.label),
+            exception=e,
+        )
+
+
+def wait_settled(client, target, desired, timeout, sleep=None, clock=None):
+    """Describe until the target is available with the setting in effect.
+
+    The first describe is made at once: a modify response shows the state
+    before the change, and a change may also settle at once.
+    """
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
+    deadline = clock() + timeout
+    attempt = 0
+    while True:
+        record = describe(client, target)
+        if record is None:
+            raise IamAuthError("%s disappeared while waiting for it" % target.label, changed=True)
+        if _settled(target, record, desired):
+            return record
+        status = status_of(target, record)
+        if status in DELETING_STATUSES + STOPPED_STATUSES + BROKEN_STATUSES:
+            raise IamAuthError(
+                "%s went to status %s while waiting for IAM database authentication to be %s"
+                % (target.label, status, "enabled" if desired else "disabled"),
+                changed=True,
+                result=summarize(target, record),
+            )
+        remaining = deadline - clock()
+        if remaining <= 0:
+            summary = summarize(target, record)
+            raise IamAuthError(
+                "Timed out after %ss waiting for %s to be available with IAM database authentication %s; "
+                "last status: %s, iam_database_authentication_enabled: %s, pending: %s. The change was "
+                "requested and AWS may still apply it; run again with a longer wait_timeout to wait for it"
+                % (
+                    timeout,
+                    target.label,
+                    "enabled" if desired else "disabled",
+                    status,
+                    summary["iam_database_authentication_enabled"],
+                    summary["pending"],
+                ),
+                changed=True,
+                result=summary,
+            )
+        delay = POLL_DELAYS[attempt] if attempt < len(POLL_DELAYS) else POLL_DELAY_MAX
+        attempt += 1
+        sleep(min(delay, remaining))
+
+
+def _parameter_value(pages):
+    for parameters in pages:
+        for parameter in parameters:
+            if parameter.get("ParameterName") == "rds.force_ssl":
+                return True, parameter.get("ParameterValue")
+    return False, None
+
+
+def _parameter_pages(client, target, group, source=None, max_pages=FORCE_SSL_MAX_PAGES):
+    marker = None
+    for dummy in range(max_pages):
+        kwargs = dict(aws_retry=True)
+        if source:
+            kwargs["Source"] = source
+        if marker:
+            kwargs["Marker"] = marker
+        if target.kind == "instance":
+            response = client.describe_db_parameters(DBParameterGroupName=group, **kwargs)
+        else:
+            response = client.describe_db_cluster_parameters(DBClusterParameterGroupName=group, **kwargs)
+        yield response.get("Parameters", [])
+        marker = response.get("Marker")
+        if not marker:
+            return
+
+
+def force_ssl_warning(client, target, record):
+    """A warning (str) when a PostgreSQL target does not enforce SSL, else None.
+
+    Reads the parameter group: the user-set values first (one call, the usual
+    case), then all values. Any failure to read gives a softer warning instead
+    of an error.
+    """
+    if record.get("Engine") not in POSTGRES_ENGINES:
+        return None
+    if target.kind == "instance":
+        groups = record.get("DBParameterGroups") or []
+        group = groups[0].get("DBParameterGroupName") if groups else None
+        where = "DB parameter group"
+    else:
+        group = record.get("DBClusterParameterGroup")
+        where = "DB cluster parameter group"
+    advice = (
+        "IAM database authentication on PostgreSQL requires SSL connections: set rds.force_ssl=1 in the %s "
+        "of %s" % (where, target.label)
+    )
+    if not group:
+        return "%s has no %s to read rds.force_ssl from. %s" % (target.label, where, advice)
+    try:
+        found, value = _parameter_value(_parameter_pages(client, target, group, source="user"))
+        if not found:
+            found, value = _parameter_value(_parameter_pages(client, target, group))
+    except (ClientError, BotoCoreError) as e:
+        return "Could not read rds.force_ssl from %s '%s' (%s). %s" % (where, group, _short_error(e), advice)
+    if not found or value is None:
+        return "Could not find rds.force_ssl in %s '%s'. %s" % (where, group, advice)
+    if str(value).strip() != "1":
+        return "rds.force_ssl is %s in %s '%s': SSL is not enforced. %s" % (value, where, group, advice)
+    return None
+
+
+def _short_error(exc):
+    code = _aws_error_code(exc)
+    if code:
+        try:
+            return "%s: %s" % (code, exc.response["Error"].get("Message", ""))
+        except (AttributeError, KeyError, TypeError):
+            return code
+    return str(exc)
+
+
+def _account_for_message(account_lookup):
+    if account_lookup is None:
+        return "unknown"
+    try:
+        return account_lookup() or "unknown"
+    except (ClientError, BotoCoreError) as e:
+        return "unknown (STS GetCallerIdentity failed: %s)" % _short_error(e)
+
+
+def ensure_state(
+    client,
+    params,
+    check_mode,
+    desired,
+    account_lookup=None,
+    sleep=None,
+    clock=None,
+):
+    """Bring IAM database authentication of one instance/cluster to C(desired).
+
+    params: module parameters (db_instance_identifier | db_cluster_identifier,
+    apply_immediately, wait, wait_timeout).
+    account_lookup: called only when the target does not exist, to name the
+    account in the message.
+    Returns (changed, result, diff, warnings).
+    """
+    target = Target.from_params(params)
+    region = getattr(getattr(client, "meta", None), "region_name", None)
+    apply_immediately = params.get("apply_immediately", True)
+    warnings = []
+
+    record = describe(client, target)
+    if record is None:
+        raise IamAuthError(
+            "%s not found in region %s of account %s" % (target.label, region, _account_for_message(account_lookup))
+        )
+    _preflight(target, record)
+
+    current = bool(record.get("IAMDatabaseAuthenticationEnabled"))
+    pending = pending_value(record)
+    before = {"iam_database_authentication_enabled": current}
+    if pending is not None:
+        before["pending"] = pending
+    after = {"iam_database_authentication_enabled": desired if apply_immediately else current}
+    if not apply_immediately and current != desired:
+        after["pending"] = desired
+
+    if current == desired and pending is None:
+        needs_change = False
+    elif current != desired and pending == desired and not apply_immediately:
+        needs_change = False  # already queued for the maintenance window
+    else:
+        needs_change = True
+
+    status = status_of(target, record)
+    if status == "modifying" and apply_immediately and (not needs_change or pending == desired):
+        # The change is already under way (an earlier run that timed out, or
+        # another tool): wait for it rather than asking again.
+        needs_change = False
+        if params.get("wait", True) and not check_mode:
+            try:
+                record = wait_settled(
+                    client, target, desired, params.get("wait_timeout", 900), sleep=sleep, clock=clock
+                )
+            except IamAuthError as e:
+                e.changed = False  # this run requested nothing
+                raise
+            after = {"iam_database_authentication_enabled": desired}
+            return False, summarize(target, record, region), {"before": before, "after": after}, warnings
+
+    if not needs_change:
+        return False, summarize(target, record, region), {"before": before, "after": dict(before)}, warnings
+
+    _check_modifiable(target, record)
+    if desired:
+        warning = force_ssl_warning(client, target, record)
+        if warning:
+            warnings.append(warning)
+    diff = {"before": before, "after": after}
+
+    if check_mode:
+        result = summarize(target, record, region)
+        result["iam_database_authentication_enabled"] = after["iam_database_authentication_enabled"]
+        result["pending"] = "pending" in after
+        return True, result, diff, warnings
+
+    modified = _modify(client, target, desired, apply_immediately)
+    if not apply_immediately and pending_value(modified) is not None:
+        return True, summarize(target, modified, region), diff, warnings
+    if not params.get("wait", True):
+        return True, summarize(target, modified, region), diff, warnings
+    try:
+        settled = wait_settled(
+            client, target, desired, params.get("wait_timeout", 900), sleep=sleep, clock=clock
+        )
+    except IamAuthError as e:
+        e.changed = True
+        e.result = e.result or summarize(target, modified, region)
+        raise
+    return True, summarize(target, settled, region), diff, warnings
+
+
+def ensure_enabled(client, params, check_mode, **kwargs):
+    return ensure_state(client, params, check_mode, True, **kwargs)
+
+
+def ensure_disabled(client, params, check_mode, **kwargs):
+    return ensure_state(client, params, check_mode, False, **kwargs)

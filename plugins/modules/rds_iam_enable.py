@@ -1,0 +1,234 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the dbauth.rds_iam collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: rds_iam_enable
+short_description: Turn IAM database authentication on or off for an RDS DB instance or Aurora DB cluster
+version_added: 0.1.0
+description:
+  - Enables or disables IAM database authentication on one Amazon RDS DB instance (MySQL, MariaDB,
+    PostgreSQL) or one DB cluster (Aurora MySQL, Aurora PostgreSQL, Multi-AZ DB cluster), and
+    returns what the next steps need, the resource id and the C(rds-db) ARN prefix for IAM policies,
+    whether or not anything changed.
+  - Only the IAM setting is touched; no other part of the instance or cluster specification is needed.
+  - When nothing has to change the module makes exactly one describe call. A change is one describe
+    call, one modify call and, with O(wait=true), describe calls until the instance or cluster is
+    C(available) with the setting in effect.
+  - For an Aurora cluster the setting and the resource id (C(cluster-...)) belong to the cluster;
+    naming a member instance with O(db_instance_identifier) fails and names the cluster to use instead.
+  - Throttled AWS calls are retried with jittered backoff.
+  - When IAM authentication is being turned on for PostgreSQL (also in check mode), the module reads
+    C(rds.force_ssl) from the (cluster) parameter group and warns when SSL is not enforced; a failure to
+    read the parameter group gives a warning, never an error.
+options:
+  db_instance_identifier:
+    description:
+      - Identifier of the DB instance (RDS for MySQL, MariaDB or PostgreSQL).
+      - Exactly one of O(db_instance_identifier) and O(db_cluster_identifier) is required.
+    type: str
+  db_cluster_identifier:
+    description:
+      - Identifier of the DB cluster (Aurora MySQL, Aurora PostgreSQL or a Multi-AZ DB cluster).
+      - Exactly one of O(db_instance_identifier) and O(db_cluster_identifier) is required.
+    type: str
+  state:
+    description:
+      - V(enabled) turns IAM database authentication on, V(disabled) turns it off.
+    type: str
+    choices: [enabled, disabled]
+    default: enabled
+  apply_immediately:
+    description:
+      - Apply the change now (V(true)) or in the next maintenance window (V(false)).
+      - With V(false) the module returns at once with RV(pending=true); a change already waiting
+        for the maintenance window is not requested again. With V(true) a waiting change is applied now.
+      - Changing IAM database authentication causes no outage.
+    type: bool
+    default: true
+  wait:
+    description:
+      - After an immediate change, wait until the instance or cluster is C(available) with the
+        setting in effect.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds to wait when O(wait=true). On timeout the module fails, reports the
+        last status seen and C(changed=true) (the change was requested).
+    type: int
+    default: 900
+author:
+  - dbauth.rds_iam contributors (@dbauth)
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    description: Reads the current state, makes no change and returns the values the change would give.
+  diff_mode:
+    support: full
+    description: Shows the setting (and a change waiting for the maintenance window) before and after.
+  action_group:
+    description: Use C(group/dbauth.rds_iam.rds_iam) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - dbauth.rds_iam.rds_iam
+notes:
+  - Fails, without changing anything, when the instance or cluster does not exist (the message names the
+    region and the account searched), when its engine has no IAM database authentication (Oracle,
+    SQL Server, Db2, ...), when an instance is a member of a cluster, and when it is stopped or being
+    deleted and a change is needed.
+  - The account id in RV(resource_arn_prefix) is taken from the instance or cluster ARN; no STS call is made.
+seealso:
+  - module: amazon.aws.rds_instance
+  - module: amazon.aws.rds_cluster
+"""
+
+EXAMPLES = r"""
+- name: Enable IAM database authentication on an RDS for PostgreSQL instance, now
+  dbauth.rds_iam.rds_iam_enable:
+    db_instance_identifier: database-1
+    region: eu-west-1
+  register: db1
+
+- name: Use the ARN prefix in a policy resource
+  ansible.builtin.debug:
+    msg: "{{ db1.resource_arn_prefix }}/app_user"
+
+- name: Enable it on an Aurora cluster in the next maintenance window
+  dbauth.rds_iam.rds_iam_enable:
+    db_cluster_identifier: aurora-1
+    apply_immediately: false
+
+- name: Disable it again
+  dbauth.rds_iam.rds_iam_enable:
+    db_instance_identifier: database-1
+    state: disabled
+"""
+
+RETURN = r"""
+resource_id:
+  description:
+    - The resource id used in C(rds-db) ARNs, C(DbiResourceId) of an instance or C(DbClusterResourceId) of a cluster.
+  returned: success
+  type: str
+  sample: db-ABCDEFGHIJKLMNOPQRSTUVWXY1
+resource_arn_prefix:
+  description:
+    - C(arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID); append C(/DB_USER) (or C(/*)) for an IAM policy resource.
+  returned: success
+  type: str
+  sample: arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1
+engine:
+  description: The engine of the instance or cluster.
+  returned: success
+  type: str
+  sample: postgres
+engine_version:
+  description: The engine version.
+  returned: success
+  type: str
+  sample: "16.3"
+endpoint:
+  description: Where clients connect (the cluster's writer endpoint for a cluster).
+  returned: success
+  type: dict
+  contains:
+    address:
+      description: Host name.
+      type: str
+      returned: success
+      sample: database-1.abcdefghijkl.eu-west-1.rds.amazonaws.com
+    port:
+      description: Port.
+      type: int
+      returned: success
+      sample: 5432
+iam_database_authentication_enabled:
+  description:
+    - Whether IAM database authentication is in effect now (in check mode, what it would be).
+  returned: success
+  type: bool
+  sample: true
+pending:
+  description:
+    - Whether a change of the setting is recorded but not in effect yet, waiting for the maintenance
+      window (O(apply_immediately=false)).
+  returned: success
+  type: bool
+  sample: false
+status:
+  description: The last status of the instance or cluster seen.
+  returned: success
+  type: str
+  sample: available
+db_instance_identifier:
+  description: The instance identifier, when O(db_instance_identifier) was given.
+  returned: when O(db_instance_identifier) is set
+  type: str
+  sample: database-1
+db_cluster_identifier:
+  description: The cluster identifier, when O(db_cluster_identifier) was given.
+  returned: when O(db_cluster_identifier) is set
+  type: str
+  sample: aurora-1
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import IamAuthError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_disabled
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_enabled
+
+
+def main():
+    argument_spec = dict(
+        db_instance_identifier=dict(type="str"),
+        db_cluster_identifier=dict(type="str"),
+        state=dict(type="str", default="enabled", choices=["enabled", "disabled"]),
+        apply_immediately=dict(type="bool", default=True),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=900),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[["db_instance_identifier", "db_cluster_identifier"]],
+        required_one_of=[["db_instance_identifier", "db_cluster_identifier"]],
+        supports_check_mode=True,
+    )
+    if module.params["wait_timeout"] < 0:
+        module.fail_json(msg="wait_timeout must not be negative")
+
+    retry = AWSRetry.jittered_backoff(retries=10)
+    client = module.client("rds", retry_decorator=retry)
+
+    def account_lookup():
+        sts = module.client("sts", retry_decorator=retry)
+        return sts.get_caller_identity(aws_retry=True)["Account"]
+
+    ensure = ensure_enabled if module.params["state"] == "enabled" else ensure_disabled
+    try:
+        changed, result, diff, warnings = ensure(client, module.params, module.check_mode, account_lookup=account_lookup)
+    except IamAuthError as e:
+        if e.exception is not None:
+            module.fail_json_aws(e.exception, msg=e.message, changed=e.changed, **e.result)
+        module.fail_json(msg=e.message, changed=e.changed, **e.result)
+
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(changed=changed, diff=diff, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run the ansible-test integration targets against the local lab. Starts the lab when it is not
+# running and stops it again afterwards (a lab that was already up is left up).
+# Usage: scripts/run-integration.sh [ansible-test target names...]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+python="$root/.venv/bin/python"
+view="$root/.build/view/ansible_collections/dbauth/rds_iam"
+config=tests/integration/integration_config.yml
+cd "$root"
+
+started=no
+if ! "$python" -m lab.labctl status-json >/dev/null 2>&1; then
+  started=yes
+fi
+stop_lab() {
+  if [ "$started" = yes ]; then
+    "$python" -m lab.labctl down >/dev/null || true
+  fi
+}
+trap stop_lab EXIT
+"$python" -m lab.labctl up
+bash scripts/collection-view.sh >/dev/null
+install -m 0600 "$config" "$view/$config"
+cd "$view"
+ansible-test integration --local --python 3.11 --color no "$@"

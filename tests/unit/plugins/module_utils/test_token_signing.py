@@ -1,0 +1,540 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2026, dbauth.rds_iam developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+from unittest import mock
+
+import botocore.auth
+import botocore.credentials
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import token_signing as ts
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import InvalidToken
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_token
+
+UTC = datetime.timezone.utc
+NOW = datetime.datetime(2026, 11, 25, 7, 45, 0, 250000, tzinfo=UTC)
+AK = "AKIAIOSFODNN7EXAMPLE"
+SK = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+HOST = "mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com"
+# An AWS-sized session token (they are 1-3 KB) with characters that need percent-encoding.
+LONG_SESSION_TOKEN = "IQoJb3JpZ2luX2VjE+/=" * 150
+ROLE_ARN = "arn:aws:iam::123456789012:role/db-connect"
+ASSUMED_AK = "ASIAASSUMEDEXAMPLE01"
+ASSUMED_SK = "assumed/secret+key=EXAMPLE"
+ASSUMED_TOKEN = "FwoGZXIvYXdzEXAMPLE/session+token==" * 40
+
+
+class Clock:
+    def __init__(self, now=NOW):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now = self.now + datetime.timedelta(seconds=seconds)
+
+
+def static_options(**extra):
+    options = dict(db_host=HOST, db_port=5432, db_user="app_user", access_key=AK, secret_key=SK)
+    options.update(extra)
+    return options
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No credentials anywhere botocore looks (and no metadata service calls)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY",
+                 "AWS_SECRET_KEY", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("BOTO_CONFIG", str(tmp_path / "boto"))
+    return tmp_path
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing
+# ---------------------------------------------------------------------------------------------
+
+def test_frozen_clock_static_keys_pinned_vector():
+    creds = ts.FrozenCredentials(AK, SK)
+    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", creds, NOW)
+    assert token == (
+        "mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432/?Action=connect&DBUser=app_user"
+        "&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261125%2Feu-west-1%2Frds-db%2Faws4_request"
+        "&X-Amz-Date=20261125T074500Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host"
+        "&X-Amz-Signature=78d6b241b779975b720f5eae8d9b3fa04567e2ccec0c73ed8f1bf298c6b384aa"
+    )
+
+
+@pytest.mark.parametrize("session_token", [None, LONG_SESSION_TOKEN])
+@pytest.mark.parametrize("host,port,user", [
+    (HOST, 5432, "app_user"),
+    ("Reader.Cluster-RO-abc.us-east-1.rds.amazonaws.com", 3306, "Report User@%/+="),
+    ("db.example.internal", 443, "\u00fcser"),
+    ("127.0.0.1", 65535, "a"),
+])
+def test_same_token_as_botocore(host, port, user, session_token):
+    client = botocore.session.Session().create_client(
+        "rds", region_name="eu-west-1", aws_access_key_id=AK, aws_secret_access_key=SK,
+        aws_session_token=session_token)
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=NOW.replace(tzinfo=None)):
+        expected = client.generate_db_auth_token(host, port, user)
+    creds = ts.FrozenCredentials(AK, SK, session_token)
+    assert ts.presign_token(host, port, user, "eu-west-1", creds, NOW) == expected
+
+
+def test_independent_check_accepts_static_token():
+    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", ts.FrozenCredentials(AK, SK), NOW)
+    parts = check_token(token, {AK: SK}, now=NOW, expect_region="eu-west-1")
+    assert parts["host"] == HOST and parts["port"] == 5432
+    assert parts["user"] == "app_user"
+    assert parts["expires"] == 900
+    assert parts["session_token"] is None
+    assert "X-Amz-Security-Token" not in parts["params"]
+    assert parts["signed_at"] == NOW.replace(microsecond=0)
+
+
+def test_independent_check_temporary_credentials_carry_security_token():
+    creds = ts.FrozenCredentials(ASSUMED_AK, ASSUMED_SK, LONG_SESSION_TOKEN)
+    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", creds, NOW)
+    parts = check_token(token, {ASSUMED_AK: ASSUMED_SK}, now=NOW)
+    assert parts["session_token"] == LONG_SESSION_TOKEN
+    assert len(token) > 3000
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda t: t.replace("DBUser=app_user", "DBUser=admin"),
+    lambda t: t.replace(":5432/", ":5433/"),
+    lambda t: t.replace("mydb.", "otherdb."),
+    lambda t: t.replace("X-Amz-Expires=900", "X-Amz-Expires=901"),
+    lambda t: t.replace("eu-west-1%2Frds-db", "eu-west-2%2Frds-db"),
+])
+def test_independent_check_rejects_tampering(tamper):
+    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", ts.FrozenCredentials(AK, SK), NOW)
+    with pytest.raises(InvalidToken):
+        check_token(tamper(token), {AK: SK})
+
+
+def test_independent_check_rejects_wrong_secret():
+    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", ts.FrozenCredentials(AK, SK), NOW)
+    with pytest.raises(InvalidToken, match="signature"):
+        check_token(token, {AK: SK + "x"})
+
+
+def test_generate_returns_token_and_expiry():
+    signer = ts.TokenSigner(clock=Clock())
+    result = signer.generate(static_options())
+    assert result["expires_at"] == "2026-11-25T08:00:00Z"
+    assert result["region"] == "eu-west-1"
+    parts = check_token(result["token"], {AK: SK}, now=NOW, expect_region="eu-west-1")
+    assert (parts["user"], parts["port"]) == ("app_user", 5432)
+    assert "Action" in parts["params"]
+
+
+def test_signing_is_fast_enough_for_the_lookup():
+    # Not a timing assertion: counts work. Credentials are resolved once for 200 tokens.
+    signer = ts.TokenSigner(clock=Clock())
+    for i in range(200):
+        signer.generate(static_options(db_user="user%d" % i))
+    assert signer.stats["signed"] == 200
+    assert len(signer._sources) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Input validation
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("host,message", [
+    (None, "db_host is required"),
+    ("", "db_host is required"),
+    ("   ", "db_host is required"),
+    ("https://mydb.abc.eu-west-1.rds.amazonaws.com", "not a URL: drop 'https://'"),
+    ("https://mydb.abc.eu-west-1.rds.amazonaws.com:5432/", "set db_host=mydb.abc.eu-west-1.rds.amazonaws.com;"),
+    ("postgres://db.local/app", "not a URL: drop 'postgres://'"),
+    ("mydb.abc.eu-west-1.rds.amazonaws.com:5432",
+     "must not contain a port: set db_host=mydb.abc.eu-west-1.rds.amazonaws.com and db_port=5432"),
+    ("db.local/app", "without a path"),
+    ("::1", "IPv6"),
+    (" db.local", "whitespace"),
+    ("db..local", "not a valid host name"),
+    ("db local", "not a valid host name"),
+])
+def test_bad_db_host(host, message):
+    with pytest.raises(ts.TokenError) as e:
+        ts.TokenSigner(clock=Clock()).generate(static_options(db_host=host))
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("port,message", [
+    (None, "db_port is required"),
+    ("", "db_port is required"),
+    (0, "db_port 0 is outside 1-65535"),
+    (65536, "db_port 65536 is outside 1-65535"),
+    (-1, "outside 1-65535"),
+    ("abc", "must be an integer between 1 and 65535"),
+    (True, "must be an integer"),
+])
+def test_bad_db_port(port, message):
+    with pytest.raises(ts.TokenError) as e:
+        ts.TokenSigner(clock=Clock()).generate(static_options(db_port=port))
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("port", [1, "3306", 65535])
+def test_good_db_port(port):
+    result = ts.TokenSigner(clock=Clock()).generate(static_options(db_port=port))
+    assert check_token(result["token"], {AK: SK})["port"] == int(port)
+
+
+@pytest.mark.parametrize("user", [None, ""])
+def test_missing_db_user(user):
+    with pytest.raises(ts.TokenError, match="db_user is required"):
+        ts.TokenSigner(clock=Clock()).generate(static_options(db_user=user))
+
+
+def test_bad_region_name():
+    with pytest.raises(ts.TokenError, match="does not look like an AWS region"):
+        ts.TokenSigner(clock=Clock()).generate(static_options(db_host="127.0.0.1", region="Europe"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Region
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("host,region", [
+    ("mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com", "eu-west-1"),
+    ("mydb.abcdefghijkl.us-east-1.rds.amazonaws.com.", "us-east-1"),
+    ("MyDB.ABCDEFGHIJKL.AP-SOUTHEAST-2.RDS.AMAZONAWS.COM", "ap-southeast-2"),
+    ("mydb.abcdefghijkl.cn-north-1.rds.amazonaws.com.cn", "cn-north-1"),
+    ("mydb.abcdefghijkl.cn-northwest-1.rds.amazonaws.com.cn", "cn-northwest-1"),
+    ("mydb.abcdefghijkl.us-gov-west-1.rds.amazonaws.com", "us-gov-west-1"),
+    ("aurora-1.cluster-abcdefghijkl.eu-central-1.rds.amazonaws.com", "eu-central-1"),
+    ("aurora-1.cluster-ro-abcdefghijkl.eu-central-1.rds.amazonaws.com", "eu-central-1"),
+    ("reports.cluster-custom-abcdefghijkl.eu-central-1.rds.amazonaws.com", "eu-central-1"),
+    ("myproxy.proxy-abcdefghijkl.us-west-2.rds.amazonaws.com", "us-west-2"),
+    ("ro.endpoint.proxy-abcdefghijkl.us-west-2.rds.amazonaws.com", "us-west-2"),
+    ("127.0.0.1", None),
+    ("localhost", None),
+    ("db.example.com", None),
+    ("mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com.evil.example", None),
+    ("eu-west-1.rds.amazonaws.com", None),
+    ("mydb.abcdefghijkl.eu-west-1.redshift.amazonaws.com", None),
+])
+def test_region_from_host(host, region):
+    assert ts.region_from_host(host) == region
+
+
+def test_region_derived_from_host_wins_over_environment():
+    assert ts.resolve_region(None, HOST, {"AWS_REGION": "us-east-1"}) == "eu-west-1"
+
+
+def test_region_option_used_for_non_rds_host():
+    assert ts.resolve_region("us-east-1", "127.0.0.1", {}) == "us-east-1"
+
+
+def test_region_from_environment_then_profile():
+    assert ts.resolve_region(None, "127.0.0.1", {"AWS_DEFAULT_REGION": "sa-east-1"}) == "sa-east-1"
+    assert ts.resolve_region(None, "127.0.0.1", {"AWS_REGION": "eu-north-1", "AWS_DEFAULT_REGION": "x"}) == "eu-north-1"
+    assert ts.resolve_region(None, "127.0.0.1", {}, profile_region="ca-central-1") == "ca-central-1"
+
+
+def test_region_contradicting_host_fails():
+    with pytest.raises(ts.TokenError) as e:
+        ts.resolve_region("us-east-1", HOST, {})
+    assert "does not match the region eu-west-1 in db_host" in str(e.value)
+    assert "remove the region option or set it to eu-west-1" in str(e.value)
+
+
+def test_no_region_fails_with_hint(clean_env):
+    with pytest.raises(ts.TokenError) as e:
+        ts.TokenSigner(clock=Clock()).generate(static_options(db_host="db.internal"))
+    assert "Set the region option or the AWS_REGION environment variable" in str(e.value)
+
+
+def test_region_from_profile_config(clean_env, monkeypatch):
+    (clean_env / "config").write_text("[profile dev]\nregion = ap-northeast-1\n"
+                                      "aws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = prof\n")
+    result = ts.TokenSigner(clock=Clock()).generate(
+        dict(db_host="db.internal", db_port=3306, db_user="u", profile="dev"))
+    parts = check_token(result["token"], {"AKIAPROFILEEXAMPLE01": "prof"})
+    assert parts["region"] == "ap-northeast-1"
+
+
+# ---------------------------------------------------------------------------------------------
+# Credentials
+# ---------------------------------------------------------------------------------------------
+
+def test_no_credentials_names_every_source(clean_env):
+    with pytest.raises(ts.TokenError) as e:
+        ts.TokenSigner(clock=Clock()).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+    message = str(e.value)
+    for source in ("access_key", "profile", "environment", "AWS_ACCESS_KEY_ID", "shared credentials",
+                   "config", "container", "instance metadata"):
+        assert source in message
+
+
+def test_credentials_from_environment(clean_env, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE000001")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "env-session-token")
+    result = ts.TokenSigner(clock=Clock()).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+    parts = check_token(result["token"], {"AKIAENVEXAMPLE000001": "env-secret"})
+    assert parts["session_token"] == "env-session-token"
+
+
+def test_credentials_from_shared_file_profile(clean_env):
+    (clean_env / "credentials").write_text(
+        "[ops]\naws_access_key_id = AKIAOPSEXAMPLE000001\naws_secret_access_key = ops-secret\n")
+    result = ts.TokenSigner(clock=Clock()).generate(dict(db_host=HOST, db_port=5432, db_user="u", profile="ops"))
+    assert check_token(result["token"], {"AKIAOPSEXAMPLE000001": "ops-secret"})["user"] == "u"
+
+
+def test_unknown_profile(clean_env):
+    with pytest.raises(ts.TokenError, match="profile nope was not found"):
+        ts.TokenSigner(clock=Clock()).generate(dict(db_host=HOST, db_port=5432, db_user="u", profile="nope"))
+
+
+@pytest.mark.parametrize("options,message", [
+    (dict(profile="p", access_key=AK, secret_key=SK), "mutually exclusive"),
+    (dict(access_key=AK, secret_key=None), "access_key is set but secret_key is not"),
+    (dict(access_key=None, secret_key=SK), "secret_key is set but access_key is not"),
+    (dict(access_key=None, secret_key=None, session_token="t"), "session_token is set without"),
+    (dict(role_session_name="x"), "only apply together with assume_role_arn"),
+    (dict(external_id="x"), "only apply together with assume_role_arn"),
+    (dict(assume_role_arn=ROLE_ARN, role_session_name="bad name!"), "role_session_name 'bad name!' is invalid"),
+])
+def test_credential_option_errors(options, message, clean_env):
+    with pytest.raises(ts.TokenError) as e:
+        ts.TokenSigner(clock=Clock()).generate(static_options(**options))
+    assert message in str(e.value)
+    assert SK not in str(e.value)
+
+
+def test_repr_hides_secrets():
+    creds = ts.FrozenCredentials(AK, SK, LONG_SESSION_TOKEN)
+    assert SK not in repr(creds) and LONG_SESSION_TOKEN not in repr(creds) and AK in repr(creds)
+
+
+# ---------------------------------------------------------------------------------------------
+# Assume role (STS checked against the API model with botocore's Stubber)
+# ---------------------------------------------------------------------------------------------
+
+class StubbedSTS:
+    """An STS client factory whose client is a real botocore client under a Stubber."""
+
+    def __init__(self):
+        self.client = botocore.session.Session().create_client(
+            "sts", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
+        self.stubber = Stubber(self.client)
+        self.stubber.activate()
+        self.calls = []
+
+    def __call__(self, creds, region, client_kwargs):
+        self.calls.append((creds.access_key, region, client_kwargs))
+        return self.client
+
+    def expect(self, expiry, params=None, access_key=ASSUMED_AK):
+        response = {
+            "Credentials": {"AccessKeyId": access_key, "SecretAccessKey": ASSUMED_SK,
+                            "SessionToken": ASSUMED_TOKEN, "Expiration": expiry},
+            "AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:s", "Arn": ROLE_ARN.replace(":role/", ":assumed-role/")},
+        }
+        self.stubber.add_response("assume_role", response, params)
+
+
+def test_assume_role_signs_with_role_credentials():
+    sts = StubbedSTS()
+    sts.expect(NOW + datetime.timedelta(hours=1),
+               {"RoleArn": ROLE_ARN, "RoleSessionName": "nightly", "ExternalId": "ext-1"})
+    signer = ts.TokenSigner(clock=Clock(), sts_client_factory=sts)
+    result = signer.generate(static_options(assume_role_arn=ROLE_ARN, role_session_name="nightly",
+                                            external_id="ext-1", endpoint_url="http://127.0.0.1:5000"))
+    parts = check_token(result["token"], {ASSUMED_AK: ASSUMED_SK}, now=NOW)
+    assert parts["session_token"] == ASSUMED_TOKEN
+    sts.stubber.assert_no_pending_responses()
+    # The base credentials assumed the role, at the configured endpoint, in the token's region.
+    assert sts.calls == [(AK, "eu-west-1", {"endpoint_url": "http://127.0.0.1:5000"})]
+
+
+def test_assume_role_default_session_name_and_reuse():
+    sts = StubbedSTS()
+    sts.expect(NOW + datetime.timedelta(hours=1), {"RoleArn": ROLE_ARN, "RoleSessionName": "dbauth-rds-iam-token"})
+    clock = Clock()
+    signer = ts.TokenSigner(clock=clock, sts_client_factory=sts)
+    signer.generate(static_options(assume_role_arn=ROLE_ARN))
+    clock.advance(60)
+    # No second response queued: a second STS call would raise in the Stubber.
+    second = signer.generate(static_options(assume_role_arn=ROLE_ARN, db_user="other"))
+    assert check_token(second["token"], {ASSUMED_AK: ASSUMED_SK})["user"] == "other"
+    assert signer.stats["assume_role_calls"] == 1
+
+
+def test_assume_role_refused_gives_aws_message_without_secrets():
+    sts = StubbedSTS()
+    sts.stubber.add_client_error(
+        "assume_role", service_error_code="AccessDenied", http_status_code=403,
+        service_message="User: arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole")
+    signer = ts.TokenSigner(clock=Clock(), sts_client_factory=sts)
+    with pytest.raises(ts.TokenError) as e:
+        signer.generate(static_options(assume_role_arn=ROLE_ARN, session_token="base-session-token"))
+    message = str(e.value)
+    assert "Could not assume role %s" % ROLE_ARN in message
+    assert "AccessDenied: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole" in message
+    assert SK not in message and "base-session-token" not in message
+
+
+def test_assumed_credentials_are_renewed_when_they_would_expire_first():
+    sts = StubbedSTS()
+    sts.expect(NOW + datetime.timedelta(hours=1))
+    sts.expect(NOW + datetime.timedelta(hours=2), access_key="ASIASECONDEXAMPLE001")
+    clock = Clock()
+    signer = ts.TokenSigner(clock=clock, sts_client_factory=sts)
+    first = signer.generate(static_options(assume_role_arn=ROLE_ARN))
+    assert check_token(first["token"], {ASSUMED_AK: ASSUMED_SK})
+    clock.advance(3000)  # 600 s left on the role credentials, the token needs 900
+    second = signer.generate(static_options(assume_role_arn=ROLE_ARN))
+    assert check_token(second["token"], {"ASIASECONDEXAMPLE001": ASSUMED_SK})
+    sts.stubber.assert_no_pending_responses()
+
+
+def test_credentials_shorter_than_token_fail_with_expiry_time():
+    sts = StubbedSTS()
+    sts.expect(NOW + datetime.timedelta(seconds=300))
+    signer = ts.TokenSigner(clock=Clock(), sts_client_factory=sts)
+    with pytest.raises(ts.TokenError) as e:
+        signer.generate(static_options(assume_role_arn=ROLE_ARN))
+    message = str(e.value)
+    assert "expire at 2026-11-25T07:50:00Z, before the token's 15 minutes end (2026-11-25T08:00:00Z)" in message
+    assert ASSUMED_SK not in message and ASSUMED_TOKEN not in message
+
+
+# ---------------------------------------------------------------------------------------------
+# botocore refreshable credentials (instance profile, SSO, credential_process, ...)
+# ---------------------------------------------------------------------------------------------
+
+def _refreshable(clock, first_expiry, refreshed_expiry):
+    calls = []
+
+    def refresh():
+        calls.append(clock())
+        return {"access_key": "ASIAREFRESHED0000001", "secret_key": "refreshed-secret",
+                "token": "refreshed-token", "expiry_time": refreshed_expiry.isoformat()}
+
+    creds = botocore.credentials.RefreshableCredentials.create_from_metadata(
+        metadata={"access_key": "ASIAORIGINAL00000001", "secret_key": "original-secret",
+                  "token": "original-token", "expiry_time": first_expiry.isoformat()},
+        refresh_using=refresh, method="iam-role")
+    creds._time_fetcher = clock
+    return creds, calls
+
+
+def test_refreshable_credentials_are_refreshed_before_signing(clean_env, monkeypatch):
+    clock = Clock()
+    creds, calls = _refreshable(clock, NOW + datetime.timedelta(seconds=500), NOW + datetime.timedelta(hours=6))
+    monkeypatch.setattr(botocore.session.Session, "get_credentials", lambda self: creds)
+    result = ts.TokenSigner(clock=clock).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+    assert check_token(result["token"], {"ASIAREFRESHED0000001": "refreshed-secret"})["session_token"] == "refreshed-token"
+    assert len(calls) == 1
+
+
+def test_refreshable_credentials_not_refreshed_when_long_enough(clean_env, monkeypatch):
+    clock = Clock()
+    creds, calls = _refreshable(clock, NOW + datetime.timedelta(hours=1), NOW + datetime.timedelta(hours=6))
+    monkeypatch.setattr(botocore.session.Session, "get_credentials", lambda self: creds)
+    result = ts.TokenSigner(clock=clock).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+    assert check_token(result["token"], {"ASIAORIGINAL00000001": "original-secret"})
+    assert calls == []
+
+
+def test_refreshable_credentials_still_too_short_fail(clean_env, monkeypatch):
+    clock = Clock()
+    creds, calls = _refreshable(clock, NOW + datetime.timedelta(seconds=800), NOW + datetime.timedelta(seconds=700))
+    monkeypatch.setattr(botocore.session.Session, "get_credentials", lambda self: creds)
+    with pytest.raises(ts.TokenError) as e:
+        ts.TokenSigner(clock=clock).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+    assert "expire at 2026-11-25T07:56:40Z, before the token's 15 minutes end" in str(e.value)
+    assert "the default credential chain (iam-role)" in str(e.value)
+    assert calls, "botocore was asked to refresh first"
+    assert "refreshed-secret" not in str(e.value)
+
+
+def test_failed_refresh_is_reported_without_secrets(clean_env, monkeypatch):
+    clock = Clock()
+    creds, dummy_calls = _refreshable(clock, NOW - datetime.timedelta(seconds=10), NOW - datetime.timedelta(seconds=5))
+    monkeypatch.setattr(botocore.session.Session, "get_credentials", lambda self: creds)
+    with pytest.raises(ts.TokenError) as e:
+        ts.TokenSigner(clock=clock).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+    assert "Could not refresh the AWS credentials" in str(e.value)
+    assert "original-secret" not in str(e.value) and "refreshed-secret" not in str(e.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Token cache (used by the lookup)
+# ---------------------------------------------------------------------------------------------
+
+def test_token_cache_hit_and_refresh():
+    clock = Clock()
+    signer = ts.TokenSigner(clock=clock)
+    first = signer.generate(static_options(), cache_min_ttl=60)
+    clock.advance(10)
+    again = signer.generate(static_options(), cache_min_ttl=60)
+    assert again["token"] == first["token"] and again["cached"] is True
+    assert again["expires_at"] == first["expires_at"]
+    clock.advance(835)  # 55 s left < 60
+    fresh = signer.generate(static_options(), cache_min_ttl=60)
+    assert fresh["token"] != first["token"] and fresh["cached"] is False
+    assert check_token(fresh["token"], {AK: SK}, now=clock())["signed_at"] == clock().replace(microsecond=0)
+    assert signer.stats == {"signed": 2, "cache_hits": 1, "assume_role_calls": 0}
+
+
+def test_token_cache_keys_on_host_port_user_region_and_principal():
+    clock = Clock()
+    signer = ts.TokenSigner(clock=clock)
+    base = signer.generate(static_options(), cache_min_ttl=60)["token"]
+    clock.advance(2)
+    variants = [
+        static_options(db_user="other"),
+        static_options(db_port=5433),
+        static_options(db_host="mydb2.abcdefghijkl.eu-west-1.rds.amazonaws.com"),
+        static_options(access_key="AKIAOTHEREXAMPLE0001"),
+        static_options(secret_key="another-secret"),
+        static_options(db_host="10.0.0.1", region="eu-west-1"),
+        static_options(db_host="10.0.0.1", region="eu-west-2"),
+    ]
+    tokens = [signer.generate(v, cache_min_ttl=60)["token"] for v in variants]
+    assert len(set(tokens + [base])) == len(variants) + 1
+    assert signer.stats["cache_hits"] == 0
+
+
+def test_cache_min_ttl_900_disables_cache_and_range_checked():
+    clock = Clock()
+    signer = ts.TokenSigner(clock=clock)
+    first = signer.generate(static_options(), cache_min_ttl=900)
+    clock.advance(1)
+    assert signer.generate(static_options(), cache_min_ttl=900)["token"] != first["token"]
+    for bad in (-1, 901):
+        with pytest.raises(ts.TokenError, match="cache_min_ttl must be between 0 and 900"):
+            signer.generate(static_options(), cache_min_ttl=bad)
+
+
+def test_module_path_does_not_cache():
+    clock = Clock()
+    signer = ts.TokenSigner(clock=clock)
+    first = signer.generate(static_options())
+    clock.advance(1)
+    assert signer.generate(static_options())["token"] != first["token"]
