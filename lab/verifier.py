@@ -150,7 +150,13 @@ def _quote(text: str) -> str:
 def canonical_request(parsed: ParsedToken) -> str:
     pairs = sorted((_quote(k), _quote(v)) for k, v in parsed.params if k != "X-Amz-Signature")
     query = "&".join(f"{k}={v}" for k, v in pairs)
-    return "\n".join(["GET", "/", query, f"host:{parsed.netloc}", "", "host", EMPTY_SHA256])
+    return "\n".join(["GET", "/", query, f"host:{canonical_host(parsed.netloc)}", "", "host", EMPTY_SHA256])
+
+
+def canonical_host(netloc: str) -> str:
+    """The Host header SigV4 signs: lower-cased, without the https default port (as botocore sends it)."""
+    host = netloc.lower()
+    return host[: -len(":443")] if host.endswith(":443") else host
 
 
 def _hmac(key: bytes, msg: str) -> bytes:

@@ -5,6 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 python="$root/.venv/bin/python"
+export PATH="$root/.venv/bin:$PATH"
 view="$root/.build/view/ansible_collections/dbauth/rds_iam"
 config=tests/integration/integration_config.yml
 cd "$root"

@@ -4,6 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$root/.build/install-test"
+export PATH="$root/.venv/bin:$PATH"
 rm -rf "$work"
 mkdir -p "$work/dist" "$work/collections"
 cd "$root"

@@ -383,3 +383,13 @@ def test_databases_report(lab_control_plane, iam_enabled):
     assert dbs["lab-mysql"]["engine_version"].startswith("10.11.")
     assert dbs["lab-aurora"]["members"] == ["lab-aurora-instance-1"]
     assert dbs["lab-aurora"]["arn"].endswith(":cluster:lab-aurora")
+
+
+@pytest.mark.parametrize("netloc, host_header", [
+    ("DB.Example.COM:5432", "db.example.com:5432"),
+    ("db.example.com:443", "db.example.com"),
+    ("127.0.0.1:3306", "127.0.0.1:3306"),
+])
+def test_canonical_host_matches_what_botocore_signs(netloc, host_header):
+    from lab.verifier import canonical_host
+    assert canonical_host(netloc) == host_header

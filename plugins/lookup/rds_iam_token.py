@@ -51,17 +51,14 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Log in to PostgreSQL with a token signed on the controller
-  community.postgresql.postgresql_query:
-    login_host: mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com
-    login_user: app_user
-    login_password: "{{ lookup('dbauth.rds_iam.rds_iam_token',
-                       db_host='mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com', db_port=5432,
-                       db_user='app_user') }}"
-    ssl_mode: verify-full
-    ca_cert: /etc/ssl/rds/global-bundle.pem
-    db: app
-    query: SELECT current_user
+# These tasks run as they are (the integration test runs them against moto): signing is local,
+# only the assume-role example calls STS at aws_endpoint_url.
+
+- name: A token for an RDS instance (region from the host name), credentials from the environment
+  ansible.builtin.set_fact:
+    app_db_password: "{{ lookup('dbauth.rds_iam.rds_iam_token',
+                         db_host='mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com', db_port=5432,
+                         db_user='app_user') }}"
   no_log: true
 
 - name: One token per user, signed by an assumed role, with explicit credentials and endpoint
@@ -74,6 +71,18 @@ EXAMPLES = r"""
     users: [alice, bob]
     role_arn: arn:aws:iam::123456789012:role/db-connect
   no_log: true
+
+- name: Facts about a token can be shown, the token itself must not
+  ansible.builtin.debug:
+    msg: "{{ db_tokens | length }} tokens of {{ db_tokens.values() | map('length') | join(', ') }} characters"
+
+# Typical use: the lookup as the password of a login, for example
+#   community.postgresql.postgresql_query:
+#     login_host: mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com
+#     login_user: app_user
+#     login_password: "{{ lookup('dbauth.rds_iam.rds_iam_token', db_host=..., db_port=5432, db_user='app_user') }}"
+#     ssl_mode: verify-full
+#   no_log: true
 """
 
 RETURN = r"""

@@ -23,18 +23,29 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers imp
 IAM_ROLE = "rds_iam"
 AD_ROLE = "rds_ad"
 
+# One round trip for any number of users. Memberships are aggregated per role with GROUP BY
+# (not a sub-select per row), so the cost grows linearly with the number of users.
 ROLES_QUERY = """
-WITH RECURSIVE up(start, oid) AS (
-    SELECT r.oid, r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = ANY(%s)
+WITH RECURSIVE wanted AS (
+    SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = ANY(%s)
+), up(start, oid) AS (
+    SELECT oid, oid FROM wanted
   UNION
     SELECT up.start, m.roleid FROM up JOIN pg_catalog.pg_auth_members m ON m.member = up.oid
+), ancestors AS (
+    SELECT up.start, array_agg(g.rolname ORDER BY g.rolname) AS names
+    FROM up JOIN pg_catalog.pg_roles g ON g.oid = up.oid
+    WHERE up.oid <> up.start GROUP BY up.start
+), direct AS (
+    SELECT m.member, array_agg(g.rolname ORDER BY g.rolname) AS names
+    FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+    WHERE m.member IN (SELECT oid FROM wanted) GROUP BY m.member
 )
 SELECT r.rolname, r.rolcanlogin, r.rolsuper,
-       ARRAY(SELECT g.rolname FROM pg_catalog.pg_auth_members m
-             JOIN pg_catalog.pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS direct,
-       ARRAY(SELECT g.rolname FROM up JOIN pg_catalog.pg_roles g ON g.oid = up.oid
-             WHERE up.start = r.oid AND up.oid <> r.oid ORDER BY 1) AS ancestors
-FROM pg_catalog.pg_roles r WHERE r.rolname = ANY(%s)
+       COALESCE(direct.names, '{}'::name[]), COALESCE(ancestors.names, '{}'::name[])
+FROM wanted JOIN pg_catalog.pg_roles r ON r.oid = wanted.oid
+LEFT JOIN direct ON direct.member = r.oid
+LEFT JOIN ancestors ON ancestors.start = r.oid
 """.strip()
 
 
@@ -79,7 +90,7 @@ class PostgresUsers:
 
     def read_roles(self, names):
         names = sorted(set(names))
-        rows = self._query(ROLES_QUERY, (names, names))
+        rows = self._query(ROLES_QUERY, (names,))
         return dict((r[0], Role(*r)) for r in rows)
 
     def plan(self, specs, convert_existing):

@@ -99,6 +99,10 @@ def validate_db_host(db_host):
         raise TokenError("db_host is required: give the DB instance, cluster or proxy endpoint address, "
                          "for example mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com.")
     host = str(db_host)
+    if "@" in host:
+        # Never echo it: the part before @ may be a password.
+        raise TokenError("db_host must be a bare host name without user information (user@ or user:password@); "
+                         "the database user goes in db_user.")
     if host != host.strip():
         raise TokenError("db_host %r has leading or trailing whitespace; remove it." % host)
     if "://" in host:
@@ -383,6 +387,7 @@ class TokenSigner:
         self._environ = os.environ if environ is None else environ
         self._sources = {}
         self._tokens = {}
+        self._profile_regions = {}
         self.stats = {"signed": 0, "cache_hits": 0, "assume_role_calls": 0}
 
     # -- principals ---------------------------------------------------------------------------
@@ -485,7 +490,10 @@ class TokenSigner:
         profile_region = None
         if not region and not region_from_host(host) and not any(
                 self._environ.get(n) for n in ("AWS_REGION", "AWS_DEFAULT_REGION")):
-            profile_region = self._profile_region(options)
+            profile = options.get("profile") or None
+            if profile not in self._profile_regions:
+                self._profile_regions[profile] = self._profile_region(options)
+            profile_region = self._profile_regions[profile]
         region = resolve_region(region, host, self._environ, profile_region)
         return host, port, user, region
 

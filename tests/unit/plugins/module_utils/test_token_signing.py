@@ -173,11 +173,14 @@ def test_signing_is_fast_enough_for_the_lookup():
     (" db.local", "whitespace"),
     ("db..local", "not a valid host name"),
     ("db local", "not a valid host name"),
+    ("https://admin:hunter2@db.local:5432/", "without user information"),
+    ("admin:hunter2@db.local", "without user information"),
 ])
 def test_bad_db_host(host, message):
     with pytest.raises(ts.TokenError) as e:
         ts.TokenSigner(clock=Clock()).generate(static_options(db_host=host))
     assert message in str(e.value)
+    assert "hunter2" not in str(e.value)
 
 
 @pytest.mark.parametrize("port,message", [

@@ -1,0 +1,238 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2026, dbauth.rds_iam developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Read-only AWS reads for rds_iam_verify's diagnosis.
+
+* who the host is (``sts:GetCallerIdentity``);
+* which DB instance or cluster serves ``db_host:db_port`` (``rds:DescribeDBInstances`` /
+  ``rds:DescribeDBClusters``) and whether IAM database authentication is on;
+* the identity policies of the caller (role or user: inline, attached, groups, permissions
+  boundary), to be evaluated with policy_evaluator -- or ``iam:SimulatePrincipalPolicy`` when the
+  policies cannot be read.
+
+Every function takes boto3 clients (tests pass stubbed ones) and raises ``AwsReadError`` with the
+AWS error code; nothing here writes to AWS.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+try:
+    from urllib.parse import unquote
+except ImportError:  # pragma: no cover
+    from urllib import unquote  # type: ignore
+
+try:
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError
+    from botocore.exceptions import NoCredentialsError
+except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
+    BotoCoreError = ClientError = NoCredentialsError = Exception
+
+EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired")
+INVALID_CREDENTIALS_CODES = ("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
+                             "InvalidAccessKeyId", "AuthFailure")
+
+
+class AwsReadError(Exception):
+    """A read that failed; ``code`` is the AWS error code (or the botocore exception name)."""
+
+    def __init__(self, message, code):
+        super(AwsReadError, self).__init__(message)
+        self.code = code
+
+
+def _call(what, func, **kwargs):
+    try:
+        return func(**kwargs)
+    except NoCredentialsError as e:
+        raise AwsReadError("%s: no AWS credentials (%s)" % (what, e), "NoCredentials")
+    except ClientError as e:
+        err = e.response.get("Error", {})
+        code = err.get("Code") or "ClientError"
+        raise AwsReadError("%s: %s: %s" % (what, code, err.get("Message", "")), code)
+    except BotoCoreError as e:
+        raise AwsReadError("%s: %s: %s" % (what, type(e).__name__, e), type(e).__name__)
+
+
+def _pages(what, client, method, result_key, **kwargs):
+    """All items of a Marker-paginated IAM or RDS list call."""
+    items = []
+    while True:
+        resp = _call(what, getattr(client, method), **kwargs)
+        items.extend(resp.get(result_key, []))
+        marker = resp.get("Marker")
+        if not marker or resp.get("IsTruncated") is False:
+            return items
+        kwargs["Marker"] = marker
+
+
+# --------------------------------------------------------------------------------------------
+# Caller
+# --------------------------------------------------------------------------------------------
+
+def caller_identity(sts):
+    resp = _call("sts:GetCallerIdentity", sts.get_caller_identity)
+    return {"arn": resp.get("Arn"), "account": resp.get("Account"), "user_id": resp.get("UserId")}
+
+
+def principal_of(arn):
+    """(kind, name, partition, account) of a caller ARN: kind is role, user, root or other."""
+    parts = (arn or "").split(":", 5)
+    if len(parts) != 6:
+        return "other", None, "aws", None
+    partition, service, account, resource = parts[1], parts[2], parts[4], parts[5]
+    if service == "sts" and resource.startswith("assumed-role/"):
+        return "role", resource.split("/")[1], partition, account
+    if service == "iam" and resource.startswith("role/"):
+        return "role", resource.rsplit("/", 1)[-1], partition, account
+    if service == "iam" and resource.startswith("user/"):
+        return "user", resource.rsplit("/", 1)[-1], partition, account
+    if service == "iam" and resource == "root":
+        return "root", None, partition, account
+    return "other", None, partition, account
+
+
+def _document(value):
+    """A policy document as boto3 returns it: a dict, or (URL-encoded) JSON text."""
+    if isinstance(value, dict):
+        return value
+    text = value or "{}"
+    try:
+        return json.loads(text)
+    except ValueError:
+        return json.loads(unquote(text))
+
+
+def _managed_document(iam, arn):
+    policy = _call("iam:GetPolicy %s" % arn, iam.get_policy, PolicyArn=arn)["Policy"]
+    version = _call("iam:GetPolicyVersion %s" % arn, iam.get_policy_version, PolicyArn=arn,
+                    VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+    return _document(version.get("Document"))
+
+
+def collect_policies(iam, kind, name):
+    """Identity policies of a role or user: (policies, boundary, principal_arn).
+
+    ``policies`` is a list of (label, document); ``boundary`` a (label, document) or None.
+    """
+    policies = []
+    if kind == "role":
+        role = _call("iam:GetRole %s" % name, iam.get_role, RoleName=name)["Role"]
+        for pname in _pages("iam:ListRolePolicies", iam, "list_role_policies", "PolicyNames", RoleName=name):
+            doc = _call("iam:GetRolePolicy", iam.get_role_policy, RoleName=name, PolicyName=pname)["PolicyDocument"]
+            policies.append(("role %s inline policy %s" % (name, pname), _document(doc)))
+        for att in _pages("iam:ListAttachedRolePolicies", iam, "list_attached_role_policies", "AttachedPolicies",
+                          RoleName=name):
+            policies.append((att["PolicyArn"], _managed_document(iam, att["PolicyArn"])))
+        entity = role
+    elif kind == "user":
+        user = _call("iam:GetUser %s" % name, iam.get_user, UserName=name)["User"]
+        for pname in _pages("iam:ListUserPolicies", iam, "list_user_policies", "PolicyNames", UserName=name):
+            doc = _call("iam:GetUserPolicy", iam.get_user_policy, UserName=name, PolicyName=pname)["PolicyDocument"]
+            policies.append(("user %s inline policy %s" % (name, pname), _document(doc)))
+        for att in _pages("iam:ListAttachedUserPolicies", iam, "list_attached_user_policies", "AttachedPolicies",
+                          UserName=name):
+            policies.append((att["PolicyArn"], _managed_document(iam, att["PolicyArn"])))
+        for group in _pages("iam:ListGroupsForUser", iam, "list_groups_for_user", "Groups", UserName=name):
+            gname = group["GroupName"]
+            for pname in _pages("iam:ListGroupPolicies", iam, "list_group_policies", "PolicyNames", GroupName=gname):
+                doc = _call("iam:GetGroupPolicy", iam.get_group_policy, GroupName=gname,
+                            PolicyName=pname)["PolicyDocument"]
+                policies.append(("group %s inline policy %s" % (gname, pname), _document(doc)))
+            for att in _pages("iam:ListAttachedGroupPolicies", iam, "list_attached_group_policies",
+                              "AttachedPolicies", GroupName=gname):
+                policies.append((att["PolicyArn"], _managed_document(iam, att["PolicyArn"])))
+        entity = user
+    else:
+        raise ValueError("kind must be role or user")
+    boundary = None
+    boundary_arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+    if boundary_arn:
+        boundary = (boundary_arn, _managed_document(iam, boundary_arn))
+    return policies, boundary, entity.get("Arn")
+
+
+def simulate(iam, source_arn, action, resource_arn):
+    """iam:SimulatePrincipalPolicy decision: allowed, explicitDeny or implicitDeny."""
+    resp = _call("iam:SimulatePrincipalPolicy", iam.simulate_principal_policy, PolicySourceArn=source_arn,
+                 ActionNames=[action], ResourceArns=[resource_arn])
+    results = resp.get("EvaluationResults") or []
+    if not results:
+        raise AwsReadError("iam:SimulatePrincipalPolicy returned no result", "EmptyResult")
+    return results[0].get("EvalDecision")
+
+
+# --------------------------------------------------------------------------------------------
+# Database
+# --------------------------------------------------------------------------------------------
+
+def _arn_parts(arn):
+    parts = (arn or "").split(":")
+    if len(parts) < 6:
+        return None, None, None
+    return parts[1], parts[3], parts[4]
+
+
+def _instance_record(db):
+    partition, region, account = _arn_parts(db.get("DBInstanceArn"))
+    pending = db.get("PendingModifiedValues") or {}
+    return {
+        "kind": "instance", "identifier": db.get("DBInstanceIdentifier"), "resource_id": db.get("DbiResourceId"),
+        "iam_enabled": bool(db.get("IAMDatabaseAuthenticationEnabled")), "engine": db.get("Engine"),
+        "status": db.get("DBInstanceStatus"), "partition": partition, "region": region, "account": account,
+        "pending_iam": pending.get("IAMDatabaseAuthenticationEnabled"),
+    }
+
+
+def _cluster_record(db):
+    partition, region, account = _arn_parts(db.get("DBClusterArn"))
+    pending = db.get("PendingModifiedValues") or {}
+    return {
+        "kind": "cluster", "identifier": db.get("DBClusterIdentifier"), "resource_id": db.get("DbClusterResourceId"),
+        "iam_enabled": bool(db.get("IAMDatabaseAuthenticationEnabled")), "engine": db.get("Engine"),
+        "status": db.get("Status"), "partition": partition, "region": region, "account": account,
+        "pending_iam": pending.get("IAMDatabaseAuthenticationEnabled"),
+    }
+
+
+def describe_cluster(rds, identifier):
+    resp = _call("rds:DescribeDBClusters %s" % identifier, rds.describe_db_clusters, DBClusterIdentifier=identifier)
+    clusters = resp.get("DBClusters") or []
+    if not clusters:
+        raise AwsReadError("no DB cluster %s" % identifier, "DBClusterNotFoundFault")
+    return _cluster_record(clusters[0])
+
+
+def describe_instance(rds, identifier):
+    resp = _call("rds:DescribeDBInstances %s" % identifier, rds.describe_db_instances,
+                 DBInstanceIdentifier=identifier)
+    instances = resp.get("DBInstances") or []
+    if not instances:
+        raise AwsReadError("no DB instance %s" % identifier, "DBInstanceNotFound")
+    db = instances[0]
+    if db.get("DBClusterIdentifier"):
+        return describe_cluster(rds, db["DBClusterIdentifier"])
+    return _instance_record(db)
+
+
+def find_database(rds, host, port):
+    """The instance or cluster whose endpoint is host:port (a cluster member resolves to its
+    cluster, which holds the IAM setting), or None."""
+    host = host.lower().rstrip(".")
+    for cluster in _pages("rds:DescribeDBClusters", rds, "describe_db_clusters", "DBClusters"):
+        names = [cluster.get("Endpoint"), cluster.get("ReaderEndpoint")] + list(cluster.get("CustomEndpoints") or [])
+        if cluster.get("Port") == port and host in [(n or "").lower() for n in names]:
+            return _cluster_record(cluster)
+    for db in _pages("rds:DescribeDBInstances", rds, "describe_db_instances", "DBInstances"):
+        endpoint = db.get("Endpoint") or {}
+        if (endpoint.get("Address") or "").lower() == host and endpoint.get("Port") == port:
+            if db.get("DBClusterIdentifier"):
+                return describe_cluster(rds, db["DBClusterIdentifier"])
+            return _instance_record(db)
+    return None
