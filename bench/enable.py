@@ -142,7 +142,7 @@ def setup_aws(cp):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (median wall time), default 1")
     options = parser.parse_args()
 

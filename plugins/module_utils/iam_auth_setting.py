@@ -55,10 +55,10 @@ BROKEN_STATUSES = (
 INSTANCE_NOT_FOUND_CODES = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
 CLUSTER_NOT_FOUND_CODES = ("DBClusterNotFoundFault", "DBClusterNotFound")
 
-# Seconds between the describe calls of the wait loop: quick at first (a
-# local or small change settles within seconds), then at most every 15 s.
-POLL_DELAYS = (1, 2, 3, 5, 10)
-POLL_DELAY_MAX = 15
+# Seconds slept before each describe call of the wait loop. RDS needs seconds
+# to minutes to apply an IAM change; polling sooner only adds API calls.
+POLL_DELAYS = (5, 10, 15, 20)
+POLL_DELAY_MAX = 30
 
 # rds.force_ssl lookup: pages read at most when the value is not user-set.
 FORCE_SSL_MAX_PAGES = 10
@@ -238,14 +238,20 @@ def _modify(client, target, desired, apply_immediately):
 def wait_settled(client, target, desired, timeout, sleep=None, clock=None):
     """Describe until the target is available with the setting in effect.
 
-    The first describe is made at once: a modify response shows the state
-    before the change, and a change may also settle at once.
+    Sleeps before each describe (POLL_DELAYS): RDS takes seconds to minutes to
+    apply the change, so an earlier look only costs a call. The last describe is
+    made at the deadline, so O(wait_timeout=0) describes once at once.
     """
     sleep = sleep or time.sleep
     clock = clock or time.monotonic
     deadline = clock() + timeout
     attempt = 0
     while True:
+        remaining = deadline - clock()
+        if remaining > 0:
+            delay = POLL_DELAYS[attempt] if attempt < len(POLL_DELAYS) else POLL_DELAY_MAX
+            sleep(min(delay, remaining))
+        attempt += 1
         record = describe(client, target)
         if record is None:
             raise IamAuthError("%s disappeared while waiting for it" % target.label, changed=True)
@@ -259,8 +265,7 @@ def wait_settled(client, target, desired, timeout, sleep=None, clock=None):
                 changed=True,
                 result=summarize(target, record),
             )
-        remaining = deadline - clock()
-        if remaining <= 0:
+        if clock() >= deadline:
             summary = summarize(target, record)
             raise IamAuthError(
                 "Timed out after %ss waiting for %s to be available with IAM database authentication %s; "
@@ -271,15 +276,12 @@ def wait_settled(client, target, desired, timeout, sleep=None, clock=None):
                     target.label,
                     "enabled" if desired else "disabled",
                     status,
-                    summary["iam_database_authentication_enabled"],
-                    summary["pending"],
+                    str(summary["iam_database_authentication_enabled"]).lower(),
+                    str(summary["pending"]).lower(),
                 ),
                 changed=True,
                 result=summary,
             )
-        delay = POLL_DELAYS[attempt] if attempt < len(POLL_DELAYS) else POLL_DELAY_MAX
-        attempt += 1
-        sleep(min(delay, remaining))
 
 
 def _parameter_value(pages):
@@ -440,9 +442,8 @@ def ensure_state(
         return True, result, diff, warnings
 
     modified = _modify(client, target, desired, apply_immediately)
-    if not apply_immediately and pending_value(modified) is not None:
-        return True, summarize(target, modified, region), diff, warnings
-    if not params.get("wait", True):
+    if not apply_immediately or not params.get("wait", True):
+        # A deferred change has nothing to wait for until the maintenance window.
         return True, summarize(target, modified, region), diff, warnings
     try:
         settled = wait_settled(

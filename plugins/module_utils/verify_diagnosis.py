@@ -115,8 +115,8 @@ def check_token(facts, host, port, user, now):
         problems.append("it was signed for service %r, not rds-db" % (facts["service"],))
     age = (now - facts["signed_at"]).total_seconds()
     if age > facts["expires"]:
-        problems.append("it expired %d s ago (tokens live %d s): sign a fresh one" % (age - facts["expires"],
-                                                                                         facts["expires"]))
+        late = age - facts["expires"]
+        problems.append("it expired %d s ago (tokens live %d s): sign a fresh one" % (late, facts["expires"]))
     elif age < -300:
         problems.append("it is dated %d s in the future: the clock of the host that signed it is wrong" % -age)
     if problems:

@@ -32,7 +32,14 @@ try:
     from botocore.exceptions import ClientError
     from botocore.exceptions import NoCredentialsError
 except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
-    BotoCoreError = ClientError = NoCredentialsError = Exception
+    class BotoCoreError(Exception):
+        pass
+
+    class ClientError(Exception):
+        pass
+
+    class NoCredentialsError(BotoCoreError):
+        pass
 
 EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired")
 INVALID_CREDENTIALS_CODES = ("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",

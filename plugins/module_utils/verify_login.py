@@ -158,8 +158,6 @@ def classify_connect_error(err, engine, ssl_mode, user, endpoint):
             "The database at %s refused the IAM token for user %s: %s. The server does not say which link is "
             "broken; run with diagnose=true (read-only AWS calls, plus login_user/login_password for the user's "
             "catalog entry) to find out." % (endpoint, user, text))
-    if err.kind == "config" and engine == "postgres" and "does not exist" in lower:
-        return None, text
     return None, text
 
 

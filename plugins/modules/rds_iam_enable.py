@@ -15,7 +15,7 @@ short_description: Turn IAM database authentication on or off for an RDS DB inst
 version_added: 0.1.0
 description:
   - Enables or disables IAM database authentication on one Amazon RDS DB instance (MySQL, MariaDB,
-    PostgreSQL) or one DB cluster (Aurora MySQL, Aurora PostgreSQL, Multi-AZ DB cluster), and
+    PostgreSQL) or one Aurora DB cluster (Aurora MySQL, Aurora PostgreSQL), and
     returns what the next steps need, the resource id and the C(rds-db) ARN prefix for IAM policies,
     whether or not anything changed.
   - Only the IAM setting is touched; no other part of the instance or cluster specification is needed.
@@ -36,7 +36,7 @@ options:
     type: str
   db_cluster_identifier:
     description:
-      - Identifier of the DB cluster (Aurora MySQL, Aurora PostgreSQL or a Multi-AZ DB cluster).
+      - Identifier of the DB cluster (Aurora MySQL, Aurora PostgreSQL).
       - Exactly one of O(db_instance_identifier) and O(db_cluster_identifier) is required.
     type: str
   state:

@@ -257,6 +257,11 @@ resource_arn:
   returned: when O(diagnose=true) and the login was refused
   type: str
   sample: arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1/app_user
+db_identifier:
+  description: The DB instance or cluster found behind O(db_host), with O(diagnose=true).
+  returned: when O(diagnose=true) and the login was refused
+  type: str
+  sample: database-1
 db_endpoint:
   description: C(host:port) logged in to.
   returned: always

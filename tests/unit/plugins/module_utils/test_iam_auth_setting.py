@@ -191,7 +191,7 @@ def test_enable_modifies_then_waits_until_available_and_in_effect(rds):
         "DescribeDBInstances",
         "DescribeDBInstances",
     ]
-    assert clock.sleeps == [1, 2]
+    assert clock.sleeps == [5, 10, 15]
 
 
 def test_disable_makes_no_parameter_group_read(rds):
@@ -387,12 +387,26 @@ def test_wait_timeout_reports_last_status(rds):
     for dummy_i in range(3):
         describe_instance(stubber, instance(Engine="mysql", DBInstanceStatus="modifying"))
     with pytest.raises(IamAuthError) as e:
-        ias.ensure_enabled(client, params(wait_timeout=3), False, sleep=clock.sleep, clock=clock.clock)
-    assert e.value.message.startswith("Timed out after 3s waiting for DB instance 'db1'")
-    assert "last status: modifying, iam_database_authentication_enabled: False, pending: False" in e.value.message
+        ias.ensure_enabled(client, params(wait_timeout=20), False, sleep=clock.sleep, clock=clock.clock)
+    assert e.value.message.startswith("Timed out after 20s waiting for DB instance 'db1'")
+    assert "last status: modifying, iam_database_authentication_enabled: false, pending: false" in e.value.message
     assert e.value.changed is True
     assert e.value.result["status"] == "modifying"
-    assert clock.sleeps == [1, 2]
+    # 5 + 10, then only the 5 s left: the last describe is made at the deadline
+    assert clock.sleeps == [5, 10, 5]
+
+
+def test_wait_timeout_zero_describes_once_at_once(rds):
+    client, stubber, calls, dummy = rds
+    clock = FakeClock()
+    describe_instance(stubber, instance(Engine="mysql"))
+    stubber.add_response("modify_db_instance", {"DBInstance": instance(Engine="mysql")}, None)
+    describe_instance(stubber, instance(Engine="mysql", DBInstanceStatus="modifying"))
+    with pytest.raises(IamAuthError) as e:
+        ias.ensure_enabled(client, params(wait_timeout=0), False, sleep=clock.sleep, clock=clock.clock)
+    assert e.value.message.startswith("Timed out after 0s")
+    assert clock.sleeps == []
+    assert calls.names == ["DescribeDBInstances", "ModifyDBInstance", "DescribeDBInstances"]
 
 
 def test_wait_stops_when_instance_goes_to_deleting(rds):
@@ -533,3 +547,18 @@ def test_change_under_way_in_check_mode_reads_once(rds):
     assert changed is False
     assert result["status"] == "modifying"
     assert calls.names == ["DescribeDBInstances"]
+
+
+def test_deferred_change_never_waits(rds):
+    client, stubber, calls, dummy = rds
+    describe_instance(stubber, instance(Engine="mysql", EngineVersion="8.0.39"))
+    stubber.add_response(
+        "modify_db_instance",
+        {"DBInstance": instance(Engine="mysql", EngineVersion="8.0.39")},  # AWS shows nothing pending (yet)
+        {"DBInstanceIdentifier": "db1", "EnableIAMDatabaseAuthentication": True, "ApplyImmediately": False},
+    )
+    changed, dummy_result, dummy_diff, dummy_warnings = ias.ensure_enabled(
+        client, params(apply_immediately=False, wait=True), False
+    )
+    assert changed is True
+    assert calls.names == ["DescribeDBInstances", "ModifyDBInstance"]

@@ -84,11 +84,10 @@ def aws_fixture(monkeypatch):
     monkeypatch.setattr(AnsibleAWSModule, "client", client)
     aws.slept = []
     monkeypatch.setattr(
-        "ansible_collections.amazon.aws.plugins.module_utils.cloud.time.sleep", lambda s: aws.slept.append(s)
+        "ansible_collections.amazon.aws.plugins.module_utils.cloud.time.sleep", aws.slept.append
     )
     monkeypatch.setattr(
-        "ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting.time.sleep",
-        lambda s: aws.slept.append(s),
+        "ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting.time.sleep", aws.slept.append
     )
     yield aws
     for stubber in aws.stubbers.values():

@@ -1,0 +1,190 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""End to end: playbooks/site.yml, revoke.yml and verify.yml against the lab, proven out of band.
+
+Order (one module-scoped lab, state reset to "fresh" first: no policies, no users, IAM auth off):
+check mode of site.yml writes nothing (AWS and catalogs compared before/after, no files on the targets)
+-> real run at -vvv (no secret or token in the output) -> check mode again changes nothing -> re-run with
+changed=0 and the verify table: granted logins work, the host without access gets policy_denied
+-> revoke.yml removes policies and users (and nothing else) -> every host is refused -> revoke again
+changes nothing. Run: make e2e (or .venv/bin/python -m pytest tests/e2e -q after make view).
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import snapshot  # noqa: E402  pylint: disable=wrong-import-position
+
+ROOT = Path(__file__).resolve().parents[2]
+VIEW = ROOT / ".build" / "view"
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+TOKEN_MARKERS = ("X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "Action=connect")
+
+
+def labctl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lab.labctl", *args], cwd=str(ROOT), capture_output=True,
+                          text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    if not (VIEW / "ansible_collections" / "dbauth" / "rds_iam" / "roles" / "enable").is_dir():
+        pytest.fail("the collection view is missing: run `make view` (make e2e does)")
+    started = labctl("status-json").returncode != 0
+    up = labctl("up")
+    assert up.returncode == 0, up.stderr[-2000:]
+    yield snapshot.lab_status()
+    if started:
+        labctl("down")
+
+
+@pytest.fixture(scope="module")
+def inventory(lab, tmp_path_factory):
+    inv = tmp_path_factory.mktemp("inventory")
+    src = ROOT / "inventories" / "lab"
+    shutil.copy(src / "hosts.yml", inv / "hosts.yml")
+    (inv / "group_vars" / "all").mkdir(parents=True)
+    for name in ("data_model.yml", "lab.yml"):
+        shutil.copy(src / "group_vars" / "all" / name, inv / "group_vars" / "all" / name)
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "lab_inventory.py"), str(inv)], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (inv / "group_vars" / "all" / "lab_secrets.yml").stat().st_mode & 0o077 == 0
+    return inv
+
+
+@pytest.fixture(scope="module")
+def secrets(lab):
+    values = {lab["secret_key"]} | {db["admin_password"] for db in lab["databases"]}
+    creds = configparser.ConfigParser()
+    creds.read(lab["aws_shared_credentials_file"])
+    values |= {creds[s]["aws_secret_access_key"] for s in creds.sections() if "aws_secret_access_key" in creds[s]}
+    return sorted(v for v in values if v)
+
+
+def playbook(inventory: Path, name: str, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(VIEW),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0",
+               ANSIBLE_LOCAL_TEMP=str(inventory / ".ansible-tmp"))
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / name), *args],
+                          cwd=str(ROOT), env=env, capture_output=True, text=True, check=False)
+    recap = {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "unreachable": int(m.group(4)),
+                          "failed": int(m.group(5))} for m in RECAP.finditer(proc.stdout)}
+    return proc, recap
+
+
+def ok(proc: subprocess.CompletedProcess) -> bool:
+    return proc.returncode == 0
+
+
+def tail(proc: subprocess.CompletedProcess) -> str:
+    return (proc.stdout[-4000:] + proc.stderr[-2000:]).strip()
+
+
+def changed(recap: dict) -> int:
+    return sum(r["changed"] for r in recap.values())
+
+
+def report(path: Path) -> dict:
+    rows = json.loads(path.read_text())
+    return {(r["host"], r["database"], r["user"]): r for r in rows}
+
+
+def test_site_flow(lab, inventory, secrets, tmp_path):
+    # Fresh state: nothing granted, no users, IAM authentication off.
+    proc, _ = playbook(inventory, "revoke.yml")
+    assert ok(proc), tail(proc)
+    proc, _ = playbook(inventory, "enable.yml", "-e", "enable_state=disabled")
+    assert ok(proc), tail(proc)
+    shutil.rmtree(inventory / ".hosts", ignore_errors=True)
+    fresh = snapshot.snapshot(lab)
+    assert not any(fresh["aws"]["iam_auth"].values())
+
+    # 1. Check mode: reports changes, writes nothing (AWS, catalogs, target files).
+    proc, recap = playbook(inventory, "site.yml", "--check")
+    assert ok(proc), tail(proc)
+    assert changed(recap) > 0
+    assert snapshot.snapshot(lab) == fresh
+    assert not (inventory / ".hosts").exists()
+
+    # 2. Real run at -vvv: no secret, no token in anything printed.
+    proc, recap = playbook(inventory, "site.yml", "-vvv")
+    assert ok(proc), tail(proc)
+    assert changed(recap) > 0
+    output = proc.stdout + proc.stderr
+    leaked = [s for s in secrets if s in output]
+    assert not leaked, f"{len(leaked)} secret value(s) in the -vvv output"
+    markers = [m for m in TOKEN_MARKERS if m in output]
+    assert not markers, f"token parts in the -vvv output: {markers}"
+    after = snapshot.snapshot(lab)
+    assert all(after["aws"]["iam_auth"].values())
+    prefix = f"arn:aws:iam::{lab['account_id']}:policy/dbauth-rds-iam/rds-iam-connect-"
+    assert after["aws"]["roles"]["lab-app-role"]["policies"] == [prefix + "lab-app-role"]
+    assert after["aws"]["roles"]["lab-report-role"]["policies"] == [prefix + "lab-report-role"]
+    assert after["aws"]["roles"]["lab-noaccess-role"]["policies"] == []
+    mysql = after["catalogs"]["lab-mysql"]
+    assert mysql["app_user@%"]["plugin"] == "AWSAuthenticationPlugin" and mysql["app_user@%"]["ssl_type"] == "ANY"
+    assert "GRANT SELECT ON `labdb`.* TO `report_user`@`%`" in mysql["report_user@%"]["grants"]
+    assert after["catalogs"]["lab-postgres"]["app_user"]["member_of"] == ["pg_read_all_data", "pg_write_all_data",
+                                                                         "rds_iam"]
+    assert after["catalogs"]["lab-aurora"]["report_user"]["member_of"] == ["pg_read_all_data", "rds_iam"]
+    assert (inventory / ".hosts" / "app-1" / "rds-ca-bundle.pem").read_bytes() == Path(lab["ca_cert"]).read_bytes()
+
+    # 3. Check mode again: nothing to change, nothing written.
+    proc, recap = playbook(inventory, "site.yml", "--check")
+    assert ok(proc), tail(proc)
+    assert changed(recap) == 0, tail(proc)
+    assert snapshot.snapshot(lab) == after
+
+    # 4. Re-run: changed=0 everywhere; the verify table as expected.
+    rows_file = tmp_path / "verify.json"
+    proc, recap = playbook(inventory, "site.yml", "-e", f"rds_iam_verify_report={rows_file}")
+    assert ok(proc), tail(proc)
+    assert recap and changed(recap) == 0, tail(proc)
+    rows = report(rows_file)
+    assert len(rows) == 11
+    for key, row in rows.items():
+        if key[0] == "noaccess-1":
+            assert not row["connected"] and row["diagnosis"] == "policy_denied", row
+        else:
+            assert row["connected"] and row["current_user"] == key[2] and row["tls_version"].startswith("TLS"), row
+
+    # 5. Revoke: policies and users gone, nothing else touched; every host is refused now.
+    proc, recap = playbook(inventory, "revoke.yml")
+    assert ok(proc), tail(proc)
+    assert changed(recap) > 0
+    revoked = snapshot.snapshot(lab)
+    assert revoked["aws"]["iam_auth"] == after["aws"]["iam_auth"]
+    assert {k: v["policies"] for k, v in revoked["aws"]["roles"].items()} == {
+        k: [] if k.startswith("lab-") and k.endswith("-role") else v["policies"]
+        for k, v in after["aws"]["roles"].items()}
+    assert not [a for a in revoked["aws"]["policies"] if "rds-iam-connect-" in a]
+    assert revoked["catalogs"] == fresh["catalogs"]
+    proc, _ = playbook(inventory, "verify.yml", "-e", "rds_iam_verify_strict=false",
+                       "-e", f"rds_iam_verify_report={rows_file}")
+    assert ok(proc), tail(proc)
+    rows = report(rows_file)
+    assert len(rows) == 11 and not any(r["connected"] for r in rows.values())
+    proc, _ = playbook(inventory, "verify.yml")
+    assert not ok(proc), "verify.yml must fail when granted logins are refused"
+
+    # 6. Revoke again: nothing to do.
+    proc, recap = playbook(inventory, "revoke.yml")
+    assert ok(proc), tail(proc)
+    assert changed(recap) == 0, tail(proc)
+    assert snapshot.snapshot(lab) == revoked
+
+    # Leave IAM authentication as a fresh lab has it.
+    proc, _ = playbook(inventory, "enable.yml", "-e", "enable_state=disabled")
+    assert ok(proc), tail(proc)

@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, dbauth.rds_iam developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_identity
+
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def client(service):
+    session = botocore.session.Session()
+    return session.create_client(service, region_name="eu-west-1", aws_access_key_id="AKIDEXAMPLE",
+                                 aws_secret_access_key="not-a-secret")
+
+
+def doc(resource, effect="Allow"):
+    return {"Version": "2012-10-17", "Statement": [{"Effect": effect, "Action": "rds-db:connect", "Resource": resource}]}
+
+
+@pytest.mark.parametrize("arn, expected", [
+    ("arn:aws:sts::123456789012:assumed-role/app-role/i-0abc", ("role", "app-role", "aws", "123456789012")),
+    ("arn:aws:iam::123456789012:user/path/to/bob", ("user", "bob", "aws", "123456789012")),
+    ("arn:aws-cn:iam::123456789012:root", ("root", None, "aws-cn", "123456789012")),
+    ("arn:aws:sts::123456789012:federated-user/x", ("other", None, "aws", "123456789012")),
+    ("garbage", ("other", None, "aws", None)),
+])
+def test_principal_of(arn, expected):
+    assert verify_identity.principal_of(arn) == expected
+
+
+def test_collect_role_policies_inline_attached_and_boundary():
+    iam = client("iam")
+    role_arn = "arn:aws:iam::123456789012:role/app-role"
+    boundary_arn = "arn:aws:iam::123456789012:policy/boundary"
+    managed_arn = "arn:aws:iam::123456789012:policy/db"
+    with Stubber(iam) as stub:
+        stub.add_response("get_role", {"Role": {"Path": "/", "RoleName": "app-role", "RoleId": "AROAEXAMPLEEXAMPLE1",
+                                                "Arn": role_arn, "CreateDate": NOW,
+                                                "PermissionsBoundary": {"PermissionsBoundaryType": "Policy",
+                                                                        "PermissionsBoundaryArn": boundary_arn}}},
+                          {"RoleName": "app-role"})
+        stub.add_response("list_role_policies", {"PolicyNames": ["inline1"], "IsTruncated": True, "Marker": "m1"},
+                          {"RoleName": "app-role"})
+        stub.add_response("list_role_policies", {"PolicyNames": ["inline2"], "IsTruncated": False},
+                          {"RoleName": "app-role", "Marker": "m1"})
+        stub.add_response("get_role_policy", {"RoleName": "app-role", "PolicyName": "inline1",
+                                              "PolicyDocument": json.dumps(doc("arn:x/1"))},
+                          {"RoleName": "app-role", "PolicyName": "inline1"})
+        stub.add_response("get_role_policy", {"RoleName": "app-role", "PolicyName": "inline2",
+                                              "PolicyDocument": "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D"},
+                          {"RoleName": "app-role", "PolicyName": "inline2"})
+        stub.add_response("list_attached_role_policies", {"AttachedPolicies": [{"PolicyName": "db", "PolicyArn": managed_arn}],
+                                                          "IsTruncated": False}, {"RoleName": "app-role"})
+        for arn, document in ((managed_arn, doc("arn:x/2")), (boundary_arn, doc("*"))):
+            stub.add_response("get_policy", {"Policy": {"Arn": arn, "DefaultVersionId": "v3"}}, {"PolicyArn": arn})
+            stub.add_response("get_policy_version", {"PolicyVersion": {"Document": json.dumps(document), "VersionId": "v3"}},
+                              {"PolicyArn": arn, "VersionId": "v3"})
+        policies, boundary, entity_arn = verify_identity.collect_policies(iam, "role", "app-role")
+        stub.assert_no_pending_responses()
+    assert [p[0] for p in policies] == ["role app-role inline policy inline1", "role app-role inline policy inline2",
+                                        managed_arn]
+    assert policies[0][1] == doc("arn:x/1")
+    assert policies[1][1] == {"Version": "2012-10-17", "Statement": []}
+    assert policies[2][1] == doc("arn:x/2")
+    assert boundary == (boundary_arn, doc("*"))
+    assert entity_arn == role_arn
+
+
+def test_read_errors_carry_the_aws_code():
+    sts = client("sts")
+    with Stubber(sts) as stub:
+        stub.add_client_error("get_caller_identity", service_error_code="ExpiredToken",
+                              service_message="The security token included in the request is expired")
+        with pytest.raises(verify_identity.AwsReadError) as err:
+            verify_identity.caller_identity(sts)
+    assert err.value.code == "ExpiredToken"
+    assert "expired" in str(err.value)
+
+
+def instance(identifier, address, port, iam, cluster=None, resource_id="db-ABC"):
+    db = {"DBInstanceIdentifier": identifier, "DbiResourceId": resource_id, "Engine": "postgres",
+          "DBInstanceStatus": "available", "IAMDatabaseAuthenticationEnabled": iam,
+          "DBInstanceArn": "arn:aws:rds:eu-west-1:123456789012:db:%s" % identifier,
+          "Endpoint": {"Address": address, "Port": port}}
+    if cluster:
+        db["DBClusterIdentifier"] = cluster
+    return db
+
+
+def cluster(identifier, iam):
+    return {"DBClusterIdentifier": identifier, "DbClusterResourceId": "cluster-XYZ", "Engine": "aurora-postgresql",
+            "Status": "available", "IAMDatabaseAuthenticationEnabled": iam, "Port": 5432,
+            "Endpoint": "c.cluster-x.eu-west-1.rds.amazonaws.com",
+            "ReaderEndpoint": "c.cluster-ro-x.eu-west-1.rds.amazonaws.com",
+            "DBClusterArn": "arn:aws:rds:eu-west-1:123456789012:cluster:%s" % identifier}
+
+
+def test_find_database_by_endpoint_instance():
+    rds = client("rds")
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_clusters", {"DBClusters": [cluster("c", True)]}, {})
+        stub.add_response("describe_db_instances", {"DBInstances": [instance("other", "o.x", 5432, True)], "Marker": "n"}, {})
+        stub.add_response("describe_db_instances", {"DBInstances": [instance("db1", "DB1.x", 5432, False)]}, {"Marker": "n"})
+        db = verify_identity.find_database(rds, "db1.x.", 5432)
+    assert db == {"kind": "instance", "identifier": "db1", "resource_id": "db-ABC", "iam_enabled": False,
+                  "engine": "postgres", "status": "available", "partition": "aws", "region": "eu-west-1",
+                  "account": "123456789012", "pending_iam": None}
+
+
+def test_find_database_by_cluster_reader_endpoint_and_member_resolves_to_cluster():
+    rds = client("rds")
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_clusters", {"DBClusters": [cluster("c", True)]}, {})
+        db = verify_identity.find_database(rds, "c.cluster-ro-x.eu-west-1.rds.amazonaws.com", 5432)
+    assert db["kind"] == "cluster" and db["resource_id"] == "cluster-XYZ" and db["iam_enabled"] is True
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_instances", {"DBInstances": [instance("c-1", "m.x", 5432, False, cluster="c")]},
+                          {"DBInstanceIdentifier": "c-1"})
+        stub.add_response("describe_db_clusters", {"DBClusters": [cluster("c", True)]}, {"DBClusterIdentifier": "c"})
+        db = verify_identity.describe_instance(rds, "c-1")
+    assert db["kind"] == "cluster" and db["identifier"] == "c"
+
+
+def test_find_database_none():
+    rds = client("rds")
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_clusters", {"DBClusters": []}, {})
+        stub.add_response("describe_db_instances", {"DBInstances": []}, {})
+        assert verify_identity.find_database(rds, "nowhere", 1) is None

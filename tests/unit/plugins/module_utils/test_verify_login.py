@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, dbauth.rds_iam developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_login
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
+
+TOKEN = "db.example:3306/?Action=connect&DBUser=app&X-Amz-Signature=" + "f" * 64
+
+
+class FakeSigner:
+    def __init__(self, error=None):
+        self.error = error
+        self.options = None
+
+    def generate(self, options):
+        self.options = options
+        if self.error:
+            raise TokenError(self.error)
+        return {"token": TOKEN, "expires_at": "2026-11-25T08:00:00Z", "region": "eu-west-1"}
+
+
+class FakeCursor:
+    def __init__(self, row):
+        self.row = row
+        self.queries = []
+
+    def execute(self, query, args=None):
+        self.queries.append(query)
+
+    def fetchone(self):
+        return self.row
+
+    def close(self):
+        pass
+
+
+class FakeConn:
+    def __init__(self, row):
+        self.cur = FakeCursor(row)
+        self.closed = False
+
+    def cursor(self):
+        return self.cur
+
+    def close(self):
+        self.closed = True
+
+
+def params(**kw):
+    base = dict(engine="mysql", db_host="db.example", db_port=3306, db_user="app", db_name=None, ca_cert="/ca.pem",
+                ssl_mode="verify-full", connect_timeout=5, token=None)
+    base.update(kw)
+    return base
+
+
+def ticking_clock():
+    state = {"t": 100.0}
+
+    def clock():
+        state["t"] += 0.0125
+        return state["t"]
+    return clock
+
+
+def test_success_mysql_reports_user_tls_version_latency_and_hides_token():
+    seen = {}
+
+    def connect(settings):
+        seen["settings"] = settings
+        return FakeConn(("app@%", "10.11.6-MariaDB")), "TLSv1.3"
+
+    no_log = set()
+    signer = FakeSigner()
+    out = verify_login.attempt_login(params(), "eu-west-1", signer, connect_fn=connect, clock=ticking_clock(),
+                                     no_log_values=no_log)
+    assert out.connected is True
+    assert out.current_user == "app"
+    assert out.tls_version == "TLSv1.3"
+    assert out.server_version == "10.11.6-MariaDB"
+    assert out.latency_ms == 12.5
+    assert out.diagnosis is None
+    assert TOKEN in no_log
+    assert seen["settings"].secret == TOKEN and seen["settings"].iam is True
+    assert seen["settings"].ssl_mode == "verify-full" and seen["settings"].ca_cert == "/ca.pem"
+    assert signer.options["db_host"] == "db.example" and signer.options["region"] == "eu-west-1"
+    assert TOKEN not in repr(out.to_result()) and TOKEN not in out.message
+
+
+def test_postgres_defaults_port_and_database():
+    seen = {}
+
+    def connect(settings):
+        seen["s"] = settings
+        return FakeConn(("app", "16.4")), "TLSv1.3"
+
+    out = verify_login.attempt_login(params(engine="postgres", db_port=None), None, FakeSigner(), connect_fn=connect)
+    assert out.connected and out.current_user == "app" and out.server_version == "16.4"
+    assert seen["s"].port == 5432 and seen["s"].database == "postgres"
+
+
+@pytest.mark.parametrize("message, diagnosis", [
+    ("No AWS credentials found to sign the RDS IAM token. Tried ...", "no_credentials"),
+    ("The AWS profile ghost was not found in the shared credentials and config files.", "no_credentials"),
+    ("Could not refresh the AWS credentials from profile x (custom-process): RuntimeError: Credentials were "
+     "refreshed, but the refreshed credentials are still expired.", "credentials_expired"),
+    ("The AWS credentials from profile x expire at 2026-01-01T00:00:00Z, before the token's 15 minutes end",
+     "credentials_expired"),
+    ("Could not assume role arn:aws:iam::1:role/x (session s) with y: AccessDenied: no", "no_credentials"),
+])
+def test_signing_failures_are_diagnosed(message, diagnosis):
+    out = verify_login.attempt_login(params(), None, FakeSigner(message), connect_fn=None)
+    assert out.diagnosis == diagnosis
+    assert not out.connected
+    assert message in out.message
+
+
+def test_signing_config_errors_are_not_diagnoses():
+    with pytest.raises(verify_login.VerifyConfigError, match="db_host must not contain a port"):
+        verify_login.attempt_login(params(), None, FakeSigner("db_host must not contain a port: set db_host=a"))
+
+
+def failing(message, kind):
+    def connect(settings):
+        raise DbConnectionError(message + " " + settings.secret, kind)
+    return connect
+
+
+@pytest.mark.parametrize("engine, message, kind, diagnosis, hint", [
+    ("mysql", "cannot reach the database at db.example:3306: refused", "unreachable", "network", "db_port"),
+    ("postgres", "TLS with db.example:5432 failed: certificate verify failed", "tls", "tls", "ca_cert"),
+    ("mysql", "login refused: (1524, \"Plugin 'AWSAuthenticationPlugin' is not loaded\")", "auth", "iam_disabled",
+     "rds_iam_enable"),
+    ("postgres", "login refused: FATAL:  password authentication failed for user \"app\"", "auth", "user_not_iam",
+     "GRANT rds_iam TO app"),
+    ("postgres", "login refused: FATAL:  PAM authentication failed for user \"app\"", "auth", "token_rejected",
+     "diagnose=true"),
+    ("mysql", "login refused: (1045, \"Access denied for user 'app'@'1.2.3.4' (using password: YES)\")", "auth",
+     "token_rejected", "diagnose=true"),
+])
+def test_connect_failures_are_diagnosed_and_scrubbed(engine, message, kind, diagnosis, hint):
+    out = verify_login.attempt_login(params(engine=engine), None, FakeSigner(), connect_fn=failing(message, kind))
+    assert out.diagnosis == diagnosis
+    assert hint in out.message
+    assert TOKEN not in out.message and TOKEN not in out.server_message
+    assert out.latency_ms is not None
+
+
+def test_no_tls_client_side_is_tls_and_postgres_gets_no_token():
+    seen = {}
+
+    def connect(settings):
+        seen["secret"] = settings.secret
+        raise DbConnectionError("pg_hba.conf rejects connection for host, no encryption", "auth")
+
+    out = verify_login.attempt_login(params(engine="postgres", ssl_mode="disable"), None, FakeSigner(),
+                                     connect_fn=connect)
+    assert out.diagnosis == "tls"
+    assert "ssl_mode=verify-full" in out.message
+    assert seen["secret"] == ""
+
+
+def test_plain_connection_that_logs_in_is_not_a_success():
+    out = verify_login.attempt_login(params(ssl_mode="prefer"), None, FakeSigner(),
+                                     connect_fn=lambda s: (FakeConn(("app@%", "8.0")), None))
+    assert not out.connected and out.diagnosis == "tls"
+
+
+def test_given_token_is_used_without_signing():
+    seen = {}
+
+    def connect(settings):
+        seen["secret"] = settings.secret
+        return FakeConn(("app@%", "8.0")), "TLSv1.2"
+
+    out = verify_login.attempt_login(params(token="given-token-value"), None, None, connect_fn=connect)
+    assert out.connected and out.token_source == "given" and seen["secret"] == "given-token-value"
+
+
+@pytest.mark.parametrize("override, message", [
+    (dict(engine="oracle"), "engine must be one of"),
+    (dict(db_host=" "), "db_host is required"),
+    (dict(db_port=70000), "outside 1-65535"),
+    (dict(db_user=""), "db_user is required"),
+    (dict(connect_timeout=-1), "connect_timeout"),
+])
+def test_bad_options(override, message):
+    with pytest.raises(verify_login.VerifyConfigError, match=message):
+        verify_login.validated_target(params(**override))
