@@ -12,11 +12,12 @@ PY_VERSION := 3.11
 # Collections: ours from the view, amazon.aws & co. from the `ansible` package in the venv.
 COLLECTIONS_PATH := $(ROOT)/.build/view
 
-.PHONY: help bootstrap view sanity units lint lab-tests integration build-install test
+.PHONY: help bootstrap view sanity units lint lab-tests integration build-install test demo e2e molecule
 
 help:
 	@echo "make test    bootstrap, then run every test (sanity, units, lint, lab, integration, build)"
-	@echo "make sanity | units | lint | lab-tests | integration | build-install   one suite"
+	@echo "make demo    bootstrap, lab up, playbooks/site.yml twice (changed=0) and the verify table"
+	@echo "make sanity | units | lint | lab-tests | integration | e2e | molecule | build-install   one suite"
 	@echo "make lab-up | lab-down | lab-status | lab-status-json | lab-maintenance"
 
 bootstrap:
@@ -44,7 +45,17 @@ integration: bootstrap
 build-install: bootstrap
 	bash scripts/test-build-install.sh
 
+# The whole flow on the lab (issue #7): site.yml twice and the verify table; e2e and Molecule proofs.
+demo: view
+	bash scripts/demo.sh
+
+e2e: view
+	cd $(ROOT) && $(PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
+
+molecule: view
+	cd $(ROOT) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_PATH) molecule test -s site
+
 -include lab/lab.mk
 
-test: sanity units lint lab-tests integration build-install
+test: sanity units lint lab-tests integration e2e molecule build-install
 	@echo "make test: all suites passed"

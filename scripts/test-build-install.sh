@@ -16,7 +16,10 @@ if tar -tzf "$tarball" | grep -E '^(lab|\.venv|\.build|bench|scripts|tests/outpu
   exit 1
 fi
 # --no-deps: amazon.aws comes from the `ansible` package in the venv (no Galaxy here).
-ansible-galaxy collection install --no-deps -p "$work/collections" "$tarball" >/dev/null
+# The collections path is set to the empty folder alone, so that a copy installed elsewhere (for
+# example in ~/.ansible/collections) can neither satisfy nor shadow this install.
+ANSIBLE_COLLECTIONS_PATH="$work/collections" \
+  ansible-galaxy collection install --force --no-deps -p "$work/collections" "$tarball" >/dev/null
 installed="$work/collections/ansible_collections/dbauth/rds_iam"
 test -f "$installed/MANIFEST.json"
 count=0

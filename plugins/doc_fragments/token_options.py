@@ -48,24 +48,6 @@ options:
         PostgreSQL C(rds_iam) role), see M(dbauth.rds_iam.rds_iam_db_user).
     type: str
     required: true
-  assume_role_arn:
-    description:
-      - ARN of an IAM role to assume with AWS STS before signing, so that the token is signed by that
-        role's temporary credentials (the AWS options give the credentials that assume it).
-      - STS is called at O(endpoint_url) when that is set.
-      - The assumed credentials are re-used while they outlive the token's 15 minutes and re-assumed
-        when they would expire earlier.
-    type: str
-  role_session_name:
-    description:
-      - Session name used with O(assume_role_arn); it shows in AWS CloudTrail.
-      - Only valid together with O(assume_role_arn); when not set, V(dbauth-rds-iam-token) is used.
-    type: str
-  external_id:
-    description:
-      - External ID that the trust policy of the O(assume_role_arn) role requires.
-      - Only valid together with O(assume_role_arn).
-    type: str
 notes:
   - The token is a SigV4 presigned URL without its C(https://) scheme, signed for the C(rds-db) service
     and valid for 900 seconds (15 minutes), the same string as C(aws rds generate-db-auth-token) prints.
@@ -110,24 +92,6 @@ options:
         PostgreSQL C(rds_iam) role), see M(dbauth.rds_iam.rds_iam_db_user).
     type: str
     required: false
-  assume_role_arn:
-    description:
-      - ARN of an IAM role to assume with AWS STS before signing, so that the token is signed by that
-        role's temporary credentials (the AWS options give the credentials that assume it).
-      - STS is called at O(endpoint_url) when that is set.
-      - The assumed credentials are re-used while they outlive the token's 15 minutes and re-assumed
-        when they would expire earlier.
-    type: str
-  role_session_name:
-    description:
-      - Session name used with O(assume_role_arn); it shows in AWS CloudTrail.
-      - Only valid together with O(assume_role_arn); when not set, V(dbauth-rds-iam-token) is used.
-    type: str
-  external_id:
-    description:
-      - External ID that the trust policy of the O(assume_role_arn) role requires.
-      - Only valid together with O(assume_role_arn).
-    type: str
   region:
     description:
       - AWS region the token is signed for; it must be the region of the database.

@@ -42,6 +42,7 @@ options:
     default: 60
 extends_documentation_fragment:
   - dbauth.rds_iam.token_options.plugins
+  - dbauth.rds_iam.assume_role.plugins
   - amazon.aws.common.plugins
   - amazon.aws.boto3
 notes:
@@ -98,6 +99,7 @@ from ansible.errors import AnsibleLookupError
 
 from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_options
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import PLUGIN_OPTION_NAMES
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
@@ -117,6 +119,7 @@ class LookupModule(AWSLookupBase):
     def run(self, terms, variables=None, **kwargs):
         super(LookupModule, self).run(terms, variables, **kwargs)
         options = dict((name, self.get_option(name)) for name in PLUGIN_OPTION_NAMES)
+        options.update(assume_role_options(options))
         cache_min_ttl = self.get_option("cache_min_ttl")
         users = [options["db_user"]]
         if terms:

@@ -43,6 +43,7 @@ except ImportError as e:  # pragma: no cover - depends on the host
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMPORT_ERROR = e
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import signer_options
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
 
@@ -64,9 +65,6 @@ LOGIN_ARGUMENT_SPEC = dict(
     ssl_mode=dict(type="str", default="verify-full", choices=list(SSL_MODES)),
     connect_timeout=dict(type="int", default=10),
 )
-
-_AWS_OPTION_NAMES = ("access_key", "secret_key", "session_token", "profile", "endpoint_url",
-                     "validate_certs", "aws_ca_bundle", "aws_config")
 
 
 class DbConnectionError(Exception):
@@ -151,7 +149,8 @@ def login_settings(params, region=None, signer=None):
                 "login_iam needs TLS: an IAM token is a bearer credential sent in clear text inside the "
                 "connection, and RDS refuses it without TLS. Set ssl_mode to verify-full (recommended), "
                 "verify-ca or require (ssl_mode=%s given)." % ssl_mode, "config")
-        options = dict((name, params.get(name)) for name in _AWS_OPTION_NAMES)
+        # Also the assume-role options (rds_iam_db_user has them; callers without them sign as the AWS options).
+        options = signer_options(params, region)
         options.update(db_host=host, db_port=port, db_user=params["login_user"], region=region)
         try:
             secret = (signer or TokenSigner()).generate(options)["token"]

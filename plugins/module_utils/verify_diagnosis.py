@@ -191,7 +191,7 @@ def check_user(catalog, engine, user, endpoint):
 # AWS
 # --------------------------------------------------------------------------------------------
 
-def check_credentials(aws):
+def check_credentials(aws, token_given=False):
     try:
         ident = caller_identity(aws.client("sts"))
     except AwsReadError as e:
@@ -199,6 +199,8 @@ def check_credentials(aws):
             return Check("credentials", FAILED, "the host's AWS credentials have expired (%s): renew them" % e,
                          "credentials_expired"), None
         if e.code == "NoCredentials":
+            if token_given:  # the token came from elsewhere: the host's own identity is not a link here
+                return Check("credentials", UNKNOWN, "this host has no AWS credentials to read AWS with (%s)" % e), None
             return Check("credentials", FAILED, "this host has no AWS credentials (%s)" % e, "no_credentials"), None
         if e.code in INVALID_CREDENTIALS_CODES:
             return Check("credentials", FAILED, "AWS does not accept the host's credentials (%s): the key was "
@@ -311,7 +313,7 @@ def diagnose(outcome, params, host, port, user, aws, catalog=None, token=None, n
     now = now or datetime.datetime.now(_UTC)
     endpoint = "%s:%s" % (host, port)
     checks = []
-    cred_check, ident = check_credentials(aws)
+    cred_check, ident = check_credentials(aws, token_given=bool(token))
     checks.append(cred_check)
     token_facts = None
     if token:

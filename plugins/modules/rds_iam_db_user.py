@@ -97,6 +97,7 @@ options:
     default: false
 extends_documentation_fragment:
   - dbauth.rds_iam.db_login
+  - dbauth.rds_iam.assume_role.modules
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -113,7 +114,8 @@ attributes:
     membership:
       - dbauth.rds_iam.rds_iam
 notes:
-  - The AWS options are only used to sign the admin token with O(login_iam=true); the users are managed in SQL.
+  - The AWS options (and O(assume_role_arn)) are only used to sign the admin token with O(login_iam=true); the users
+    are managed in SQL.
   - After creation a user logs in with a token signed by a principal that is allowed C(rds-db:connect) on
     C(arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER), over TLS (MySQL clients need the cleartext plugin).
   - On PostgreSQL a member of C(rds_iam) can no longer log in with a password, which is why the login user is refused.
@@ -221,6 +223,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import LOGIN_ARGUMENT_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import driver_missing
@@ -240,6 +243,8 @@ def main():
         roles=dict(type="list", elements="str"),
         convert_existing=dict(type="bool", default=False),
     )
+    # Signs the admin token (login_iam) as the role when assume_role_arn / DBAUTH_RDS_IAM_ASSUME_ROLE_ARN is set.
+    argument_spec.update(assume_role_argument_spec())
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,

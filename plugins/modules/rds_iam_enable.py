@@ -68,6 +68,7 @@ options:
 author:
   - dbauth.rds_iam contributors (@dbauth)
 extends_documentation_fragment:
+  - dbauth.rds_iam.assume_role.modules
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -187,6 +188,8 @@ db_cluster_identifier:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import IamAuthError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_disabled
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_enabled
@@ -201,6 +204,7 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=900),
     )
+    argument_spec.update(assume_role_argument_spec())
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         mutually_exclusive=[["db_instance_identifier", "db_cluster_identifier"]],
@@ -211,10 +215,11 @@ def main():
         module.fail_json(msg="wait_timeout must not be negative")
 
     retry = AWSRetry.jittered_backoff(retries=10)
-    client = module.client("rds", retry_decorator=retry)
+    # With assume_role_arn (or DBAUTH_RDS_IAM_ASSUME_ROLE_ARN), both clients use the role's credentials.
+    client = aws_session.client(module, "rds", retry_decorator=retry)
 
     def account_lookup():
-        sts = module.client("sts", retry_decorator=retry)
+        sts = aws_session.client(module, "sts", retry_decorator=retry)
         return sts.get_caller_identity(aws_retry=True)["Account"]
 
     ensure = ensure_enabled if module.params["state"] == "enabled" else ensure_disabled

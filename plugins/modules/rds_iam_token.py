@@ -24,6 +24,7 @@ author:
 options: {}
 extends_documentation_fragment:
   - dbauth.rds_iam.token_options.modules
+  - dbauth.rds_iam.assume_role.modules
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -101,6 +102,8 @@ region:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_options
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import MODULE_OPTION_NAMES
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
@@ -115,12 +118,12 @@ def main():
         # so that the region written in an RDS host name wins over AWS_REGION; the shared code reads
         # AWS_REGION/AWS_DEFAULT_REGION itself after that.
         region=dict(type="str", aliases=["aws_region"]),
-        assume_role_arn=dict(type="str"),
-        role_session_name=dict(type="str"),
-        external_id=dict(type="str"),
     )
+    # assume_role_arn, role_session_name, external_id with the credential type's environment fallbacks.
+    argument_spec.update(assume_role_argument_spec())
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     options = dict((name, module.params.get(name)) for name in MODULE_OPTION_NAMES)
+    options.update(assume_role_options(module.params))
     try:
         result = TokenSigner().generate(options)
     except TokenError as e:

@@ -157,6 +157,12 @@ notes:
     or a cause the module cannot see)."
   - The principal's policies are evaluated locally (Allow/Deny, wildcards, permissions boundary); service control
     policies and session policies are not visible to it.
+  - This module proves the identity of the host it runs on, so it has no assume-role options and ignores the
+    E(DBAUTH_RDS_IAM_ASSUME_ROLE_ARN), E(DBAUTH_RDS_IAM_ROLE_SESSION_NAME) and E(DBAUTH_RDS_IAM_EXTERNAL_ID)
+    environment variables that the collection's AWX credential type injects on the controller. It signs with
+    the credentials of its AWS options when they are given, otherwise with the host's default credential chain.
+    A job's AWS credential reaches a target only when the target is the controller itself (local connection);
+    the collection's playbooks give such hosts their own identity with the play's C(environment).
 requirements:
   - botocore
   - PyMySQL for MySQL and MariaDB

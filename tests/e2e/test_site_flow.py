@@ -101,11 +101,42 @@ def report(path: Path) -> dict:
     return {(r["host"], r["database"], r["user"]): r for r in rows}
 
 
+def client_logins(lab: dict, host_dir: Path) -> dict:
+    """Log in as app_user with the mysql and psql clients and the files the client role wrote for app-1."""
+    import boto3  # pylint: disable=import-outside-toplevel
+    import botocore.session  # pylint: disable=import-outside-toplevel
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    core = botocore.session.Session()
+    core.set_config_variable("config_file", lab["aws_config_file"])
+    core.set_config_variable("credentials_file", lab["aws_shared_credentials_file"])
+    core.set_config_variable("profile", "lab-app-role")
+    rds = boto3.Session(botocore_session=core).client("rds", region_name=lab["region"])
+    ports = {db["id"]: db["port"] for db in lab["databases"]}
+    my_token = rds.generate_db_auth_token("127.0.0.1", ports["lab-mysql"], "app_user")
+    pg_token = rds.generate_db_auth_token("127.0.0.1", ports["lab-postgres"], "app_user")
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    assert client and shutil.which("psql"), "the lab's Debian packages bring the mysql/mariadb and psql clients"
+    mysql = subprocess.run([client, f"--defaults-extra-file={host_dir / 'my.cnf'}", "-h", "127.0.0.1", "-P",
+                            str(ports["lab-mysql"]), "-u", "app_user", "-N", "-B", "-e",
+                            "SELECT CURRENT_USER(), VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
+                            "WHERE VARIABLE_NAME = 'Ssl_version'"],
+                           env=dict(env, MYSQL_PWD=my_token), capture_output=True, text=True, check=False)
+    psql = subprocess.run(["psql", "service=lab-postgres user=app_user", "-Atc",
+                           "SELECT current_user, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
+                          env=dict(env, PGSERVICEFILE=str(host_dir / "pg_service.conf"), PGPASSWORD=pg_token),
+                          capture_output=True, text=True, check=False)
+    assert mysql.returncode == 0, mysql.stderr.replace(my_token, "<token>")
+    assert psql.returncode == 0, psql.stderr.replace(pg_token, "<token>")
+    return {"mysql": mysql.stdout.strip().splitlines()[-1].replace("\t", " "),
+            "postgres": psql.stdout.strip().splitlines()[-1].replace("|", " ")}
+
+
 def test_site_flow(lab, inventory, secrets, tmp_path):
     # Fresh state: nothing granted, no users, IAM authentication off.
-    proc, _ = playbook(inventory, "revoke.yml")
+    proc, _recap = playbook(inventory, "revoke.yml")
     assert ok(proc), tail(proc)
-    proc, _ = playbook(inventory, "enable.yml", "-e", "enable_state=disabled")
+    proc, _recap = playbook(inventory, "enable.yml", "-e", "enable_state=disabled")
     assert ok(proc), tail(proc)
     shutil.rmtree(inventory / ".hosts", ignore_errors=True)
     fresh = snapshot.snapshot(lab)
@@ -136,8 +167,8 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
     mysql = after["catalogs"]["lab-mysql"]
     assert mysql["app_user@%"]["plugin"] == "AWSAuthenticationPlugin" and mysql["app_user@%"]["ssl_type"] == "ANY"
     assert "GRANT SELECT ON `labdb`.* TO `report_user`@`%`" in mysql["report_user@%"]["grants"]
-    assert after["catalogs"]["lab-postgres"]["app_user"]["member_of"] == ["pg_read_all_data", "pg_write_all_data",
-                                                                         "rds_iam"]
+    pg_app = after["catalogs"]["lab-postgres"]["app_user"]
+    assert pg_app["member_of"] == ["pg_read_all_data", "pg_write_all_data", "rds_iam"]
     assert after["catalogs"]["lab-aurora"]["report_user"]["member_of"] == ["pg_read_all_data", "rds_iam"]
     assert (inventory / ".hosts" / "app-1" / "rds-ca-bundle.pem").read_bytes() == Path(lab["ca_cert"]).read_bytes()
 
@@ -160,6 +191,10 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
         else:
             assert row["connected"] and row["current_user"] == key[2] and row["tls_version"].startswith("TLS"), row
 
+    # The client role's settings: the mysql/psql command line clients log in with a token over verified TLS.
+    for engine, line in client_logins(lab, inventory / ".hosts" / "app-1").items():
+        assert line.split() in (["app_user", "TLSv1.3"], ["app_user@%", "TLSv1.3"]), (engine, line)
+
     # 5. Revoke: policies and users gone, nothing else touched; every host is refused now.
     proc, recap = playbook(inventory, "revoke.yml")
     assert ok(proc), tail(proc)
@@ -171,12 +206,12 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
         for k, v in after["aws"]["roles"].items()}
     assert not [a for a in revoked["aws"]["policies"] if "rds-iam-connect-" in a]
     assert revoked["catalogs"] == fresh["catalogs"]
-    proc, _ = playbook(inventory, "verify.yml", "-e", "rds_iam_verify_strict=false",
-                       "-e", f"rds_iam_verify_report={rows_file}")
+    proc, _recap = playbook(inventory, "verify.yml", "-e", "rds_iam_verify_strict=false",
+                            "-e", f"rds_iam_verify_report={rows_file}")
     assert ok(proc), tail(proc)
     rows = report(rows_file)
     assert len(rows) == 11 and not any(r["connected"] for r in rows.values())
-    proc, _ = playbook(inventory, "verify.yml")
+    proc, _recap = playbook(inventory, "verify.yml")
     assert not ok(proc), "verify.yml must fail when granted logins are refused"
 
     # 6. Revoke again: nothing to do.
@@ -186,5 +221,29 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
     assert snapshot.snapshot(lab) == revoked
 
     # Leave IAM authentication as a fresh lab has it.
-    proc, _ = playbook(inventory, "enable.yml", "-e", "enable_state=disabled")
+    proc, _recap = playbook(inventory, "enable.yml", "-e", "enable_state=disabled")
     assert ok(proc), tail(proc)
+
+
+@pytest.mark.parametrize("playbook_name, extra, message", [
+    ("enable.yml", {"rds_iam_databases": [{"db_instance_identifier": "lab-mysql", "engine": "oracle"}]},
+     "engine mysql, mariadb or postgres"),
+    ("enable.yml", {"rds_iam_databases": [{"db_instance_identifier": "lab-mysql", "db_cluster_identifier": "x",
+                                           "engine": "mysql"}]},
+     "exactly one of db_instance_identifier (RDS instance) or db_cluster_identifier"),
+    ("db_users.yml", {"rds_iam_databases": [{"db_instance_identifier": "lab-mysql", "engine": "mysql",
+                                             "admin": {"user": "admin"}, "users": [{"name": "x"}]}]},
+     "exactly one of password or iam true"),
+    ("db_users.yml", {"rds_iam_databases": [{"db_instance_identifier": "lab-postgres", "engine": "postgres",
+                                             "admin": {"user": "postgres", "iam": True},
+                                             "users": [{"name": "x", "privileges": {"a.*": "SELECT"}}]}]},
+     "privileges are for MySQL/MariaDB, roles for PostgreSQL"),
+    ("client.yml", {"rds_iam_ca_cert": "relative/ca.pem"}, "an absolute path on the host"),
+])
+def test_preflight_says_what_to_fix(lab, inventory, playbook_name, extra, message):
+    before = snapshot.snapshot(lab)
+    proc, recap = playbook(inventory, playbook_name, "-e", json.dumps(extra))
+    assert proc.returncode != 0
+    assert message in " ".join(proc.stdout.split()), tail(proc)
+    assert changed(recap) == 0
+    assert snapshot.snapshot(lab) == before

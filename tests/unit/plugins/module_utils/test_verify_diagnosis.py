@@ -28,8 +28,9 @@ HOST = "db1.abc.eu-west-1.rds.amazonaws.com"
 
 
 def client(service):
-    return botocore.session.Session().create_client(service, region_name="eu-west-1", aws_access_key_id="AKIDEXAMPLE",
-                                                     aws_secret_access_key="not-a-secret")
+    session = botocore.session.Session()
+    return session.create_client(service, region_name="eu-west-1", aws_access_key_id="AKIDEXAMPLE",
+                                 aws_secret_access_key="not-a-secret")
 
 
 class Aws:
@@ -318,3 +319,29 @@ def test_read_catalog(engine, rows, expected):
     assert (exists, is_iam) == expected
     assert conn.closed and detail
     assert conn.cur.executed[0][1] == ("app",)
+
+
+class NoCredsAws:
+    def client(self, service):
+        return _NoCredsClient()
+
+
+class _NoCredsClient:
+    def get_caller_identity(self):
+        from botocore.exceptions import NoCredentialsError
+        raise NoCredentialsError()
+
+    def describe_db_clusters(self, **kw):
+        from botocore.exceptions import NoCredentialsError
+        raise NoCredentialsError()
+
+    def describe_db_instances(self, **kw):
+        from botocore.exceptions import NoCredentialsError
+        raise NoCredentialsError()
+
+
+@pytest.mark.parametrize("tok, expected", [(None, "no_credentials"), (token(), "token_rejected")])
+def test_no_credentials_only_counts_when_the_host_signed(tok, expected):
+    diagnosis, _message, checks, _facts = run(NoCredsAws(), token=tok)
+    assert diagnosis == expected
+    assert statuses(checks)["credentials"] == ("failed" if tok is None else "unknown")

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make demo: lab up, the lab inventory, playbooks/site.yml, then site.yml again (must change nothing).
+# The verify table (host, database, user, result, TLS, latency, diagnosis) is printed by the verify role.
+# Needs `make view` first (the Makefile's demo target does it). LAB_STATE_DIR selects another lab.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+python="$root/.venv/bin/python"
+export PATH="$root/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$root/.build/view"
+export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
+# The controller's own AWS settings must not leak into the lab's target hosts (local connections).
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE \
+  AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
+cd "$root"
+log_dir="$root/.build/demo"
+mkdir -p "$log_dir"
+
+"$python" -m lab.labctl up >/dev/null
+"$python" scripts/lab_inventory.py
+
+site() {  # site NAME: site.yml with its output on the terminal and in .build/demo/NAME.log
+  local name=$1 start
+  start=$(date +%s%N)
+  ansible-playbook -i inventories/lab playbooks/site.yml >"$log_dir/$name.log" 2>&1 || {
+    cat "$log_dir/$name.log"; echo "demo: $name failed (log: $log_dir/$name.log)" >&2; return 1; }
+  elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+}
+recap() { sed -n '/^PLAY RECAP/,/^$/p' "$log_dir/$1.log"; }
+table() { sed -n '/Summary of every host/,/logins ok/p' "$log_dir/$1.log" | sed -n '/"msg": \[/,$p' | sed -e '1d' -e 's/^ *"//' -e 's/",\{0,1\}$//'; }
+
+echo "== first run: ansible-playbook -i inventories/lab playbooks/site.yml"
+site first-run
+first_ms=$elapsed
+recap first-run
+echo "== re-run (expect changed=0 everywhere)"
+site re-run
+second_ms=$elapsed
+recap re-run
+echo "== verify table (re-run)"
+table re-run
+if recap re-run | grep ': ok=' | grep -qv ' changed=0 '; then
+  echo "demo: the re-run changed something (see $log_dir/re-run.log)" >&2
+  exit 1
+fi
+printf 'first run %d.%01d s, re-run %d.%01d s with changed=0 on every host\n' \
+  $((first_ms / 1000)) $((first_ms % 1000 / 100)) $((second_ms / 1000)) $((second_ms % 1000 / 100))
+echo "Logs: $log_dir/first-run.log, $log_dir/re-run.log. Revoke: ansible-playbook -i inventories/lab playbooks/revoke.yml"
