@@ -12,12 +12,12 @@ PY_VERSION := 3.11
 # Collections: ours from the view, amazon.aws & co. from the `ansible` package in the venv.
 COLLECTIONS_PATH := $(ROOT)/.build/view
 
-.PHONY: help bootstrap view sanity units lint lab-tests integration build-install test demo e2e molecule
+.PHONY: help bootstrap view sanity units lint lab-tests integration build-install test demo e2e molecule awx
 
 help:
 	@echo "make test    bootstrap, then run every test (sanity, units, lint, lab, integration, build)"
 	@echo "make demo    bootstrap, lab up, playbooks/site.yml twice (changed=0) and the verify table"
-	@echo "make sanity | units | lint | lab-tests | integration | e2e | molecule | build-install   one suite"
+	@echo "make sanity | units | lint | lab-tests | integration | e2e | molecule | build-install | awx   one suite"
 	@echo "make lab-up | lab-down | lab-status | lab-status-json | lab-maintenance"
 
 bootstrap:
@@ -55,7 +55,12 @@ e2e: view
 molecule: view
 	cd $(ROOT) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_PATH) molecule test -s site
 
+# AWX / distribution (issue #8): ansible-builder create on the EE definition, the credential type and surveys,
+# the playbooks as job templates through ansible-runner on the lab, the tarball installed and run from there.
+awx: view
+	cd $(ROOT) && $(PYTHON) -m pytest tests/awx -q -p no:cacheprovider
+
 -include lab/lab.mk
 
-test: sanity units lint lab-tests integration e2e molecule build-install
+test: sanity units lint lab-tests integration e2e molecule build-install awx
 	@echo "make test: all suites passed"

@@ -10,8 +10,8 @@ mkdir -p "$work/dist" "$work/collections"
 cd "$root"
 ansible-galaxy collection build --force --output-path "$work/dist" . >/dev/null
 tarball="$(ls "$work"/dist/dbauth-rds_iam-*.tar.gz)"
-# What must never ship: the lab, the venv, test output, bench scripts.
-if tar -tzf "$tarball" | grep -E '^(lab|\.venv|\.build|bench|scripts|tests/output)/'; then
+# What must never ship: the lab, generated inventories (keys, passwords), the venv, test output, bench scripts.
+if tar -tzf "$tarball" | grep -E '^(lab|inventories|\.venv|\.build|bench|scripts|tests/output)/'; then
   echo "build-install: the tarball contains files that build_ignore should exclude" >&2
   exit 1
 fi

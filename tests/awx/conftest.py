@@ -52,7 +52,7 @@ def lab():
     started = labctl("status-json").returncode != 0
     up = labctl("up")
     assert up.returncode == 0, up.stderr[-2000:]
-    status = json.loads(labctl("status-json").stdout)
+    status = LabStatus(json.loads(labctl("status-json").stdout))
     yield status
     if started:
         labctl("down")
@@ -65,7 +65,7 @@ def secrets(lab):
     creds = configparser.ConfigParser()
     creds.read(lab["aws_shared_credentials_file"])
     values |= {creds[s]["aws_secret_access_key"] for s in creds.sections() if "aws_secret_access_key" in creds[s]}
-    return sorted(v for v in values if v)
+    return Hidden(sorted(v for v in values if v))
 
 
 def credential_type() -> dict:
@@ -82,7 +82,7 @@ def render_injectors(inputs: dict) -> dict:
 @pytest.fixture(scope="session")
 def awx_inputs(lab):
     """The credential's inputs for the lab: the admin keys assume the AWX role; AWS calls go to the lab."""
-    return {
+    return SecretDict({
         "role_arn": f"arn:aws:iam::{lab['account_id']}:role/{AWX_ROLE_NAME}",
         "external_id": AWX_EXTERNAL_ID,
         "role_session_name": AWX_SESSION_NAME,
@@ -90,12 +90,12 @@ def awx_inputs(lab):
         "access_key": lab["access_key"],
         "secret_key": lab["secret_key"],
         "endpoint_url": lab["endpoint_url"],
-    }
+    })
 
 
 @pytest.fixture(scope="session")
 def awx_env(awx_inputs):
-    return render_injectors(awx_inputs)
+    return SecretDict(render_injectors(awx_inputs))
 
 
 @pytest.fixture(scope="session")
@@ -217,7 +217,32 @@ def check_command_artifact(job: Job, awx_env: dict, secrets: list[str]):
     assert not [m for m in TOKEN_MARKERS if m in text]
 
 
-def task_results(job: Job, task_prefix: str) -> list[dict]:
-    return [e["event_data"] for e in job.events()
-            if e.get("event") in ("runner_on_ok", "runner_on_failed", "runner_item_on_ok")
-            and e.get("event_data", {}).get("task", "").startswith(task_prefix)]
+def task_results(job: Job, task_prefix: str, role: str | None = None) -> list[dict]:
+    """One entry per host and loop item of the tasks whose name starts with task_prefix."""
+    found = []
+    for event in job.events():
+        data = event.get("event_data", {})
+        if not data.get("task", "").startswith(task_prefix) or (role and data.get("role") != role):
+            continue
+        kind = event.get("event")
+        if kind in ("runner_item_on_ok", "runner_item_on_failed") or (
+                kind in ("runner_on_ok", "runner_on_failed") and "results" not in data.get("res", {})):
+            found.append(data)
+    return found
+
+
+class Hidden(tuple):
+    """Secret values that pytest may print in a failure report: the repr never shows them."""
+
+    def __repr__(self):
+        return "<%d secret values>" % len(self)
+
+
+class SecretDict(dict):
+    def __repr__(self):
+        return "<%s: values hidden>" % ", ".join(sorted(self))
+
+
+class LabStatus(dict):
+    def __repr__(self):
+        return "<lab status of %s>" % self.get("state_dir")

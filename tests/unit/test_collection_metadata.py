@@ -53,5 +53,5 @@ def test_every_module_accepts_the_aws_options():
 
 def test_lab_and_tooling_stay_out_of_the_built_collection():
     ignored = yaml.safe_load((ROOT / "galaxy.yml").read_text())["build_ignore"]
-    for path in ("lab", "bench", "scripts", ".venv", ".build", "tests/output", ".ansible", "collections"):
+    for path in ("lab", "inventories", "bench", "scripts", ".venv", ".build", "tests/output", ".ansible", "collections"):
         assert path in ignored, path

@@ -18,11 +18,9 @@ import pytest
 from botocore.stub import Stubber
 
 from ansible.module_utils.testing import patch_module_args
-from ansible.plugins.loader import lookup_loader
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 
-from ansible_collections.dbauth.rds_iam.plugins.lookup import rds_iam_token as lookup_module
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import db_connection
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import token_signing
@@ -227,17 +225,6 @@ def test_rds_iam_token_module_signs_as_the_role_from_the_environment(monkeypatch
     sts.done()
     parts = check_token(out["token"], {ASSUMED_AK: ASSUMED_SK}, expect_region=REGION)
     assert parts["user"] == "app_user"
-
-
-def test_rds_iam_token_lookup_signs_as_the_role_from_the_environment(monkeypatch):
-    awx_credential_env(monkeypatch, external_id="")
-    sts = StubbedSTS(monkeypatch)
-    sts.expect({"RoleArn": ROLE_ARN, "RoleSessionName": "awx-job-42"})
-    monkeypatch.setattr(lookup_module, "_SIGNER", None)
-    lookup = lookup_loader.get("dbauth.rds_iam.rds_iam_token")
-    tokens = lookup.run([], {}, db_host=HOST, db_port=3306, db_user="app_user")
-    sts.done()
-    check_token(tokens[0], {ASSUMED_AK: ASSUMED_SK}, expect_region=REGION)
 
 
 def test_db_user_admin_token_is_signed_as_the_role():
