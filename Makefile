@@ -62,5 +62,8 @@ awx: view
 
 -include lab/lab.mk
 
-test: sanity units lint lab-tests integration e2e molecule build-install awx
+SUITES := sanity units lint lab-tests integration e2e molecule build-install awx
+
+test: bootstrap
+	bash scripts/with-lab-restored.sh $(MAKE) --no-print-directory $(SUITES)
 	@echo "make test: all suites passed"
