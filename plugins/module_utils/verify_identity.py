@@ -123,39 +123,38 @@ def _managed_document(iam, arn):
     return _document(version.get("Document"))
 
 
+def _entity_policies(iam, kind, name):
+    """Inline, then attached managed policies of one IAM role, user or group, as (label, document).
+
+    The IAM API spells the three kinds alike (list_role_policies / list_user_policies /
+    list_group_policies, RoleName / UserName / GroupName, ...), so one reader serves all three.
+    """
+    title = kind.capitalize()
+    name_arg = {title + "Name": name}
+    policies = []
+    for pname in _pages("iam:List%sPolicies" % title, iam, "list_%s_policies" % kind, "PolicyNames", **name_arg):
+        doc = _call("iam:Get%sPolicy" % title, getattr(iam, "get_%s_policy" % kind), PolicyName=pname,
+                    **name_arg)["PolicyDocument"]
+        policies.append(("%s %s inline policy %s" % (kind, name, pname), _document(doc)))
+    for att in _pages("iam:ListAttached%sPolicies" % title, iam, "list_attached_%s_policies" % kind,
+                      "AttachedPolicies", **name_arg):
+        policies.append((att["PolicyArn"], _managed_document(iam, att["PolicyArn"])))
+    return policies
+
+
 def collect_policies(iam, kind, name):
     """Identity policies of a role or user: (policies, boundary, principal_arn).
 
     ``policies`` is a list of (label, document); ``boundary`` a (label, document) or None.
     """
-    policies = []
     if kind == "role":
-        role = _call("iam:GetRole %s" % name, iam.get_role, RoleName=name)["Role"]
-        for pname in _pages("iam:ListRolePolicies", iam, "list_role_policies", "PolicyNames", RoleName=name):
-            doc = _call("iam:GetRolePolicy", iam.get_role_policy, RoleName=name, PolicyName=pname)["PolicyDocument"]
-            policies.append(("role %s inline policy %s" % (name, pname), _document(doc)))
-        for att in _pages("iam:ListAttachedRolePolicies", iam, "list_attached_role_policies", "AttachedPolicies",
-                          RoleName=name):
-            policies.append((att["PolicyArn"], _managed_document(iam, att["PolicyArn"])))
-        entity = role
+        entity = _call("iam:GetRole %s" % name, iam.get_role, RoleName=name)["Role"]
+        policies = _entity_policies(iam, "role", name)
     elif kind == "user":
-        user = _call("iam:GetUser %s" % name, iam.get_user, UserName=name)["User"]
-        for pname in _pages("iam:ListUserPolicies", iam, "list_user_policies", "PolicyNames", UserName=name):
-            doc = _call("iam:GetUserPolicy", iam.get_user_policy, UserName=name, PolicyName=pname)["PolicyDocument"]
-            policies.append(("user %s inline policy %s" % (name, pname), _document(doc)))
-        for att in _pages("iam:ListAttachedUserPolicies", iam, "list_attached_user_policies", "AttachedPolicies",
-                          UserName=name):
-            policies.append((att["PolicyArn"], _managed_document(iam, att["PolicyArn"])))
+        entity = _call("iam:GetUser %s" % name, iam.get_user, UserName=name)["User"]
+        policies = _entity_policies(iam, "user", name)
         for group in _pages("iam:ListGroupsForUser", iam, "list_groups_for_user", "Groups", UserName=name):
-            gname = group["GroupName"]
-            for pname in _pages("iam:ListGroupPolicies", iam, "list_group_policies", "PolicyNames", GroupName=gname):
-                doc = _call("iam:GetGroupPolicy", iam.get_group_policy, GroupName=gname,
-                            PolicyName=pname)["PolicyDocument"]
-                policies.append(("group %s inline policy %s" % (gname, pname), _document(doc)))
-            for att in _pages("iam:ListAttachedGroupPolicies", iam, "list_attached_group_policies",
-                              "AttachedPolicies", GroupName=gname):
-                policies.append((att["PolicyArn"], _managed_document(iam, att["PolicyArn"])))
-        entity = user
+            policies.extend(_entity_policies(iam, "group", group["GroupName"]))
     else:
         raise ValueError("kind must be role or user")
     boundary = None

@@ -77,6 +77,48 @@ def test_collect_role_policies_inline_attached_and_boundary():
     assert entity_arn == role_arn
 
 
+def test_collect_user_policies_include_its_groups():
+    iam = client("iam")
+    user_arn = "arn:aws:iam::123456789012:user/bob"
+    user_managed = "arn:aws:iam::123456789012:policy/user-db"
+    group_managed = "arn:aws:iam::123456789012:policy/group-db"
+    with Stubber(iam) as stub:
+        stub.add_response("get_user", {"User": {"Path": "/", "UserName": "bob", "UserId": "AIDAEXAMPLEEXAMPLE1",
+                                                "Arn": user_arn, "CreateDate": NOW}}, {"UserName": "bob"})
+        stub.add_response("list_user_policies", {"PolicyNames": ["own"], "IsTruncated": False}, {"UserName": "bob"})
+        stub.add_response("get_user_policy", {"UserName": "bob", "PolicyName": "own",
+                                              "PolicyDocument": json.dumps(doc("arn:x/user"))},
+                          {"UserName": "bob", "PolicyName": "own"})
+        stub.add_response("list_attached_user_policies",
+                          {"AttachedPolicies": [{"PolicyName": "user-db", "PolicyArn": user_managed}], "IsTruncated": False},
+                          {"UserName": "bob"})
+        stub.add_response("get_policy", {"Policy": {"Arn": user_managed, "DefaultVersionId": "v1"}},
+                          {"PolicyArn": user_managed})
+        stub.add_response("get_policy_version", {"PolicyVersion": {"Document": json.dumps(doc("arn:x/um")), "VersionId": "v1"}},
+                          {"PolicyArn": user_managed, "VersionId": "v1"})
+        stub.add_response("list_groups_for_user",
+                          {"Groups": [{"Path": "/", "GroupName": "dba", "GroupId": "AGPAEXAMPLEEXAMPLE1",
+                                       "Arn": "arn:aws:iam::123456789012:group/dba", "CreateDate": NOW}],
+                           "IsTruncated": False}, {"UserName": "bob"})
+        stub.add_response("list_group_policies", {"PolicyNames": ["team"], "IsTruncated": False}, {"GroupName": "dba"})
+        stub.add_response("get_group_policy", {"GroupName": "dba", "PolicyName": "team",
+                                               "PolicyDocument": json.dumps(doc("arn:x/group"))},
+                          {"GroupName": "dba", "PolicyName": "team"})
+        stub.add_response("list_attached_group_policies",
+                          {"AttachedPolicies": [{"PolicyName": "group-db", "PolicyArn": group_managed}], "IsTruncated": False},
+                          {"GroupName": "dba"})
+        stub.add_response("get_policy", {"Policy": {"Arn": group_managed, "DefaultVersionId": "v2"}},
+                          {"PolicyArn": group_managed})
+        stub.add_response("get_policy_version", {"PolicyVersion": {"Document": json.dumps(doc("arn:x/gm")), "VersionId": "v2"}},
+                          {"PolicyArn": group_managed, "VersionId": "v2"})
+        policies, boundary, entity_arn = verify_identity.collect_policies(iam, "user", "bob")
+        stub.assert_no_pending_responses()
+    assert policies == [("user bob inline policy own", doc("arn:x/user")), (user_managed, doc("arn:x/um")),
+                        ("group dba inline policy team", doc("arn:x/group")), (group_managed, doc("arn:x/gm"))]
+    assert boundary is None
+    assert entity_arn == user_arn
+
+
 def test_read_errors_carry_the_aws_code():
     sts = client("sts")
     with Stubber(sts) as stub:
