@@ -96,6 +96,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - dbauth.rds_iam.action_group
   - dbauth.rds_iam.db_login
   - dbauth.rds_iam.assume_role.modules
   - amazon.aws.common.modules
@@ -108,11 +109,6 @@ attributes:
   diff_mode:
     description: One diff per changed user (authentication, TLS requirement, privileges or roles).
     support: full
-  action_group:
-    description: Use C(group/dbauth.rds_iam.rds_iam) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - dbauth.rds_iam.rds_iam
 notes:
   - The AWS options (and O(assume_role_arn)) are only used to sign the admin token with O(login_iam=true); the users
     are managed in SQL.

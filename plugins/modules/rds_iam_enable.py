@@ -68,6 +68,7 @@ options:
 author:
   - dbauth.rds_iam contributors (@dbauth)
 extends_documentation_fragment:
+  - dbauth.rds_iam.action_group
   - dbauth.rds_iam.assume_role.modules
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -79,11 +80,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the setting (and a change waiting for the maintenance window) before and after.
-  action_group:
-    description: Use C(group/dbauth.rds_iam.rds_iam) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - dbauth.rds_iam.rds_iam
 notes:
   - Fails, without changing anything, when the instance or cluster does not exist (the message names the
     region and the account searched), when its engine has no IAM database authentication (Oracle,

@@ -23,6 +23,7 @@ author:
   - dbauth.rds_iam contributors (@dbauth)
 options: {}
 extends_documentation_fragment:
+  - dbauth.rds_iam.action_group
   - dbauth.rds_iam.token_options.modules
   - dbauth.rds_iam.assume_role.modules
   - amazon.aws.common.modules
@@ -35,11 +36,6 @@ attributes:
   diff_mode:
     description: Nothing changes, so there is no diff.
     support: N/A
-  action_group:
-    description: Use C(group/dbauth.rds_iam.rds_iam) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - dbauth.rds_iam.rds_iam
 seealso:
   - plugin: dbauth.rds_iam.rds_iam_token
     plugin_type: lookup

@@ -133,6 +133,7 @@ options:
       - Database for the admin login. Defaults to none for MySQL/MariaDB and V(postgres) for PostgreSQL.
     type: str
 extends_documentation_fragment:
+  - dbauth.rds_iam.action_group
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -143,11 +144,6 @@ attributes:
   diff_mode:
     description: Nothing changes, so there is no diff.
     support: N/A
-  action_group:
-    description: Use C(group/dbauth.rds_iam.rds_iam) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - dbauth.rds_iam.rds_iam
 notes:
   - "RV(diagnosis) is one of: V(network) (nothing answers at host:port), V(tls) (handshake, certificate or host
     name check failed, or TLS not required by O(ssl_mode)), V(no_credentials) (the host has no AWS credentials),

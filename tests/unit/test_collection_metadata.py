@@ -33,12 +33,21 @@ def test_action_group_lists_exactly_the_modules():
     assert sorted(runtime["action_groups"]["rds_iam"]) == MODULES
 
 
+def _fragment_documentation(name):
+    tree = ast.parse((ROOT / "plugins" / "doc_fragments" / (name + ".py")).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DOCUMENTATION" for t in node.targets):
+            return yaml.safe_load(node.value.value)
+    raise AssertionError("doc fragment %s has no DOCUMENTATION" % name)
+
+
 def test_every_module_documents_its_action_group():
+    group = _fragment_documentation("action_group")["attributes"]["action_group"]
+    assert group["membership"] == ["dbauth.rds_iam.rds_iam"]
     for name in MODULES:
         doc = _module_documentation(name)
+        assert "dbauth.rds_iam.action_group" in doc.get("extends_documentation_fragment", []), name
         attributes = doc.get("attributes", {})
-        assert "action_group" in attributes, name
-        assert attributes["action_group"]["membership"] == ["dbauth.rds_iam.rds_iam"], name
         for attribute in ("check_mode", "diff_mode"):
             assert attribute in attributes, (name, attribute)
 
