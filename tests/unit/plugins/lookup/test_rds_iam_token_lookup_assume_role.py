@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import pytest  # noqa: F401  pylint: disable=unused-import
+import pytest
 
 from ansible.plugins.loader import lookup_loader
 
@@ -19,8 +19,10 @@ from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.test_assume_r
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.test_assume_role_wiring import ROLE_ARN
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.test_assume_role_wiring import StubbedSTS
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.test_assume_role_wiring import awx_credential_env
-from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.test_assume_role_wiring import clean_env  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_token
+
+
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def test_rds_iam_token_lookup_signs_as_the_role_from_the_environment(monkeypatch):

@@ -41,15 +41,7 @@ HOST = "mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com"
 UTC = datetime.timezone.utc
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
-                 "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_ENDPOINT_URL",
-                 aws_session.ENV_ASSUME_ROLE_ARN, aws_session.ENV_ROLE_SESSION_NAME, aws_session.ENV_EXTERNAL_ID):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def awx_credential_env(monkeypatch, session_name="awx-job-42", external_id="ext-7"):

@@ -21,6 +21,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_enable
 
+# The module must not pick up a region, keys or a role from the machine running the tests.
+pytestmark = pytest.mark.usefixtures("clean_env")
+
 REGION = "us-west-2"
 ACCOUNT = "444455556666"
 SECRET = "unit-test-secret-key-must-never-appear"
