@@ -17,6 +17,7 @@ State folder: ``lab/.state`` (git-ignored), or ``$LAB_STATE_DIR``.
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
 import secrets
@@ -333,6 +334,16 @@ def status_json() -> tuple[dict, bool]:
     if status["running"] and not all(s["running"] for s in status["servers"]):
         ok = False
     return status, ok
+
+
+def secret_values(status: dict) -> set[str]:
+    """Every secret a status-json names or points at: the admin secret key, the databases' admin
+    passwords and the target hosts' source keys. What a leak scan must never find in output."""
+    values = {status["secret_key"]} | {db["admin_password"] for db in status["databases"]}
+    creds = configparser.ConfigParser()
+    creds.read(status["aws_shared_credentials_file"])
+    values |= {creds[s]["aws_secret_access_key"] for s in creds.sections() if "aws_secret_access_key" in creds[s]}
+    return {v for v in values if v}
 
 
 def server_states(state: Path) -> list[dict]:

@@ -7,7 +7,6 @@ that this session starts is stopped again at the end.
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import shutil
@@ -37,14 +36,20 @@ def labctl(*args: str) -> subprocess.CompletedProcess:
                           text=True, check=False)
 
 
-def lab_control(request: dict):
-    """One request to the lab daemon's control socket (the verifier's accepted logins)."""
+def lab_module():
+    """lab.labctl, imported from the repository root."""
     sys.path.insert(0, str(ROOT))
     try:
-        from lab import labctl as lab_module  # pylint: disable=import-outside-toplevel
+        from lab import labctl  # pylint: disable=import-outside-toplevel
     finally:
         sys.path.remove(str(ROOT))
-    return lab_module.control(lab_module.state_dir(), request)
+    return labctl
+
+
+def lab_control(request: dict):
+    """One request to the lab daemon's control socket (the verifier's accepted logins)."""
+    labctl_module = lab_module()
+    return labctl_module.control(labctl_module.state_dir(), request)
 
 
 @pytest.fixture(scope="session")
@@ -61,11 +66,7 @@ def lab():
 @pytest.fixture(scope="session")
 def secrets(lab):
     """Every secret value the jobs could print: admin secret key, admin passwords, the hosts' source keys."""
-    values = {lab["secret_key"]} | {db["admin_password"] for db in lab["databases"]}
-    creds = configparser.ConfigParser()
-    creds.read(lab["aws_shared_credentials_file"])
-    values |= {creds[s]["aws_secret_access_key"] for s in creds.sections() if "aws_secret_access_key" in creds[s]}
-    return Hidden(sorted(v for v in values if v))
+    return Hidden(sorted(lab_module().secret_values(dict(lab))))
 
 
 def credential_type() -> dict:

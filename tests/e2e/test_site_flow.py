@@ -11,7 +11,6 @@ changes nothing. Run: make e2e (or .venv/bin/python -m pytest tests/e2e -q after
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import re
@@ -23,7 +22,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # the repository root, for the lab package
 import snapshot  # noqa: E402  pylint: disable=wrong-import-position
+from lab.labctl import secret_values as labctl_secret_values  # noqa: E402  pylint: disable=wrong-import-position
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEW = ROOT / ".build" / "view"
@@ -65,11 +66,7 @@ def inventory(lab, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def secrets(lab):
-    values = {lab["secret_key"]} | {db["admin_password"] for db in lab["databases"]}
-    creds = configparser.ConfigParser()
-    creds.read(lab["aws_shared_credentials_file"])
-    values |= {creds[s]["aws_secret_access_key"] for s in creds.sections() if "aws_secret_access_key" in creds[s]}
-    return sorted(v for v in values if v)
+    return sorted(labctl_secret_values(lab))
 
 
 def playbook(inventory: Path, name: str, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
