@@ -44,3 +44,25 @@ def test_meta_main(role):
     meta = load(role, "meta", "main.yml")
     assert meta["galaxy_info"]["role_name"] == role
     assert meta["galaxy_info"]["namespace"] == "dbauth"
+
+
+
+def _role_argument_specs_script():
+    import importlib.util
+
+    path = os.path.join(ROLES_DIR, "..", "scripts", "role_argument_specs.py")
+    spec = importlib.util.spec_from_file_location("role_argument_specs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_data_model_options_carry_the_plan_schema(role):
+    """The options that take the data model carry the schema the plan checks against, as the script writes it."""
+    script = _role_argument_specs_script()
+    if role not in {name for name, _ in script.OPTIONS}:
+        pytest.fail("%s has no data model option; add it to OPTIONS in scripts/role_argument_specs.py" % role)
+    path, text = script.rendered(role, script.load_schema())
+    with open(path) as handle:
+        assert handle.read() == text, "run python scripts/role_argument_specs.py"

@@ -1,0 +1,162 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The data model's schema: the one source of its keys, types, choices and suboptions.
+
+Internal use only: not part of the collection's public API, it may change in any release.
+
+The specs use Ansible's argument spec format, so that the roles' ``meta/argument_specs.yml`` can carry them
+unchanged (``scripts/role_argument_specs.py`` writes them there; a unit test keeps both in step) and the plan
+(:mod:`._plan`) validates against exactly the same keys.
+"""
+
+from __future__ import annotations
+
+ENGINES = ["mysql", "mariadb", "postgres", "aurora-mysql", "aurora-postgresql"]
+
+USER_OPTIONS = {
+    "name": {
+        "type": "str",
+        "required": True,
+        "description": "Database user name (case-sensitive). Also the user part of the C(rds-db) resource ARN.",
+    },
+    "principals": {
+        "type": "list",
+        "elements": "str",
+        "description": "Names of entries of rds_iam_principals (IAM roles) allowed C(rds-db:connect) as this user.",
+    },
+    "privileges": {
+        "type": "dict",
+        "description": "MySQL/MariaDB only: exact grants, C(db.table) to a comma-separated privilege list.",
+    },
+    "roles": {
+        "type": "list",
+        "elements": "str",
+        "description": "PostgreSQL only: exact role memberships besides C(rds_iam).",
+    },
+    "host": {
+        "type": "str",
+        "description": "MySQL/MariaDB only: the account host (default C(%)).",
+    },
+    "state": {
+        "type": "str",
+        "choices": ["present", "absent"],
+        "default": "present",
+        "description": "V(absent) drops the user (and grants it to no principal).",
+    },
+    "db_name": {
+        "type": "str",
+        "description": "Database this user's logins open (verify); default the database's db_name.",
+    },
+}
+
+ADMIN_OPTIONS = {
+    "user": {"type": "str", "required": True, "description": "The admin (master) user name."},
+    "password": {
+        "type": "str",
+        "no_log": True,
+        "description": "The admin password (use Ansible Vault or a lookup). Exactly one of password or iam=true.",
+    },
+    "iam": {
+        "type": "bool",
+        "default": False,
+        "description": "Log in as admin with an IAM token signed with the controller's AWS options (rds_iam_aws).",
+    },
+    "host": {"type": "str", "description": "Address for the admin login only (default: the database's endpoint)."},
+    "port": {"type": "int", "description": "Port for the admin login only (default: the database's endpoint)."},
+    "db": {"type": "str", "description": "Database the admin login opens."},
+}
+
+ENDPOINT_OPTIONS = {
+    "address": {"type": "str", "required": True, "description": "Host name or address."},
+    "port": {"type": "int", "description": "Port (default the engine's port as RDS reports it)."},
+}
+
+DATABASE_OPTIONS = {
+    "db_instance_identifier": {
+        "type": "str",
+        "description": "RDS DB instance identifier. Exactly one of db_instance_identifier or db_cluster_identifier.",
+    },
+    "db_cluster_identifier": {
+        "type": "str",
+        "description": "Aurora DB cluster identifier (IAM access and the resource id are the cluster's).",
+    },
+    "engine": {
+        "type": "str",
+        "required": True,
+        "choices": ENGINES,
+        "description": [
+            "SQL dialect of the users: V(mysql), V(mariadb), V(postgres); V(aurora-mysql) and V(aurora-postgresql) "
+            "name an Aurora cluster's engine and are handled as V(mysql) and V(postgres)."
+        ],
+    },
+    "db_name": {"type": "str", "description": "Database the logins open (verify, the PostgreSQL service file)."},
+    "endpoint": {
+        "type": "dict",
+        "options": ENDPOINT_OPTIONS,
+        "description": "Override of the endpoint RDS reports (a proxy, a tunnel).",
+    },
+    "admin": {
+        "type": "dict",
+        "options": ADMIN_OPTIONS,
+        "description": "How the controller logs in to create the users; required when the database has users.",
+    },
+    "users": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": USER_OPTIONS,
+        "description": "The IAM database users.",
+    },
+}
+
+PRINCIPAL_OPTIONS = {
+    "name": {"type": "str", "required": True, "description": "IAM role name."},
+    "trust": {
+        "type": "raw",
+        "description": [
+            "V(ec2) (create the role with an EC2 trust and an instance profile), or a list of 12-digit account ids "
+            "and principal ARNs allowed to assume it. Omitted: the role exists already and only gets its policy."
+        ],
+    },
+    "path": {"type": "str", "description": "IAM path of a role this collection creates."},
+    "description": {"type": "str", "description": "Description of a role this collection creates."},
+    "max_session_duration": {"type": "int", "description": "Maximum session duration (seconds) of the role."},
+    "instance_profile": {
+        "type": "bool",
+        "default": True,
+        "description": "With trust V(ec2), also create an instance profile of the same name.",
+    },
+}
+
+HOST_LOGIN_OPTIONS = {
+    "database": {"type": "str", "required": True, "description": "Identifier of a database of rds_iam_databases."},
+    "user": {"type": "str", "required": True, "description": "A user of that database."},
+    "db_name": {"type": "str", "description": "Database the login opens."},
+}
+
+# Variables read from each target host (group rds_iam_targets).
+HOST_OPTIONS = {
+    "rds_iam_principal": {"type": "str", "description": "The IAM role whose credentials the host has."},
+    "rds_iam_host_logins": {
+        "type": "list",
+        "elements": "dict",
+        "options": HOST_LOGIN_OPTIONS,
+        "description": "The logins the host makes (default: every user whose principals name rds_iam_principal).",
+    },
+    "rds_iam_ca_cert": {"type": "str", "description": "Path of the CA bundle on the host."},
+    "rds_iam_host_environment": {"type": "dict", "description": "Environment for the host's AWS credentials."},
+}
+
+# Every variable of the collection that starts with rds_iam_ (a misspelt one is named with its closest match).
+KNOWN_VARIABLES = sorted(
+    set(HOST_OPTIONS)
+    | {
+        "rds_iam_databases", "rds_iam_principals", "rds_iam_aws", "rds_iam_aws_assumed", "rds_iam_ca_bundle_src",
+        "rds_iam_allow_empty", "rds_iam_plan", "rds_iam_enabled_databases", "rds_iam_verify_strict",
+        "rds_iam_verify_report", "rds_iam_verify_results",
+    }
+)
+
+MODEL_OPTIONS = {
+    "rds_iam_databases": {"type": "list", "elements": "dict", "options": DATABASE_OPTIONS},
+    "rds_iam_principals": {"type": "list", "elements": "dict", "options": PRINCIPAL_OPTIONS},
+}

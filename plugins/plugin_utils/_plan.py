@@ -1,0 +1,530 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The plan: the data model and the inventory, validated as a whole and normalised once.
+
+Internal use only: not part of the collection's public API, it may change in any release.
+
+Every role reads the plan (through the ``dbauth.rds_iam.rds_iam_plan`` filter) instead of deriving ids,
+endpoints, grants and logins in Jinja. A model with any problem raises :class:`ModelError` listing all of
+them, before anything changes anywhere. The plan holds no secret: the admin passwords stay in the data model
+and are joined to the plan only in the arguments of the module that logs in (:func:`db_user_databases`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_document import (
+    MANAGED_POLICY_MAX_CHARS,
+    PolicyDocumentError,
+    policy_documents,
+)
+from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._model_schema import (
+    DATABASE_OPTIONS,
+    HOST_OPTIONS,
+    KNOWN_VARIABLES,
+    PRINCIPAL_OPTIONS,
+)
+from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._spec_check import check_options, check_value, closest
+
+# RDS identifiers: a letter, then letters, digits and hyphens, at most 63 (CreateDBInstance/CreateDBCluster).
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$")
+_FAMILY = {"mysql": "mysql", "mariadb": "mysql", "aurora-mysql": "mysql", "postgres": "postgres", "aurora-postgresql": "postgres"}
+# The engine rds_iam_db_user and rds_iam_verify take for each data model engine.
+_SQL_ENGINE = {"aurora-mysql": "mysql", "aurora-postgresql": "postgres"}
+_LABELS = ("db_instance_identifier", "db_cluster_identifier", "name", "user")
+# Longest user names: MySQL 32 characters, PostgreSQL 63 bytes (NAMEDATALEN - 1).
+_MAX_USER = {"mysql": 32, "postgres": 63}
+MAX_PROBLEMS_SHOWN = 25
+
+
+class ModelError(ValueError):
+    """The data model has problems; the message lists each with the entry and key, and what to fix."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        shown = self.problems[:MAX_PROBLEMS_SHOWN]
+        more = len(self.problems) - len(shown)
+        text = "the data model has %d problem(s); nothing was changed:\n- %s" % (len(self.problems), "\n- ".join(shown))
+        if more:
+            text += "\n- ... and %d more" % more
+        super().__init__(text)
+
+
+def _database_where(index, raw):
+    label = ""
+    if isinstance(raw, Mapping):
+        ident = raw.get("db_instance_identifier") or raw.get("db_cluster_identifier")
+        label = " (%s)" % ident if isinstance(ident, str) and ident else ""
+    return "rds_iam_databases[%d]%s" % (index, label)
+
+
+def _check_user_name(name, family, where, problems):
+    if not name or name != name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problems.append("%s: name %r must be non-empty, without control characters or leading/trailing spaces" % (where, name))
+    elif "${" in name:
+        problems.append("%s: name %r contains '${', which IAM reads as a policy variable in the rds-db ARN" % (where, name))
+    elif "/" in name or "*" in name or "?" in name:
+        problems.append("%s: name %r contains '/', '*' or '?', which the rds-db resource ARN cannot name exactly" % (where, name))
+    elif len(name.encode("utf-8")) > _MAX_USER[family]:
+        problems.append("%s: name %r is longer than %s allows (%d)" % (where, name, family, _MAX_USER[family]))
+    elif family == "postgres" and name.startswith("pg_"):
+        problems.append("%s: name %r starts with pg_, which PostgreSQL reserves" % (where, name))
+
+
+def _users(db, family, principal_names, where, problems):
+    seen = {}
+    for index, user in enumerate(db["users"] or []):
+        if user is None or not user.get("name"):
+            continue
+        user_where = "%s users[%d] (%s)" % (where, index, user["name"])
+        _check_user_name(user["name"], family, user_where, problems)
+        key = (user["name"], user["host"] or "%") if family == "mysql" else user["name"]
+        if key in seen:
+            problems.append("%s: the same user as users[%d]; list each user once" % (user_where, seen[key]))
+        seen.setdefault(key, index)
+        if family == "postgres" and user["privileges"] is not None:
+            problems.append("%s: privileges are for MySQL/MariaDB; PostgreSQL users take roles" % user_where)
+        if family == "postgres" and user["host"] is not None:
+            problems.append("%s: host is for MySQL/MariaDB accounts; PostgreSQL users have none" % user_where)
+        if family == "mysql" and user["roles"] is not None:
+            problems.append("%s: roles are for PostgreSQL; MySQL/MariaDB users take privileges" % user_where)
+        for name in user["principals"] or []:
+            if principal_names is not None and name not in principal_names:
+                problems.append(
+                    "%s: principals names '%s', which rds_iam_principals does not define%s; add it there or fix the name"
+                    % (user_where, name, closest(name, principal_names))
+                )
+        if len(set(user["principals"] or [])) != len(user["principals"] or []):
+            problems.append("%s: principals lists a name twice" % user_where)
+
+
+def _admin(db, where, problems, check_admin):
+    admin = db["admin"]
+    if admin is None:
+        if check_admin and any(u and u.get("name") for u in db["users"] or []):
+            problems.append("%s: admin is required to create the users (user, and password or iam: true)" % where)
+        return
+    if (admin["password"] is not None) == bool(admin["iam"]):
+        problems.append("%s: admin: give exactly one of password or iam: true" % where)
+
+
+def _principals(raw, problems):
+    if raw is None:
+        return []
+    checked = check_value(raw, {"type": "list", "elements": "dict", "options": PRINCIPAL_OPTIONS}, "rds_iam_principals", problems, _LABELS)
+    result = []
+    seen = set()
+    for index, principal in enumerate(checked or []):
+        if principal is None or not principal["name"]:
+            continue
+        where = "rds_iam_principals[%d] (%s)" % (index, principal["name"])
+        if principal["name"] in seen:
+            problems.append("%s: listed more than once" % where)
+        seen.add(principal["name"])
+        trust = principal["trust"]
+        if trust is not None and trust != "ec2":
+            if isinstance(trust, (int, str)):
+                trust = [trust]
+            if not isinstance(trust, (list, tuple)) or not trust:
+                problems.append("%s: trust must be ec2 or a list of account ids and principal ARNs" % where)
+            else:
+                trust = [str(t) for t in trust]
+                bad = [t for t in trust if not (_ACCOUNT.match(t) or _PRINCIPAL_ARN.match(t))]
+                if bad:
+                    problems.append("%s: trust entries %s are neither 12-digit account ids nor IAM principal ARNs" % (where, ", ".join(bad)))
+            principal["trust"] = trust
+        result.append(principal)
+    return result
+
+
+def _discovered_index(discovered):
+    index = {}
+    for entry in discovered or []:
+        if not isinstance(entry, Mapping):
+            continue
+        # The first entry for a database wins (callers list what they trust most first).
+        if entry.get("db_cluster_identifier") and entry.get("kind", "cluster") == "cluster" and not entry.get("db_instance_identifier"):
+            index.setdefault(("cluster", entry["db_cluster_identifier"].lower()), entry)
+        elif entry.get("db_instance_identifier"):
+            index.setdefault(("instance", entry["db_instance_identifier"].lower()), entry)
+    return index
+
+
+def _apply_discovered(db, found, where, problems):
+    noun = "DB instance" if db["kind"] == "instance" else "DB cluster"
+    if found is None:
+        problems.append(
+            "%s: there is no %s '%s' in this account and region; fix the identifier, or the region and credentials (rds_iam_aws)"
+            % (where, noun, db["id"])
+        )
+        return
+    if found.get("failed"):
+        problems.append("%s: %s" % (where, found.get("msg") or "the %s could not be read" % noun))
+        return
+    member_of = found.get("member_of_cluster")
+    if member_of:
+        problems.append(
+            "%s: DB instance '%s' is a member of the Aurora cluster '%s', and IAM access is the cluster's: "
+            "use db_cluster_identifier: %s" % (where, db["id"], member_of, member_of)
+        )
+    for key in ("resource_id", "resource_arn_prefix", "engine_version", "iam_database_authentication_enabled", "pending"):
+        db[key] = found.get(key)
+    db["rds_engine"] = found.get("engine")
+    if db["endpoint"] is None and found.get("endpoint"):
+        db["endpoint"] = {"address": found["endpoint"].get("address"), "port": found["endpoint"].get("port")}
+
+
+def _database(index, raw, principal_names, problems, check_admin):
+    where = _database_where(index, raw)
+    db = check_options(raw, DATABASE_OPTIONS, where, problems, _LABELS)
+    if db is None:
+        return None
+    instance, cluster = db.pop("db_instance_identifier"), db.pop("db_cluster_identifier")
+    if bool(instance) == bool(cluster):
+        problems.append("%s: give exactly one of db_instance_identifier (RDS instance) or db_cluster_identifier (Aurora cluster)" % where)
+        return None
+    ident = instance or cluster
+    if not _IDENTIFIER.match(ident):
+        problems.append("%s: identifier %r must be a letter, then letters, digits and hyphens (at most 63)" % (where, ident))
+    engine = db["engine"]
+    family = _FAMILY.get(engine)
+    if family is None:
+        return None
+    if instance and engine.startswith("aurora"):
+        problems.append("%s: engine %s is an Aurora cluster's: use db_cluster_identifier" % (where, engine))
+    _users(db, family, principal_names, where, problems)
+    _admin(db, where, problems, check_admin)
+    endpoint = db["endpoint"]
+    return {
+        "index": index,
+        "where": where,
+        "id": ident,
+        "kind": "instance" if instance else "cluster",
+        "id_key": "db_instance_identifier" if instance else "db_cluster_identifier",
+        "ref": {"db_instance_identifier": ident} if instance else {"db_cluster_identifier": ident},
+        "engine": _SQL_ENGINE.get(engine, engine),
+        "family": family,
+        "db_name": db["db_name"],
+        "endpoint": dict(endpoint) if endpoint else None,
+        "admin": None if db["admin"] is None else {k: v for k, v in db["admin"].items() if k != "password"},
+        "users": [u for u in db["users"] or [] if u is not None],
+        "resource_id": None,
+        "resource_arn_prefix": None,
+        "engine_version": None,
+        "rds_engine": None,
+        "iam_database_authentication_enabled": None,
+        "pending": None,
+    }
+
+
+def _host(name, variables, databases, principal_names, problems):
+    where = "host %s" % name
+    present = {k: v for k, v in (variables or {}).items() if k in HOST_OPTIONS and v is not None}
+    host = check_options(present, HOST_OPTIONS, where, problems, _LABELS) or {}
+    principal = host.get("rds_iam_principal") or ""
+    if principal and principal_names is not None and principal not in principal_names:
+        problems.append(
+            "%s: rds_iam_principal is '%s', which rds_iam_principals does not define%s" % (where, principal, closest(principal, principal_names))
+        )
+    by_id = {db["id"]: db for db in databases}
+    wanted = []
+    if host.get("rds_iam_host_logins"):
+        for index, login in enumerate(host["rds_iam_host_logins"]):
+            if login is None or not login["database"]:
+                continue
+            login_where = "%s: rds_iam_host_logins[%d]" % (where, index)
+            db = by_id.get(login["database"])
+            if db is None:
+                problems.append("%s: database '%s' is not in rds_iam_databases%s" % (login_where, login["database"], closest(login["database"], by_id)))
+                continue
+            users = [u for u in db["users"] if u["name"] == login["user"]]
+            if not users:
+                problems.append("%s: database '%s' has no user '%s'" % (login_where, db["id"], login["user"]))
+                continue
+            wanted.append((db, users[0], login["db_name"]))
+    else:
+        for db in databases:
+            for user in db["users"]:
+                if user["state"] == "present" and (principal in (user["principals"] or []) if principal else user["principals"]):
+                    wanted.append((db, user, None))
+    logins = []
+    for db, user, db_name in wanted:
+        endpoint = db["endpoint"] or {}
+        args = {"label": db["id"], "engine": db["engine"], db["id_key"]: db["id"], "db_host": endpoint.get("address"),
+                "db_port": endpoint.get("port"), "db_user": user["name"]}
+        if db_name or user["db_name"] or db["db_name"]:
+            args["db_name"] = db_name or user["db_name"] or db["db_name"]
+        logins.append({
+            "database": db["id"],
+            "user": user["name"],
+            "granted": user["state"] == "present" and principal in (user["principals"] or []),
+            "args": args,
+        })
+    return {"principal": principal, "ca_cert": host.get("rds_iam_ca_cert"), "logins": logins}
+
+
+def _check_variables(variables, problems):
+    for name in sorted(set(variables or ())):
+        if isinstance(name, str) and name.startswith("rds_iam_") and name not in KNOWN_VARIABLES:
+            problems.append("variable '%s' is not one of the collection's%s" % (name, closest(name, KNOWN_VARIABLES)))
+
+
+def build_plan(databases, principals=None, hosts=None, discovered=None, allow_empty=False, variables=None,
+               require_endpoints=False, check_admin=True):
+    """The plan for ``databases`` (rds_iam_databases) and ``principals`` (rds_iam_principals).
+
+    ``hosts`` maps each target host to its variables (rds_iam_principal, rds_iam_host_logins, ...);
+    ``discovered`` is what rds_iam_info or rds_iam_enable returned (resource ids, endpoints);
+    ``variables`` are the names of the variables defined, to catch a misspelt ``rds_iam_*`` one;
+    ``check_admin`` false lets databases with users lack an admin login (for steps that do not log in as admin).
+    Raises ModelError with every problem.
+    """
+    problems = []
+    _check_variables(variables, problems)
+    principal_list = _principals(principals, problems)
+    # Without rds_iam_principals (a role that does not grant) the principal names are not checked.
+    principal_names = None if principals is None else [p["name"] for p in principal_list]
+    plan_databases = []
+    if databases is None or (isinstance(databases, (list, tuple)) and not databases):
+        if not allow_empty:
+            problems.append(
+                "rds_iam_databases is %s: there is nothing to manage. Define it (see docs/data_model.md), or set "
+                "rds_iam_allow_empty: true if an empty list is meant (then nothing is granted, and nothing removed)"
+                % ("not defined" if databases is None else "empty")
+            )
+    elif isinstance(databases, (str, bytes, Mapping)) or not isinstance(databases, (list, tuple)):
+        problems.append("rds_iam_databases must be a list of databases, not %s" % type(databases).__name__)
+    else:
+        seen = {}
+        for index, raw in enumerate(databases):
+            db = _database(index, raw, principal_names, problems, check_admin)
+            if db is None:
+                continue
+            key = db["id"].lower()
+            if key in seen:
+                problems.append("%s: the same database as rds_iam_databases[%d]; list each database once, with all its users" % (db["where"], seen[key]))
+                continue
+            seen[key] = index
+            plan_databases.append(db)
+    if discovered is not None:
+        found = _discovered_index(discovered)
+        for db in plan_databases:
+            _apply_discovered(db, found.get((db["kind"], db["id"].lower())), db["where"], problems)
+    if require_endpoints:
+        for db in plan_databases:
+            if not (db["endpoint"] or {}).get("address") or not (db["endpoint"] or {}).get("port"):
+                problems.append("%s: no endpoint known: run the enable step first (site.yml does), or set endpoint (address, port)" % db["where"])
+    host_plans = {}
+    for name, host_vars in sorted((hosts or {}).items()):
+        host_plans[name] = _host(name, host_vars, plan_databases, principal_names, problems)
+    if problems:
+        raise ModelError(problems)
+    for principal in principal_list:
+        principal["grants"] = []
+        for db in plan_databases:
+            users = sorted({u["name"] for u in db["users"] if u["state"] == "present" and principal["name"] in (u["principals"] or [])})
+            if users:
+                principal["grants"].append({"database": db["id"], "resource_arn_prefix": db["resource_arn_prefix"], "db_users": users})
+    return {
+        "databases": plan_databases,
+        "principals": principal_list,
+        "hosts": host_plans,
+        "families": sorted({db["family"] for db in plan_databases}),
+        "empty": not plan_databases,
+    }
+
+
+def trust_document(trust, partition="aws"):
+    """The assume-role policy of a principal's trust (ec2, or account ids and principal ARNs)."""
+    if trust == "ec2":
+        principal = {"Service": "ec2.amazonaws.com"}
+    else:
+        principal = {"AWS": sorted({"arn:%s:iam::%s:root" % (partition, t) if _ACCOUNT.match(t) else t for t in trust})}
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]}
+
+
+def policy_name(prefix, principal, part):
+    """PREFIX + principal for the first policy of a principal, PREFIX + principal + '-partN' for the next ones."""
+    return prefix + principal + ("" if part == 1 else "-part%d" % part)
+
+
+def principal_policies(plan, prefix, path, account_id, partition="aws", allow_wildcards=False, max_policies=10,
+                       max_size=MANAGED_POLICY_MAX_CHARS, revoke=False):
+    """Each principal's managed policies: its grants split over as many documents as the size limit needs.
+
+    Returns one entry per principal: name, policies (name, arn, document), trust_document. With ``revoke``
+    every principal gets no policy (so that all of its policies are obsolete).
+    """
+    result = []
+    owners = {}
+    for principal in plan["principals"]:
+        documents = []
+        if principal["grants"] and not revoke:
+            missing = [g["database"] for g in principal["grants"] if not g["resource_arn_prefix"]]
+            if missing:
+                raise ModelError(["principal %s: the resource ids of %s are not known (run rds_iam_info or the enable step first)"
+                                  % (principal["name"], ", ".join(missing))])
+            try:
+                documents = policy_documents(
+                    [{"arn_prefix": g["resource_arn_prefix"], "db_users": g["db_users"]} for g in principal["grants"]],
+                    allow_wildcards=allow_wildcards, max_size=max_size, split=True,
+                )
+            except PolicyDocumentError as e:
+                raise ModelError(["principal %s: %s" % (principal["name"], e)])
+        if len(documents) > max_policies:
+            users = sum(len(g["db_users"]) for g in principal["grants"])
+            raise ModelError([
+                "principal %s: its %d database users need %d managed policies of %d characters, over the %d a role may have "
+                "attached (iam_access_max_policies; AWS's default quota is 10, at most 20 on request): grant fewer users "
+                "to one principal, or raise the quota and iam_access_max_policies" % (principal["name"], users, len(documents), max_size, max_policies)
+            ])
+        policies = []
+        for part, document in enumerate(documents, start=1):
+            name = policy_name(prefix, principal["name"], part)
+            if name in owners:
+                raise ModelError(["principals %s and %s would both own the managed policy %s: rename one of them"
+                                  % (owners[name], principal["name"], name)])
+            owners[name] = principal["name"]
+            policies.append({"name": name, "arn": "arn:%s:iam::%s:policy%s%s" % (partition, account_id, path, name), "document": document})
+        result.append({
+            "name": principal["name"],
+            "trust": principal["trust"],
+            "trust_document": None if principal["trust"] is None else trust_document(principal["trust"], partition),
+            "path": principal["path"],
+            "description": principal["description"],
+            "max_session_duration": principal["max_session_duration"],
+            "instance_profile": principal["trust"] == "ec2" and principal["instance_profile"],
+            "policies": policies,
+        })
+    return result
+
+
+def obsolete_policies(principals, existing_names, prefix, max_policies=20):
+    """Names in existing_names that a principal's policies used to have and no longer need (a shrunk split)."""
+    wanted = {p["name"] for principal in principals for p in principal["policies"]}
+    ours = {policy_name(prefix, principal["name"], part) for principal in principals for part in range(1, max_policies + 1)}
+    return sorted(name for name in existing_names if name in ours and name not in wanted)
+
+
+def db_user_databases(plan_databases, source_databases, state="present"):
+    """The ``databases`` argument of rds_iam_db_user for plan databases: the admin login (its password taken from
+    the data model entry the plan database came from) and the users. Only for module arguments: never set it as a fact.
+    """
+    result = []
+    for db in plan_databases:
+        if not db["users"]:
+            continue
+        admin = db["admin"]
+        source_admin = source_databases[db["index"]]["admin"]
+        endpoint = db["endpoint"] or {}
+        users = []
+        for user in db["users"]:
+            spec = {"name": user["name"], "state": "absent" if state == "absent" else user["state"]}
+            if user["host"] is not None:
+                spec["host"] = user["host"]
+            if state != "absent":
+                for key in ("privileges", "roles"):
+                    if user[key] is not None:
+                        spec[key] = user[key]
+            users.append(spec)
+        if not (admin["host"] or endpoint.get("address")):
+            raise ModelError(["%s: no endpoint known for the admin login: run the enable step first (site.yml does), "
+                              "or set endpoint (address, port) or admin.host" % db["where"]])
+        entry = {
+            "name": db["id"],
+            "engine": db["engine"],
+            "login_host": admin["host"] or endpoint.get("address"),
+            "login_port": admin["port"] or endpoint.get("port"),
+            "login_user": admin["user"],
+            "login_iam": bool(admin["iam"]),
+            "users": users,
+        }
+        if admin["db"]:
+            entry["login_db"] = admin["db"]
+        if not admin["iam"]:
+            entry["login_password"] = source_admin["password"]
+        result.append(entry)
+    return result
+
+
+def verify_table(rows):
+    """The verify summary: one aligned line per login, then 'N of M logins ok'."""
+    table = [["HOST", "DATABASE", "USER", "RESULT", "TLS", "MS", "DIAGNOSIS"]]
+    for row in rows:
+        latency = row.get("latency_ms")
+        table.append([
+            str(row.get("host", "")), str(row.get("database", "")), str(row.get("user", "")),
+            "ok" if row.get("connected") else "FAILED", row.get("tls_version") or "-",
+            "%.1f" % latency if latency is not None else "-", row.get("diagnosis") or "-",
+        ])
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in table]
+    lines.append("%d of %d logins ok" % (sum(1 for row in rows if row.get("connected")), len(rows)))
+    return lines
+
+
+def verify_rows(results, logins, host, principal=""):
+    """One row per login of a host: what the plan expected (granted) joined to what rds_iam_verify returned."""
+    rows = []
+    for login, result in zip(logins, results or []):
+        connected = bool(result.get("connected"))
+        rows.append({
+            "host": host,
+            "principal": principal,
+            "database": login["database"],
+            "user": login["user"],
+            "granted": login["granted"],
+            "connected": connected,
+            "diagnosis": result.get("diagnosis") if connected else (result.get("diagnosis") or "error"),
+            "tls_version": result.get("tls_version"),
+            "latency_ms": result.get("latency_ms"),
+            "current_user": result.get("current_user"),
+            "policy_source": result.get("policy_source"),
+            "msg": result.get("msg") or "",
+        })
+    return rows
+
+
+def verify_unexpected(rows):
+    """A sentence for each login whose result differs from what the data model grants."""
+    messages = []
+    for row in rows:
+        if row["granted"] and not row["connected"]:
+            messages.append("%s -> %s as %s: %s: %s" % (row["host"], row["database"], row["user"], row["diagnosis"], row["msg"]))
+        elif row["connected"] and not row["granted"]:
+            messages.append("%s -> %s as %s: logged in although the data model does not grant it to %s"
+                            % (row["host"], row["database"], row["user"], row["principal"] or "this host"))
+    return messages
+
+
+def access_summary(principals, *registered):
+    """What the iam_access role did per principal: role ARN, policies, and whether anything changed.
+
+    ``registered`` are the registered loop results of its tasks; an item is a principal or (principal, policy).
+    """
+    summary = []
+    for principal in principals:
+        changed = False
+        role_arn = None
+        for results in registered:
+            for result in (results or {}).get("results", []):
+                item = result.get("item")
+                owner = item[0] if isinstance(item, (list, tuple)) else item
+                if not isinstance(owner, Mapping) or owner.get("name") != principal["name"]:
+                    continue
+                changed = changed or bool(result.get("changed"))
+                role_arn = role_arn or (result.get("iam_role") or {}).get("arn")
+        documents = [p["document"] for p in principal["policies"]]
+        summary.append({
+            "name": principal["name"],
+            "role_arn": role_arn,
+            "policy_arns": [p["arn"] for p in principal["policies"]],
+            "policy_arn": principal["policies"][0]["arn"] if principal["policies"] else None,
+            "policy_documents": documents,
+            "policy_document": documents[0] if documents else None,
+            "changed": changed,
+        })
+    return summary
