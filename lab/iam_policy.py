@@ -40,6 +40,7 @@ import binascii
 import datetime as dt
 import ipaddress
 import json
+import operator
 import re
 import urllib.parse
 from dataclasses import dataclass, field
@@ -85,8 +86,9 @@ class Decision:
     ``statement`` names the statement that decided (the matching Deny; for an allowed
     request the identity Allow) or ``None`` for an implicit deny; ``allows`` lists
     the Allow statements that made up an allowed decision (identity, boundary,
-    session); ``reason`` is a sentence for logs; ``notes`` list statements or
-    conditions that were not understood.
+    session); ``policy_type`` names the policy type that decided a refusal
+    (``identity``, ``boundary`` or ``session``); ``reason`` is a sentence for logs;
+    ``notes`` list statements or conditions that were not understood.
     """
     decision: str
     action: str
@@ -95,6 +97,7 @@ class Decision:
     statement: StatementRef | None = None
     allows: list[StatementRef] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    policy_type: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -114,7 +117,8 @@ class Decision:
                                            "sid": s.sid, "effect": s.effect}
         return {"decision": self.decision, "allowed": self.allowed, "action": self.action,
                 "resource": self.resource, "reason": self.reason, "statement": ref(self.statement),
-                "allows": [ref(s) for s in self.allows], "notes": list(self.notes)}
+                "allows": [ref(s) for s in self.allows], "notes": list(self.notes),
+                "policy_type": self.policy_type}
 
 
 # --------------------------------------------------------------------------- context
@@ -381,18 +385,6 @@ _BASE_OPERATORS: dict[str, tuple[Any, bool, bool]] = {
     "stringnotequalsignorecase": (_string_equals_ignore_case, True, True),
     "stringlike": (_string_like, False, True),
     "stringnotlike": (_string_like, True, True),
-    "numericequals": (_numeric(lambda a, b: a == b), False, False),
-    "numericnotequals": (_numeric(lambda a, b: a == b), True, False),
-    "numericlessthan": (_numeric(lambda a, b: a < b), False, False),
-    "numericlessthanequals": (_numeric(lambda a, b: a <= b), False, False),
-    "numericgreaterthan": (_numeric(lambda a, b: a > b), False, False),
-    "numericgreaterthanequals": (_numeric(lambda a, b: a >= b), False, False),
-    "dateequals": (_date(lambda a, b: a == b), False, True),
-    "datenotequals": (_date(lambda a, b: a == b), True, True),
-    "datelessthan": (_date(lambda a, b: a < b), False, True),
-    "datelessthanequals": (_date(lambda a, b: a <= b), False, True),
-    "dategreaterthan": (_date(lambda a, b: a > b), False, True),
-    "dategreaterthanequals": (_date(lambda a, b: a >= b), False, True),
     "bool": (_bool, False, True),
     "binaryequals": (_binary, False, False),
     "ipaddress": (_ip, False, False),
@@ -402,6 +394,16 @@ _BASE_OPERATORS: dict[str, tuple[Any, bool, bool]] = {
     "arnnotequals": (_arn, True, True),
     "arnnotlike": (_arn, True, True),
 }
+# [COND-OPS], Numeric and Date condition operators: the same six comparisons each
+# (Equals, NotEquals, LessThan, LessThanEquals, GreaterThan, GreaterThanEquals).
+_COMPARISONS = {
+    "equals": (operator.eq, False), "notequals": (operator.eq, True),
+    "lessthan": (operator.lt, False), "lessthanequals": (operator.le, False),
+    "greaterthan": (operator.gt, False), "greaterthanequals": (operator.ge, False),
+}
+for _family, _make, _variables in (("numeric", _numeric, False), ("date", _date, True)):
+    for _suffix, (_compare, _negated) in _COMPARISONS.items():
+        _BASE_OPERATORS[_family + _suffix] = (_make(_compare), _negated, _variables)
 
 
 class _UnknownOperator(Exception):
@@ -413,9 +415,9 @@ def _policy_values(raw: Any) -> list[str]:
     return [_text(v) for v in values]
 
 
-def _condition_holds(operator: str, key: str, raw_values: Any, ctx: _Context, variables: bool) -> bool:
+def _condition_holds(op_name: str, key: str, raw_values: Any, ctx: _Context, variables: bool) -> bool:
     """One operator applied to one condition key ([COND-OPS])."""
-    name = operator.strip()
+    name = op_name.strip()
     lowered = name.lower()
     qualifier = None
     # [MULTI], "Set operators for multivalued context keys": ForAllValues: / ForAnyValue:.
@@ -490,11 +492,11 @@ def _conditions_hold(condition: Any, ctx: _Context, variables: bool) -> bool:
         return True
     if not isinstance(condition, Mapping):
         raise _UnknownOperator("Condition is not an object")
-    for operator, keys in condition.items():
+    for op_name, keys in condition.items():
         if not isinstance(keys, Mapping):
-            raise _UnknownOperator(f"{operator} is not an object of keys")
+            raise _UnknownOperator(f"{op_name} is not an object of keys")
         for key, values in keys.items():
-            if not _condition_holds(str(operator), str(key), values, ctx, variables):
+            if not _condition_holds(str(op_name), str(key), values, ctx, variables):
                 return False
     return True
 
@@ -656,7 +658,8 @@ def evaluate(identity_policies: Any, action: str, resource: str, context: Mappin
         for match in matches:
             if match.applies and match.ref.effect == "Deny":
                 return Decision(EXPLICIT_DENY, action, resource,
-                                f"explicitly denied by {match.ref.label()}", match.ref, [], notes)
+                                f"explicit deny by {match.ref.label()}", match.ref, [], notes,
+                                match.ref.kind)
 
     # 2-4. Each policy type present must allow.
     allows: list[StatementRef] = []
@@ -666,7 +669,7 @@ def evaluate(identity_policies: Any, action: str, resource: str, context: Mappin
             where = {"identity": "no identity policy allows it",
                      "boundary": "the permissions boundary does not allow it",
                      "session": "the session policy does not allow it"}[kind]
-            return Decision(IMPLICIT_DENY, action, resource, f"implicitly denied: {where}", None,
-                            allows, notes)
+            return Decision(IMPLICIT_DENY, action, resource, f"implicit deny: {where}", None,
+                            allows, notes, kind)
         allows.append(allow)
     return Decision(ALLOWED, action, resource, f"allowed by {allows[0].label()}", allows[0], allows, notes)
