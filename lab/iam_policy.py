@@ -40,6 +40,7 @@ import binascii
 import datetime as dt
 import ipaddress
 import json
+import math
 import operator
 import re
 import urllib.parse
@@ -283,7 +284,7 @@ def _number(text: str) -> float | None:
         number = float(text.strip())
     except (ValueError, AttributeError):
         return None
-    return number if number == number else None  # NaN never compares
+    return None if math.isnan(number) else number  # NaN never compares
 
 
 def _numeric(compare: Any) -> Any:
@@ -463,10 +464,9 @@ def _condition_holds(op_name: str, key: str, raw_values: Any, ctx: _Context, var
             # an empty string"; ForAnyValue: "If there are no context keys in the request
             # ... the condition returns false".
             return qualifier == "forallvalues"
-        values = [v for v in request_values]
         if qualifier == "forallvalues":
-            return all(one(v) for v in values)
-        return any(one(v) for v in values)
+            return all(one(v) for v in request_values)
+        return any(one(v) for v in request_values)
 
     if request_values is None:
         if if_exists:

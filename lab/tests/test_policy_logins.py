@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from lab.tests.test_logins import LOGIN_ERRORS, Lab, expect_refused, lab, login, make_token  # noqa: F401 (lab is a fixture)
-from lab.tests.test_logins import mysql_connect, pg_connect
+from lab.tests import test_logins
+from lab.tests.test_logins import Lab, expect_refused, login, make_token, mysql_connect, pg_connect
 from lab.tests.test_policy_corpus import CASES
+
+lab = test_logins.lab  # the module-scoped lab fixture (a lab of this module's own)
 
 LOGIN_CASES = [c for c in CASES if c.get("logins")]
 DB_IDS = ["lab-mysql", "lab-postgres"]
@@ -164,4 +166,3 @@ def test_corpus_case_as_a_login(corpus_lab: Lab, case: dict[str, Any], db_id: st
             expect_refused(lab, db_id, db_user, token, REFUSAL_CODES[case["expected"]])
     finally:
         principal.close()
-

@@ -34,6 +34,7 @@ import binascii
 import calendar
 import ipaddress
 import json
+import math
 import re
 
 ALLOW = "allow"
@@ -288,7 +289,7 @@ def _to_float(text):
         number = float(text)
     except (TypeError, ValueError):
         return None
-    if number != number:
+    if math.isnan(number):
         return None
     return number
 
@@ -643,8 +644,8 @@ def _scan(scan, action, resource, context, notes, unknown_keys):
                     continue
                 applies = "its Condition cannot be evaluated: %s" % exc
             if applies is False:
-                if effect == "Allow" and "Condition" in statement and _statement_names(statement, action, resource,
-                                                                                        use_variables, context):
+                named = _statement_names(statement, action, resource, use_variables, context)
+                if effect == "Allow" and "Condition" in statement and named:
                     match.note = "not applied: its Condition does not hold"
                     scan.skipped.append(match)
                 continue
