@@ -17,7 +17,9 @@ link RDS checks holds:
 8. the principal's identity policies (user: inline + attached + groups; role
    session: the role's inline + attached; then permissions boundary and session
    policy when present) allow ``rds-db:connect`` on
-   ``arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER``.
+   ``arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER``, decided by the lab's own
+   evaluator ``lab/iam_policy.py`` (written from AWS's IAM user guide; the lab never
+   loads the collection's ``plugins/``) on the request context of ``request_context``.
 
 Refusals are logged (JSON lines to ``log_path`` and an in-memory ring) with the
 access key id and a reason; secrets, session tokens and tokens are never logged.
@@ -29,30 +31,17 @@ import collections
 import datetime as dt
 import hashlib
 import hmac
-import importlib.util
 import json
 import pathlib
-import sys
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from lab import iam_policy
 from lab.control_plane import PARTITION, ControlPlane
 
-
-def _load_policy_evaluator() -> Any:
-    """plugins/module_utils/policy_evaluator.py, loaded by path (no collection install needed)."""
-    path = pathlib.Path(__file__).resolve().parent.parent / "plugins" / "module_utils" / "policy_evaluator.py"
-    spec = importlib.util.spec_from_file_location("lab._policy_evaluator", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-policy_evaluator = sys.modules.get("lab._policy_evaluator") or _load_policy_evaluator()
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "rds-db"
@@ -188,6 +177,31 @@ def _decode_document(document: Any) -> Any:
     if isinstance(document, str) and document.lstrip().startswith("%"):
         return urllib.parse.unquote(document)
     return document
+
+
+def request_context(principal_keys: dict[str, Any], tags: list[dict[str, str]], now: float) -> dict[str, Any]:
+    """The request context of ``rds-db:connect`` (IAM user guide, "AWS global condition context
+    keys"): the principal's keys (aws:PrincipalArn with its IAM path, aws:PrincipalAccount,
+    aws:PrincipalType, aws:userid, aws:username for IAM users), aws:PrincipalTag/KEY for each
+    tag of the user or role ("Tags as policy variables"; moto keeps no session tags of
+    AssumeRole, so only the role's own tags), aws:CurrentTime, aws:EpochTime and
+    aws:SecureTransport (IAM database authentication always runs over TLS)."""
+    context = dict(principal_keys)
+    for tag in tags:
+        if isinstance(tag, dict) and tag.get("Key"):
+            context[f"aws:PrincipalTag/{tag['Key']}"] = str(tag.get("Value", ""))
+    instant = dt.datetime.fromtimestamp(int(now), dt.timezone.utc)
+    context["aws:CurrentTime"] = instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+    context["aws:EpochTime"] = str(int(now))
+    context["aws:SecureTransport"] = "true"
+    return context
+
+
+def _user_tags(iam: Any, user_name: str) -> list[dict[str, str]]:
+    try:
+        return list(iam.list_user_tags(user_name))
+    except Exception:  # moto's signature differs between versions: no tags rather than no login
+        return []
 
 
 def _retrying(func: Callable[[], Any]) -> Any:
@@ -332,29 +346,20 @@ class TokenVerifier:
             enabled = bool(db.iam_auth)
             resource_id = db.db_cluster_resource_id
             label = f"DB cluster {db.db_cluster_identifier}"
-        resource_arn = policy_evaluator.rds_db_user_arn(cp.region, cp.account_id, resource_id, db_user,
-                                                        partition=PARTITION)
+        resource_arn = iam_policy.rds_db_user_arn(cp.region, cp.account_id, resource_id, db_user,
+                                                  partition=PARTITION)
         if not enabled:
             raise refuse("iam_auth_disabled", f"IAM database authentication is disabled on {label}",
                          principal_arn=principal.arn, resource_arn=resource_arn)
 
-        result = policy_evaluator.evaluate(principal.policies, ACTION, resource_arn, principal.context)
+        # The lab's own evaluator (lab/iam_policy.py, written from AWS's IAM user guide).
+        result = iam_policy.evaluate(principal.policies, ACTION, resource_arn, principal.context,
+                                     boundary=principal.boundary, session_policy=principal.session_policy)
         if not result.allowed:
-            raise refuse("policy_" + result.decision, result.reason, principal_arn=principal.arn,
+            prefix = {"boundary": "boundary_", "session": "session_policy_"}.get(result.policy_type, "policy_")
+            raise refuse(prefix + result.decision, result.reason, principal_arn=principal.arn,
                          resource_arn=resource_arn)
         reason = result.reason
-        if principal.boundary is not None:
-            bound = policy_evaluator.evaluate([principal.boundary], ACTION, resource_arn, principal.context)
-            if not bound.allowed:
-                raise refuse("boundary_" + bound.decision, "permissions boundary: " + bound.reason,
-                             principal_arn=principal.arn, resource_arn=resource_arn)
-        if principal.session_policy is not None:
-            session = policy_evaluator.evaluate([("session policy", principal.session_policy)], ACTION,
-                                                resource_arn, principal.context)
-            if not session.allowed:
-                raise refuse("session_policy_" + session.decision, "session policy: " + session.reason,
-                             principal_arn=principal.arn, resource_arn=resource_arn)
-
         decision = Decision(True, reason, principal.arn, access_key_id, "ok", resource_arn)
         with self._lock:
             self._accepts.append({
@@ -395,9 +400,10 @@ class TokenVerifier:
                 arn=arn, kind="assumed-role", secret=assumed.secret_access_key, policies=policies,
                 boundary=self._boundary(getattr(role, "permissions_boundary_arn", None)),
                 session_policy=assumed.policy or None,
-                context={"aws:PrincipalArn": role.arn, "aws:PrincipalAccount": cp.account_id,
-                         "aws:PrincipalType": "AssumedRole", "aws:userid": f"{role.id}:{assumed.session_name}",
-                         "aws:SecureTransport": "true"},
+                context=request_context({
+                    "aws:PrincipalArn": role.arn, "aws:PrincipalAccount": cp.account_id,
+                    "aws:PrincipalType": "AssumedRole", "aws:userid": f"{role.id}:{assumed.session_name}",
+                }, list(getattr(role, "tags", None) or []), now),
             )
 
         for user in list(iam.users.values()):
@@ -420,9 +426,10 @@ class TokenVerifier:
                     arn=user.arn, kind="user", secret=key.secret_access_key, policies=policies,
                     boundary=self._boundary(getattr(user, "permissions_boundary_arn", None)),
                     session_policy=None,
-                    context={"aws:username": user.name, "aws:PrincipalArn": user.arn,
-                             "aws:PrincipalAccount": cp.account_id, "aws:PrincipalType": "User",
-                             "aws:userid": user.id, "aws:SecureTransport": "true"},
+                    context=request_context({
+                        "aws:username": user.name, "aws:PrincipalArn": user.arn,
+                        "aws:PrincipalAccount": cp.account_id, "aws:PrincipalType": "User", "aws:userid": user.id,
+                    }, _user_tags(iam, user.name), now),
                 )
         raise refuse("unknown_key", "access key id is not known to the lab's IAM/STS")
 

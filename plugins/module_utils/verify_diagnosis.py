@@ -236,8 +236,16 @@ def check_database(aws, params, host, port):
                  % (label, db["resource_id"])), db
 
 
+# Request context keys of rds-db:connect that this check does not read: a decision that depends
+# on one of them is "undetermined" (policy_evaluator's unknown_keys), never a guess.
+UNKNOWN_CONTEXT_KEYS = ("aws:PrincipalTag/*", "aws:userid", "aws:PrincipalOrg*", "aws:MultiFactorAuth*",
+                        "aws:TokenIssueTime", "aws:SourceIdentity", "aws:RoleSessionName", "aws:FederatedProvider")
+
+
 def _context(kind, principal_arn, account):
-    ctx = {"aws:PrincipalArn": principal_arn, "aws:PrincipalAccount": account, "aws:SecureTransport": "true"}
+    now = datetime.datetime.now(_UTC)
+    ctx = {"aws:PrincipalArn": principal_arn, "aws:PrincipalAccount": account, "aws:SecureTransport": "true",
+           "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "aws:EpochTime": str(int(now.timestamp()))}
     if kind == "role":
         ctx["aws:PrincipalType"] = "AssumedRole"
     elif kind == "user":
@@ -272,15 +280,19 @@ def check_policy(aws, ident, db, user):
         return Check("policy", FAILED, "iam:SimulatePrincipalPolicy: %s for %s %s on %s. Attach a policy that allows "
                      "it (dbauth.rds_iam.iam_access)" % (decision, principal, ACTION, resource), "policy_denied"), resource
     context = _context(kind, entity_arn or ident["arn"], account)
-    result = policy_evaluator.evaluate(policies, ACTION, resource, context)
+    result = policy_evaluator.evaluate(policies, ACTION, resource, context, unknown_keys=UNKNOWN_CONTEXT_KEYS)
     if result.allowed and boundary is not None:
-        bounded = policy_evaluator.evaluate([boundary], ACTION, resource, context)
+        bounded = policy_evaluator.evaluate([boundary], ACTION, resource, context, unknown_keys=UNKNOWN_CONTEXT_KEYS)
+        if bounded.decision == policy_evaluator.UNDETERMINED:
+            return Check("policy", UNKNOWN, "the permissions boundary of %s: %s" % (principal, bounded.reason)), resource
         if not bounded.allowed:
             return Check("policy", FAILED, "the permissions boundary of %s does not allow it: %s. Add %s to the "
                          "boundary policy %s" % (principal, bounded.reason, resource, boundary[0]),
                          "policy_denied"), resource
     if result.allowed:
         return Check("policy", OK, "%s: %s" % (principal, result.reason)), resource
+    if result.decision == policy_evaluator.UNDETERMINED:
+        return Check("policy", UNKNOWN, "%s (%d identity policies read): %s" % (principal, len(policies), result.reason)), resource
     if result.decision == policy_evaluator.EXPLICIT_DENY:
         fix = "remove or narrow that Deny"
     else:

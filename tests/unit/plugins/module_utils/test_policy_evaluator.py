@@ -9,6 +9,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_evaluator im
     ALLOW,
     EXPLICIT_DENY,
     IMPLICIT_DENY,
+    UNDETERMINED,
     PolicyEvaluationError,
     evaluate,
     glob_match,
@@ -188,22 +189,67 @@ def test_not_resource():
 
 # conditions --------------------------------------------------------------------
 
-def test_unknown_condition_key_makes_allow_not_apply():
+def test_absent_condition_key_makes_allow_not_apply():
+    # "IAM JSON policy elements: Condition operators": a key absent from the request context
+    # makes the operator false
     statement = allow(Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
     result = evaluate([doc(statement)], ACTION, ARN)
     assert result.decision == IMPLICIT_DENY
     assert len(result.skipped) == 1
-    assert "not supported" in result.skipped[0].note
+    assert "does not hold" in result.skipped[0].note
     assert "Condition" in result.reason
 
 
-def test_not_understood_condition_on_deny_is_assumed_to_apply():
+def test_absent_condition_key_makes_negated_operator_on_deny_apply():
+    # ... and a negated operator true: the Deny applies
     statement = deny(Sid="Office", Condition={"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
     result = evaluate([doc(allow(resource="*"), statement)], ACTION, ARN)
     assert result.decision == EXPLICIT_DENY
     assert result.sid == "Office"
-    assert "could not be evaluated" in result.reason
-    assert "assumed to apply" in result.statement.note
+
+
+def test_absent_condition_key_makes_positive_operator_on_deny_not_apply():
+    statement = deny(Sid="Office", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
+    assert evaluate([doc(allow(resource="*"), statement)], ACTION, ARN).allowed
+
+
+def test_unknown_keys_make_the_decision_undetermined():
+    deny_mfa = deny(Sid="Mfa", Condition={"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}})
+    result = evaluate([doc(allow(resource="*"), deny_mfa)], ACTION, ARN, {}, unknown_keys=["aws:MultiFactor*"])
+    assert result.decision == UNDETERMINED
+    assert result.sid == "Mfa"
+    assert "aws:MultiFactorAuthPresent" in result.reason
+    # the same key given in the context decides
+    assert evaluate([doc(allow(resource="*"), deny_mfa)], ACTION, ARN, {"aws:MultiFactorAuthPresent": "true"},
+                    unknown_keys=["aws:MultiFactor*"]).allowed
+    abac = allow(resource="arn:aws:rds-db:*:*:dbuser:*/${aws:PrincipalTag/dbuser}")
+    result = evaluate([doc(abac)], ACTION, ARN, {}, unknown_keys=["aws:PrincipalTag/*"])
+    assert result.decision == UNDETERMINED
+    assert "aws:PrincipalTag/dbuser" in result.reason
+    assert evaluate([doc(abac)], ACTION, ARN, {"aws:PrincipalTag/dbuser": "alice"},
+                    unknown_keys=["aws:PrincipalTag/*"]).allowed
+    # a clause that is false decides even beside an unknowable one
+    both = allow(Condition={"StringEquals": {"aws:username": "bob", "aws:PrincipalTag/team": "x"}})
+    assert evaluate([doc(both)], ACTION, ARN, {"aws:username": "alice"},
+                    unknown_keys=["aws:PrincipalTag/*"]).decision == IMPLICIT_DENY
+
+
+def test_undocumented_operator_on_deny_is_undetermined():
+    statement = deny(Sid="Odd", Condition={"StringMatchesRegex": {"aws:username": "a.*"}})
+    result = evaluate([doc(allow(resource="*"), statement)], ACTION, ARN, {"aws:username": "alice"})
+    assert result.decision == UNDETERMINED
+    assert not result.allowed
+    assert "StringMatchesRegex" in result.reason
+
+
+def test_boundary_and_session_policy_intersect():
+    assert evaluate([doc(allow())], ACTION, ARN, boundary=doc(allow(resource="*"))).allowed
+    bounded = evaluate([doc(allow())], ACTION, ARN, boundary=("pb", doc(allow(action="s3:*"))))
+    assert bounded.decision == IMPLICIT_DENY
+    assert "permissions boundary" in bounded.reason
+    session = evaluate([doc(allow())], ACTION, ARN, session_policy=doc(allow(), deny(Sid="S")))
+    assert session.decision == EXPLICIT_DENY
+    assert session.sid == "S"
 
 
 def test_understood_deny_condition_that_does_not_hold_does_not_apply():
