@@ -55,6 +55,7 @@ attributes:
     description: The module never changes anything; it runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no diff.
 notes:
   - The TLS setting is read from the parameter group that applies, C(rds.force_ssl) for PostgreSQL
     engines and C(require_secure_transport) for MySQL and MariaDB engines, from the DB parameter group
