@@ -21,13 +21,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
 import time
+
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
 except ImportError:
     pass  # handled by AnsibleAWSModule
+
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _rds_databases
 
 # Engines whose DB instances/clusters support IAM database authentication.
 # aurora is the legacy name of Aurora MySQL 1 (5.6); mysql and postgres also
@@ -131,16 +138,8 @@ def describe(client, target):
     return items[0] if items else None
 
 
-def parse_arn(arn):
-    """Split an ARN into partition, region and account (None values if it is not one)."""
-    parts = (arn or "").split(":", 5)
-    if len(parts) < 6 or parts[0] != "arn":
-        return None, None, None
-    return parts[1] or None, parts[3] or None, parts[4] or None
-
-
 def status_of(target, record):
-    return record.get("DBInstanceStatus" if target.kind == "instance" else "Status")
+    return _rds_databases.status_of(target.kind, record)
 
 
 def pending_value(record):
@@ -152,31 +151,9 @@ def pending_value(record):
 
 def summarize(target, record, region=None):
     """The module's return values for one describe record."""
-    if target.kind == "instance":
-        resource_id = record.get("DbiResourceId")
-        arn = record.get("DBInstanceArn")
-        endpoint = record.get("Endpoint") or {}
-        address, port = endpoint.get("Address"), endpoint.get("Port")
-    else:
-        resource_id = record.get("DbClusterResourceId")
-        arn = record.get("DBClusterArn")
-        address, port = record.get("Endpoint"), record.get("Port")
-    partition, arn_region, account = parse_arn(arn)
-    region = arn_region or region
-    prefix = None
-    if resource_id and account and region:
-        prefix = "arn:%s:rds-db:%s:%s:dbuser:%s" % (partition or "aws", region, account, resource_id)
-    pending = pending_value(record)
-    result = {
-        "resource_id": resource_id,
-        "resource_arn_prefix": prefix,
-        "engine": record.get("Engine"),
-        "engine_version": record.get("EngineVersion"),
-        "endpoint": {"address": address, "port": port},
-        "iam_database_authentication_enabled": bool(record.get("IAMDatabaseAuthenticationEnabled")),
-        "pending": pending is not None,
-        "status": status_of(target, record),
-    }
+    result = _rds_databases.summary(target.kind, record, region)
+    del result[target.option]
+    result["pending"] = pending_value(record) is not None
     result[target.option] = target.identifier
     return result
 
@@ -364,6 +341,16 @@ def _account_for_message(account_lookup):
         return "unknown (STS GetCallerIdentity failed: %s)" % _short_error(e)
 
 
+def _region(client):
+    return getattr(getattr(client, "meta", None), "region_name", None)
+
+
+def not_found_error(target, region, account_lookup):
+    return IamAuthError(
+        "%s not found in region %s of account %s" % (target.label, region, _account_for_message(account_lookup))
+    )
+
+
 def ensure_state(
     client,
     params,
@@ -372,6 +359,7 @@ def ensure_state(
     account_lookup=None,
     sleep=None,
     clock=None,
+    record=None,
 ):
     """Bring IAM database authentication of one instance/cluster to C(desired).
 
@@ -379,18 +367,18 @@ def ensure_state(
     apply_immediately, wait, wait_timeout).
     account_lookup: called only when the target does not exist, to name the
     account in the message.
+    record: the describe record when the caller has read it already (batch mode).
     Returns (changed, result, diff, warnings).
     """
     target = Target.from_params(params)
-    region = getattr(getattr(client, "meta", None), "region_name", None)
+    region = _region(client)
     apply_immediately = params.get("apply_immediately", True)
     warnings = []
 
-    record = describe(client, target)
     if record is None:
-        raise IamAuthError(
-            "%s not found in region %s of account %s" % (target.label, region, _account_for_message(account_lookup))
-        )
+        record = describe(client, target)
+    if record is None:
+        raise not_found_error(target, region, account_lookup)
     _preflight(target, record)
 
     current = bool(record.get("IAMDatabaseAuthenticationEnabled"))
@@ -462,3 +450,119 @@ def ensure_enabled(client, params, check_mode, **kwargs):
 
 def ensure_disabled(client, params, check_mode, **kwargs):
     return ensure_state(client, params, check_mode, False, **kwargs)
+
+
+# Batch mode (rds_iam_enable's databases option).
+
+
+def error_message(error):
+    """The message of an IamAuthError as the single mode fails with it (AWS's message appended,
+    as amazon.aws's fail_json_aws does)."""
+    if error.exception is None:
+        return error.message
+    return "%s: %s" % (error.message, to_native(getattr(error.exception, "message", error.exception)))
+
+
+def batch_targets(entries):
+    """The Targets of O(databases), in order; refuses (IamAuthError naming the entry) an entry
+    without exactly one identifier and an identifier given twice, before any AWS call."""
+    targets = []
+    seen = {}
+    for index, entry in enumerate(entries):
+        where = "databases[%d]" % index
+        given = [key for key in ("db_instance_identifier", "db_cluster_identifier") if (entry or {}).get(key)]
+        if len(given) != 1:
+            raise IamAuthError(
+                "%s: give exactly one of db_instance_identifier and db_cluster_identifier, %s"
+                % (where, "got both" if given else "got neither")
+            )
+        target = Target.from_params(entry)
+        key = (target.kind, target.identifier.lower())
+        if key in seen:
+            raise IamAuthError(
+                "%s: %s '%s' is given twice (first in databases[%d]); give each database once"
+                % (where, target.option, target.identifier, seen[key])
+            )
+        seen[key] = index
+        targets.append(target)
+    return targets
+
+
+class _Once:
+    """Calls fn at most once, from any thread, and keeps its answer (or its exception)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.lock = threading.Lock()
+        self.done = False
+        self.value = None
+        self.error = None
+
+    def __call__(self):
+        with self.lock:
+            if not self.done:
+                self.done = True
+                try:
+                    self.value = self.fn()
+                except (ClientError, BotoCoreError) as e:
+                    self.error = e
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def ensure_state_many(client, params, check_mode, desired, account_lookup=None, sleep=None, clock=None, retry=None):
+    """Bring IAM database authentication of every entry of O(databases) to C(desired).
+
+    The databases are described with one paginated call per kind (instances, clusters), whatever
+    their number; then each one that needs a change is modified and waited for by a pool of
+    O(concurrency) threads, each with its own O(wait_timeout). A failing entry fails alone.
+
+    Returns (changed, results, diff, warnings, failed): results in the order of O(databases), each
+    with its identifier key, C(changed) and the single mode's return values, or C(failed) and
+    C(msg); failed is a list of (index, msg). Raises IamAuthError for a refused O(databases) and
+    _rds_databases.RdsReadError when the describe calls fail.
+    """
+    targets = batch_targets(params["databases"])
+    region = _region(client)
+    records = {}
+    for kind in ("instance", "cluster"):
+        identifiers = [t.identifier for t in targets if t.kind == kind]
+        records[kind] = _rds_databases.describe(client, kind, identifiers, retry) if identifiers else {}
+    account = _Once(account_lookup) if account_lookup else None
+
+    def one(target):
+        entry_params = dict(params, db_instance_identifier=None, db_cluster_identifier=None, databases=None)
+        entry_params[target.option] = target.identifier
+        record = records[target.kind].get(target.identifier.lower())
+        try:
+            if record is None:
+                raise not_found_error(target, region, account)
+            changed, result, diff, warnings = ensure_state(
+                client, entry_params, check_mode, desired, sleep=sleep, clock=clock, record=record
+            )
+        except IamAuthError as e:
+            result = dict(e.result)
+            result.update({target.option: target.identifier, "changed": e.changed, "failed": True,
+                           "msg": error_message(e)})
+            return result, None, []
+        result["changed"] = changed
+        return result, diff, warnings
+
+    workers = max(1, min(params.get("concurrency") or 1, len(targets)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(one, targets))
+
+    results = [result for result, dummy, dummy2 in outcomes]
+    diff = {"before": {"databases": []}, "after": {"databases": []}}
+    warnings = []
+    for target, (result, entry_diff, entry_warnings) in zip(targets, outcomes):
+        warnings.extend(entry_warnings)
+        if entry_diff is not None:
+            for side in ("before", "after"):
+                item = {target.option: target.identifier}
+                item.update(entry_diff[side])
+                diff[side]["databases"].append(item)
+    failed = [(index, result["msg"]) for index, result in enumerate(results) if result.get("failed")]
+    changed = any(result["changed"] for result in results)
+    return changed, results, diff, warnings, failed

@@ -32,13 +32,45 @@ options:
   db_instance_identifier:
     description:
       - Identifier of the DB instance (RDS for MySQL, MariaDB or PostgreSQL).
-      - Exactly one of O(db_instance_identifier) and O(db_cluster_identifier) is required.
+      - Exactly one of O(db_instance_identifier), O(db_cluster_identifier) and O(databases) is required.
     type: str
   db_cluster_identifier:
     description:
       - Identifier of the DB cluster (Aurora MySQL, Aurora PostgreSQL).
-      - Exactly one of O(db_instance_identifier) and O(db_cluster_identifier) is required.
+      - Exactly one of O(db_instance_identifier), O(db_cluster_identifier) and O(databases) is required.
     type: str
+  databases:
+    description:
+      - Batch mode, many instances and clusters in one call. Each entry names exactly one of
+        O(databases[].db_instance_identifier) and O(databases[].db_cluster_identifier); an identifier
+        given twice is refused (naming the entry) before any AWS call.
+      - All the databases are described with one paginated call per kind (instances, clusters), at most
+        100 identifiers per call, whatever their number. Only those that need a change are modified, and
+        they are modified and waited for in parallel, O(concurrency) at a time.
+      - O(state), O(apply_immediately), O(wait) and O(wait_timeout) apply to every entry; O(wait_timeout)
+        is per database.
+      - The module returns RV(databases), one result per entry in the order given. An entry that fails
+        (not found, a member instance of a cluster, an unsupported engine, a timeout, an AWS error) fails
+        alone with the message the single mode gives for it and does not stop the others; the module
+        then fails with a message that names every failed entry, and still returns RV(databases).
+      - Exactly one of O(db_instance_identifier), O(db_cluster_identifier) and O(databases) is required.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      db_instance_identifier:
+        description: Identifier of a DB instance.
+        type: str
+      db_cluster_identifier:
+        description: Identifier of a DB cluster.
+        type: str
+  concurrency:
+    description:
+      - With O(databases), how many databases are modified and waited for at the same time (threads).
+      - Ignored in the single mode.
+    type: int
+    default: 10
+    version_added: 0.2.0
   state:
     description:
       - V(enabled) turns IAM database authentication on, V(disabled) turns it off.
@@ -86,6 +118,9 @@ notes:
     SQL Server, Db2, ...), when an instance is a member of a cluster, and when it is stopped or being
     deleted and a change is needed.
   - The account id in RV(resource_arn_prefix) is taken from the instance or cluster ARN; no STS call is made.
+  - Batch mode (O(databases)) makes, when nothing has to change, one describe call for the instances and
+    one for the clusters (one per page of 100 records); each change adds a modify call and the describe
+    calls of its wait.
 seealso:
   - module: amazon.aws.rds_instance
   - module: amazon.aws.rds_cluster
@@ -111,12 +146,27 @@ EXAMPLES = r"""
   dbauth.rds_iam.rds_iam_enable:
     db_instance_identifier: database-1
     state: disabled
+
+- name: Enable it on a whole fleet in one task, five databases at a time
+  dbauth.rds_iam.rds_iam_enable:
+    databases:
+      - db_instance_identifier: database-1
+      - db_instance_identifier: database-2
+      - db_cluster_identifier: aurora-1
+    concurrency: 5
+  register: fleet
+
+- name: One ARN prefix per database, in the order given
+  ansible.builtin.debug:
+    msg: "{{ fleet.databases | map(attribute='resource_arn_prefix') | list }}"
 """
 
 RETURN = r"""
 resource_id:
   description:
     - The resource id used in C(rds-db) ARNs, C(DbiResourceId) of an instance or C(DbClusterResourceId) of a cluster.
+    - The values from RV(resource_id) to RV(db_cluster_identifier) are returned in the single mode; in
+      batch mode (O(databases)) each entry of RV(databases) carries them.
   returned: success
   type: str
   sample: db-ABCDEFGHIJKLMNOPQRSTUVWXY1
@@ -179,16 +229,91 @@ db_cluster_identifier:
   returned: when O(db_cluster_identifier) is set
   type: str
   sample: aurora-1
+databases:
+  description:
+    - Batch mode, one result per entry of O(databases), in the same order, also when the module fails.
+  returned: when O(databases) is set
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    db_instance_identifier:
+      description: The instance identifier of the entry.
+      returned: when the entry names an instance
+      type: str
+      sample: database-1
+    db_cluster_identifier:
+      description: The cluster identifier of the entry.
+      returned: when the entry names a cluster
+      type: str
+      sample: aurora-1
+    changed:
+      description: Whether this database was (or, in check mode, would be) changed.
+      returned: always
+      type: bool
+      sample: true
+    failed:
+      description: V(true) when this entry failed; absent otherwise.
+      returned: when the entry failed
+      type: bool
+      sample: true
+    msg:
+      description: Why this entry failed, the message the single mode gives for it.
+      returned: when the entry failed
+      type: str
+      sample: DB instance 'database-9' not found in region eu-west-1 of account 123456789012
+    resource_id:
+      description: As RV(resource_id).
+      returned: success of the entry
+      type: str
+      sample: db-ABCDEFGHIJKLMNOPQRSTUVWXY1
+    resource_arn_prefix:
+      description: As RV(resource_arn_prefix).
+      returned: success of the entry
+      type: str
+      sample: arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1
+    engine:
+      description: As RV(engine).
+      returned: success of the entry
+      type: str
+      sample: postgres
+    engine_version:
+      description: As RV(engine_version).
+      returned: success of the entry
+      type: str
+      sample: "16.3"
+    endpoint:
+      description: As RV(endpoint), C(address) and C(port).
+      returned: success of the entry
+      type: dict
+      sample: {"address": "database-1.abcdefghijkl.eu-west-1.rds.amazonaws.com", "port": 5432}
+    iam_database_authentication_enabled:
+      description: As RV(iam_database_authentication_enabled).
+      returned: success of the entry
+      type: bool
+      sample: true
+    pending:
+      description: As RV(pending).
+      returned: success of the entry
+      type: bool
+      sample: false
+    status:
+      description: As RV(status).
+      returned: success of the entry
+      type: str
+      sample: available
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import RdsReadError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import IamAuthError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_disabled
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_enabled
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_state_many
 
 
 def main():
@@ -199,16 +324,24 @@ def main():
         apply_immediately=dict(type="bool", default=True),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=900),
+        databases=dict(
+            type="list",
+            elements="dict",
+            options=dict(db_instance_identifier=dict(type="str"), db_cluster_identifier=dict(type="str")),
+        ),
+        concurrency=dict(type="int", default=10),
     )
     argument_spec.update(assume_role_argument_spec())
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[["db_instance_identifier", "db_cluster_identifier"]],
-        required_one_of=[["db_instance_identifier", "db_cluster_identifier"]],
+        mutually_exclusive=[["db_instance_identifier", "db_cluster_identifier", "databases"]],
+        required_one_of=[["db_instance_identifier", "db_cluster_identifier", "databases"]],
         supports_check_mode=True,
     )
     if module.params["wait_timeout"] < 0:
         module.fail_json(msg="wait_timeout must not be negative")
+    if module.params["concurrency"] < 1:
+        module.fail_json(msg="concurrency must be at least 1")
 
     retry = AWSRetry.jittered_backoff(retries=10)
     # With assume_role_arn (or DBAUTH_RDS_IAM_ASSUME_ROLE_ARN), both clients use the role's credentials.
@@ -217,6 +350,9 @@ def main():
     def account_lookup():
         sts = aws_session.client(module, "sts", retry_decorator=retry)
         return sts.get_caller_identity(aws_retry=True)["Account"]
+
+    if module.params["databases"] is not None:
+        batch(module, client, account_lookup, retry)
 
     ensure = ensure_enabled if module.params["state"] == "enabled" else ensure_disabled
     try:
@@ -229,6 +365,30 @@ def main():
     for warning in warnings:
         module.warn(warning)
     module.exit_json(changed=changed, diff=diff, **result)
+
+
+def batch(module, client, account_lookup, retry):
+    """Batch mode: O(databases)."""
+    try:
+        changed, results, diff, warnings, failed = ensure_state_many(
+            client, module.params, module.check_mode, module.params["state"] == "enabled",
+            account_lookup=account_lookup, retry=retry,
+        )
+    except IamAuthError as e:
+        module.fail_json(msg=e.message)
+    except RdsReadError as e:
+        module.fail_json_aws(e.exception, msg=e.message)
+    for warning in warnings:
+        module.warn(warning)
+    if failed:
+        module.fail_json(
+            msg="%d of %d databases failed: %s"
+            % (len(failed), len(results), "; ".join("databases[%d]: %s" % item for item in failed)),
+            changed=changed,
+            databases=results,
+            diff=diff,
+        )
+    module.exit_json(changed=changed, databases=results, diff=diff)
 
 
 if __name__ == "__main__":

@@ -10,23 +10,16 @@ configuration is what gets tested.
 from __future__ import annotations
 
 import copy
-import json
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible.module_utils.testing import patch_module_args
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_enable
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import ACCOUNT
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import REGION
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import run_module
 
 # The module must not pick up a region, keys or a role from the machine running the tests.
 pytestmark = pytest.mark.usefixtures("clean_env")
-
-REGION = "us-west-2"
-ACCOUNT = "444455556666"
-SECRET = "unit-test-secret-key-must-never-appear"
 
 INSTANCE = {
     "DBInstanceIdentifier": "app-db",
@@ -47,69 +40,8 @@ def instance(**over):
     return record
 
 
-class Aws:
-    """Stubbed boto3 clients by service, with a log of every request made."""
-
-    def __init__(self):
-        self.clients = {}
-        self.stubbers = {}
-        self.requests = []
-        self.retry_decorators = []
-
-    def stubber(self, service):
-        if service not in self.stubbers:
-            client = boto3.client(
-                service, region_name=REGION, aws_access_key_id="AKIDUNITTEST", aws_secret_access_key="not-used"
-            )
-            client.meta.events.register("after-call", self._after)
-            self.clients[service] = client
-            self.stubbers[service] = Stubber(client)
-            self.stubbers[service].activate()
-        return self.stubbers[service]
-
-    def _after(self, model, **kwargs):
-        self.requests.append(model.name)
-
-    def client(self, module, service, retry_decorator=None, **kwargs):
-        self.stubber(service)
-        self.retry_decorators.append(retry_decorator)
-        client = self.clients[service]
-        return client if retry_decorator is None else RetryingBotoClientWrapper(client, retry_decorator)
-
-
-@pytest.fixture(name="aws")
-def aws_fixture(monkeypatch):
-    aws = Aws()
-
-    def client(module, service, retry_decorator=None, **kwargs):
-        return aws.client(module, service, retry_decorator, **kwargs)
-
-    monkeypatch.setattr(AnsibleAWSModule, "client", client)
-    aws.slept = []
-    monkeypatch.setattr(
-        "ansible_collections.amazon.aws.plugins.module_utils.cloud.time.sleep", aws.slept.append
-    )
-    monkeypatch.setattr(
-        "ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting.time.sleep", aws.slept.append
-    )
-    yield aws
-    for stubber in aws.stubbers.values():
-        stubber.assert_no_pending_responses()
-
-
 def run(args, capsys, check_mode=False):
-    args = dict(args)
-    args.setdefault("region", REGION)
-    args.setdefault("access_key", "AKIDUNITTEST")
-    args.setdefault("secret_key", SECRET)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            rds_iam_enable.main()
-    out = capsys.readouterr().out
-    assert SECRET not in out
-    return json.loads(out)
+    return run_module(rds_iam_enable.main, args, capsys, check_mode)
 
 
 def test_noop_makes_exactly_one_describe_call(aws, capsys):
@@ -246,3 +178,210 @@ def test_module_uses_a_retrying_client(aws, capsys):
     )
     run({"db_instance_identifier": "app-db"}, capsys)
     assert aws.retry_decorators and all(d is not None for d in aws.retry_decorators)
+
+
+# Batch mode (databases). concurrency: 1 where several databases change, so that the Stubber's
+# queue of responses meets the calls in a known order.
+
+def cluster_record(name, **over):
+    record = {
+        "DBClusterIdentifier": name,
+        "Engine": "aurora-postgresql",
+        "EngineVersion": "16.4",
+        "Status": "available",
+        "DbClusterResourceId": "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY2",
+        "DBClusterArn": "arn:aws:rds:%s:%s:cluster:%s" % (REGION, ACCOUNT, name),
+        "Endpoint": "%s.cluster-abcdefghijkl.%s.rds.amazonaws.com" % (name, REGION),
+        "Port": 5432,
+        "IAMDatabaseAuthenticationEnabled": True,
+    }
+    record.update(over)
+    return record
+
+
+def named(name, **over):
+    return instance(
+        DBInstanceIdentifier=name,
+        DbiResourceId="db-%s" % name.upper().replace("-", "").ljust(26, "Q"),
+        DBInstanceArn="arn:aws:rds:%s:%s:db:%s" % (REGION, ACCOUNT, name),
+        **over
+    )
+
+
+def instance_filter(*names):
+    return {"Filters": [{"Name": "db-instance-id", "Values": sorted(names)}]}
+
+
+def test_batch_mixed_results_one_failure_hides_nothing(aws, capsys):
+    rds = aws.stubber("rds")
+    rds.add_response(
+        "describe_db_instances",
+        {"DBInstances": [
+            named("db-on", IAMDatabaseAuthenticationEnabled=True),
+            named("db-off"),
+            named("db-broken"),
+            named("member-1", DBClusterIdentifier="aurora-1"),
+        ]},
+        instance_filter("db-on", "db-off", "db-broken", "member-1", "db-missing"),
+    )
+    rds.add_response(
+        "describe_db_clusters",
+        {"DBClusters": [cluster_record("aurora-1")]},
+        {"Filters": [{"Name": "db-cluster-id", "Values": ["aurora-1"]}]},
+    )
+    rds.add_response(
+        "modify_db_instance",
+        {"DBInstance": named("db-off", DBInstanceStatus="modifying")},
+        {"DBInstanceIdentifier": "db-off", "EnableIAMDatabaseAuthentication": True, "ApplyImmediately": True},
+    )
+    rds.add_response(
+        "describe_db_instances",
+        {"DBInstances": [named("db-off", IAMDatabaseAuthenticationEnabled=True)]},
+        {"DBInstanceIdentifier": "db-off"},
+    )
+    rds.add_client_error(
+        "modify_db_instance", "InvalidDBInstanceState", "Instance db-broken is not in available state.", 400,
+        expected_params={"DBInstanceIdentifier": "db-broken", "EnableIAMDatabaseAuthentication": True,
+                         "ApplyImmediately": True},
+    )
+    aws.stubber("sts").add_response(
+        "get_caller_identity",
+        {"Account": ACCOUNT, "Arn": "arn:aws:iam::%s:user/ops" % ACCOUNT, "UserId": "AIDAEXAMPLE"},
+        {},
+    )
+    result = run(
+        {
+            "databases": [
+                {"db_instance_identifier": "db-on"},
+                {"db_instance_identifier": "db-off"},
+                {"db_instance_identifier": "db-missing"},
+                {"db_instance_identifier": "db-broken"},
+                {"db_instance_identifier": "member-1"},
+                {"db_cluster_identifier": "aurora-1"},
+            ],
+            "concurrency": 1,
+        },
+        capsys,
+    )
+    assert result["failed"] is True
+    assert result["changed"] is True
+    entries = result["databases"]
+    assert [e.get("db_instance_identifier") or e.get("db_cluster_identifier") for e in entries] == [
+        "db-on", "db-off", "db-missing", "db-broken", "member-1", "aurora-1"
+    ]
+    on, off, missing, broken, member, aurora = entries
+    assert on["changed"] is False and "failed" not in on
+    assert on["resource_arn_prefix"] == "arn:aws:rds-db:us-west-2:444455556666:dbuser:" + on["resource_id"]
+    assert off["changed"] is True and off["iam_database_authentication_enabled"] is True
+    assert off["pending"] is False and off["status"] == "available"
+    assert off["endpoint"] == {"address": INSTANCE["Endpoint"]["Address"], "port": 3306}
+    assert missing == {
+        "db_instance_identifier": "db-missing",
+        "changed": False,
+        "failed": True,
+        "msg": "DB instance 'db-missing' not found in region us-west-2 of account 444455556666",
+    }
+    assert broken["failed"] is True and broken["changed"] is False
+    assert broken["msg"] == (
+        "Failed to enable IAM database authentication on DB instance 'db-broken': An error occurred "
+        "(InvalidDBInstanceState) when calling the ModifyDBInstance operation: Instance db-broken is not in "
+        "available state."
+    )
+    assert member["failed"] is True
+    assert "use db_cluster_identifier: aurora-1 instead of db_instance_identifier" in member["msg"]
+    assert aurora["changed"] is False and aurora["resource_id"] == "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY2"
+    assert result["msg"].startswith("3 of 6 databases failed: databases[2]: DB instance 'db-missing' not found")
+    assert "; databases[3]: Failed to enable IAM database authentication on DB instance 'db-broken'" in result["msg"]
+    assert "; databases[4]: DB instance 'member-1' is a member of" in result["msg"]
+    # One describe per kind for all of them, the account asked once; calls per database only for changes.
+    assert aws.requests == [
+        "DescribeDBInstances", "DescribeDBClusters",
+        "ModifyDBInstance", "DescribeDBInstances", "GetCallerIdentity", "ModifyDBInstance",
+    ]
+
+
+def test_batch_noop_is_one_describe_per_kind_whatever_the_concurrency(aws, capsys):
+    names = ["db-%02d" % i for i in range(30)]
+    aws.stubber("rds").add_response(
+        "describe_db_instances",
+        {"DBInstances": [named(n, IAMDatabaseAuthenticationEnabled=True) for n in names]},
+        instance_filter(*names),
+    )
+    result = run({"databases": [{"db_instance_identifier": n} for n in names], "concurrency": 8}, capsys)
+    assert result["changed"] is False
+    assert "failed" not in result
+    assert [e["db_instance_identifier"] for e in result["databases"]] == names
+    assert aws.requests == ["DescribeDBInstances"]
+
+
+def test_batch_check_mode_diff_per_database_and_no_modify(aws, capsys):
+    rds = aws.stubber("rds")
+    rds.add_response(
+        "describe_db_instances",
+        {"DBInstances": [named("db-a"), named("db-b", IAMDatabaseAuthenticationEnabled=True)]},
+        instance_filter("db-a", "db-b"),
+    )
+    result = run(
+        {"databases": [{"db_instance_identifier": "db-b"}, {"db_instance_identifier": "db-a"}], "_ansible_diff": True},
+        capsys,
+        check_mode=True,
+    )
+    assert result["changed"] is True
+    assert [e["changed"] for e in result["databases"]] == [False, True]
+    assert result["databases"][1]["iam_database_authentication_enabled"] is True
+    assert result["diff"] == {
+        "before": {"databases": [
+            {"db_instance_identifier": "db-b", "iam_database_authentication_enabled": True},
+            {"db_instance_identifier": "db-a", "iam_database_authentication_enabled": False},
+        ]},
+        "after": {"databases": [
+            {"db_instance_identifier": "db-b", "iam_database_authentication_enabled": True},
+            {"db_instance_identifier": "db-a", "iam_database_authentication_enabled": True},
+        ]},
+    }
+    assert aws.requests == ["DescribeDBInstances"]
+
+
+def test_batch_timeout_is_per_database_and_fails_that_entry_only(aws, capsys):
+    rds = aws.stubber("rds")
+    rds.add_response("describe_db_instances", {"DBInstances": [named("db-slow")]}, instance_filter("db-slow"))
+    rds.add_response("modify_db_instance", {"DBInstance": named("db-slow", DBInstanceStatus="modifying")}, None)
+    rds.add_response(
+        "describe_db_instances", {"DBInstances": [named("db-slow", DBInstanceStatus="modifying")]}, None
+    )
+    result = run({"databases": [{"db_instance_identifier": "db-slow"}], "wait_timeout": 0}, capsys)
+    (entry,) = result["databases"]
+    assert entry["failed"] is True and entry["changed"] is True
+    assert entry["status"] == "modifying"
+    assert entry["msg"].startswith("Timed out after 0s waiting for DB instance 'db-slow'")
+    assert result["msg"].startswith("1 of 1 databases failed: databases[0]: Timed out after 0s")
+
+
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (
+            {"databases": [{"db_instance_identifier": "a"}, {"db_cluster_identifier": "c"},
+                           {"db_instance_identifier": "A"}]},
+            "databases[2]: db_instance_identifier 'A' is given twice (first in databases[0])",
+        ),
+        (
+            {"databases": [{"db_instance_identifier": "a", "db_cluster_identifier": "c"}]},
+            "databases[0]: give exactly one of db_instance_identifier and db_cluster_identifier, got both",
+        ),
+        (
+            {"databases": [{"db_instance_identifier": "a"}, {}]},
+            "databases[1]: give exactly one of db_instance_identifier and db_cluster_identifier, got neither",
+        ),
+        (
+            {"databases": [{"db_instance_identifier": "a"}], "db_instance_identifier": "b"},
+            "parameters are mutually exclusive: db_instance_identifier|db_cluster_identifier|databases",
+        ),
+        ({"databases": [{"db_instance_identifier": "a"}], "concurrency": 0}, "concurrency must be at least 1"),
+    ],
+)
+def test_batch_refusals_make_no_call(aws, capsys, args, text):
+    result = run(args, capsys)
+    assert result["failed"] is True
+    assert text in result["msg"]
+    assert aws.requests == []

@@ -1,0 +1,236 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the rds_iam_info module against botocore's Stubber: the calls it makes (few,
+paginated, filtered), what it returns, not_found, cluster members and the TLS parameter."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _rds_databases
+from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_info
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import ACCOUNT
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import REGION
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import run_module
+
+pytestmark = pytest.mark.usefixtures("clean_env")
+
+
+def instance(name, engine="postgres", group="pg16-ssl", **over):
+    record = {
+        "DBInstanceIdentifier": name,
+        "DBInstanceClass": "db.t3.micro",
+        "Engine": engine,
+        "EngineVersion": "16.3" if engine == "postgres" else "8.0.39",
+        "DBInstanceStatus": "available",
+        "DbiResourceId": "db-%s" % name.upper().replace("-", "").ljust(26, "X"),
+        "DBInstanceArn": "arn:aws:rds:%s:%s:db:%s" % (REGION, ACCOUNT, name),
+        "Endpoint": {"Address": "%s.abcdefghijkl.%s.rds.amazonaws.com" % (name, REGION), "Port": 5432},
+        "IAMDatabaseAuthenticationEnabled": False,
+        "DBParameterGroups": [{"DBParameterGroupName": group, "ParameterApplyStatus": "in-sync"}],
+    }
+    record.update(over)
+    return record
+
+
+def cluster(name, **over):
+    record = {
+        "DBClusterIdentifier": name,
+        "Engine": "aurora-mysql",
+        "EngineVersion": "8.0.mysql_aurora.3.08.0",
+        "Status": "available",
+        "DbClusterResourceId": "cluster-%s" % name.upper().replace("-", "").ljust(26, "Y"),
+        "DBClusterArn": "arn:aws:rds:%s:%s:cluster:%s" % (REGION, ACCOUNT, name),
+        "Endpoint": "%s.cluster-abcdefghijkl.%s.rds.amazonaws.com" % (name, REGION),
+        "ReaderEndpoint": "%s.cluster-ro-abcdefghijkl.%s.rds.amazonaws.com" % (name, REGION),
+        "Port": 3306,
+        "IAMDatabaseAuthenticationEnabled": True,
+        "DBClusterParameterGroup": "aurora-mysql8-tls",
+    }
+    record.update(over)
+    return record
+
+
+def parameters(*pairs):
+    return {"Parameters": [{"ParameterName": n, "ParameterValue": v, "Source": "user"} for n, v in pairs]}
+
+
+def run(args, capsys, check_mode=False):
+    return run_module(rds_iam_info.main, args, capsys, check_mode)
+
+
+def test_named_databases_few_calls_not_found_and_members(aws, capsys):
+    rds = aws.stubber("rds")
+    member = instance("aurora-1-a", engine="aurora-mysql", group="default.aurora-mysql8.0",
+                      DBClusterIdentifier="aurora-1")
+    rds.add_response(
+        "describe_db_instances",
+        {"DBInstances": [instance("app-1"), instance("app-2"), member]},
+        {"Filters": [{"Name": "db-instance-id", "Values": ["app-1", "app-2", "aurora-1-a", "missing-db"]}]},
+    )
+    rds.add_response(
+        "describe_db_clusters",
+        {"DBClusters": [cluster("aurora-1")]},
+        {"Filters": [{"Name": "db-cluster-id", "Values": ["aurora-1", "missing-cluster"]}]},
+    )
+    # One read per distinct parameter group: app-1 and app-2 share theirs, the member uses its cluster's.
+    rds.add_response(
+        "describe_db_cluster_parameters",
+        parameters(("require_secure_transport", "ON"), ("max_connections", "100")),
+        {"DBClusterParameterGroupName": "aurora-mysql8-tls"},
+    )
+    rds.add_response("describe_db_parameters", parameters(("rds.force_ssl", "1")), {"DBParameterGroupName": "pg16-ssl"})
+    result = run(
+        {
+            "db_instance_identifiers": ["App-2", "app-1", "missing-db", "aurora-1-a"],
+            "db_cluster_identifiers": ["aurora-1", "missing-cluster"],
+        },
+        capsys,
+    )
+    assert result["changed"] is False
+    assert aws.requests == [
+        "DescribeDBInstances", "DescribeDBClusters", "DescribeDBClusterParameters", "DescribeDBParameters"
+    ]
+    assert result["not_found"] == {"db_instance_identifiers": ["missing-db"], "db_cluster_identifiers": ["missing-cluster"]}
+    names = [d.get("db_instance_identifier") or d.get("db_cluster_identifier") for d in result["databases"]]
+    assert names == ["app-2", "app-1", "aurora-1-a", "aurora-1"]
+    app2, app1, member_info, cluster_info = result["databases"]
+    assert app2 == {
+        "kind": "instance",
+        "db_instance_identifier": "app-2",
+        "arn": "arn:aws:rds:us-west-2:444455556666:db:app-2",
+        "resource_id": "db-APP2XXXXXXXXXXXXXXXXXXXXXX",
+        "resource_arn_prefix": "arn:aws:rds-db:us-west-2:444455556666:dbuser:db-APP2XXXXXXXXXXXXXXXXXXXXXX",
+        "engine": "postgres",
+        "engine_version": "16.3",
+        "status": "available",
+        "endpoint": {"address": "app-2.abcdefghijkl.us-west-2.rds.amazonaws.com", "port": 5432},
+        "port": 5432,
+        "iam_database_authentication_enabled": False,
+        "pending": {},
+        "member_of_cluster": None,
+        "tls": {"parameter": "rds.force_ssl", "value": "1", "enforced": True},
+    }
+    assert member_info["member_of_cluster"] == "aurora-1"
+    assert member_info["tls"] == {"parameter": "require_secure_transport", "value": "ON", "enforced": True}
+    assert cluster_info["kind"] == "cluster"
+    assert cluster_info["resource_id"].startswith("cluster-")
+    assert cluster_info["resource_arn_prefix"].endswith(":dbuser:" + cluster_info["resource_id"])
+    assert cluster_info["reader_endpoint"] == {
+        "address": "aurora-1.cluster-ro-abcdefghijkl.us-west-2.rds.amazonaws.com", "port": 3306
+    }
+    assert cluster_info["custom_endpoints"] == []
+    assert cluster_info["iam_database_authentication_enabled"] is True
+    assert "member_of_cluster" not in cluster_info
+
+
+def test_everything_paginated_and_read_only_in_check_mode(aws, capsys):
+    rds = aws.stubber("rds")
+    rds.add_response("describe_db_instances", {"DBInstances": [instance("b-db")], "Marker": "page-2"}, {})
+    rds.add_response(
+        "describe_db_instances",
+        {"DBInstances": [instance("a-db", PendingModifiedValues={"IAMDatabaseAuthenticationEnabled": True})]},
+        {"Marker": "page-2"},
+    )
+    rds.add_response("describe_db_clusters", {"DBClusters": []}, {})
+    rds.add_response("describe_db_parameters", {"Parameters": [], "Marker": "p2"}, {"DBParameterGroupName": "pg16-ssl"})
+    rds.add_response(
+        "describe_db_parameters", parameters(("rds.force_ssl", "0")), {"DBParameterGroupName": "pg16-ssl", "Marker": "p2"}
+    )
+    result = run({}, capsys, check_mode=True)
+    assert result["changed"] is False
+    assert [d["db_instance_identifier"] for d in result["databases"]] == ["a-db", "b-db"]
+    assert result["databases"][0]["pending"] == {"iam_database_authentication_enabled": True}
+    assert result["databases"][1]["tls"] == {"parameter": "rds.force_ssl", "value": "0", "enforced": False}
+    assert result["not_found"] == {"db_instance_identifiers": [], "db_cluster_identifiers": []}
+    assert not [name for name in aws.requests if not name.startswith("Describe")]
+
+
+def test_identifiers_are_filtered_in_chunks_of_100(aws, capsys):
+    rds = aws.stubber("rds")
+    names = ["db-%03d" % i for i in range(150)]
+    rds.add_response("describe_db_instances", {"DBInstances": []},
+                     {"Filters": [{"Name": "db-instance-id", "Values": names[:100]}]})
+    rds.add_response("describe_db_instances", {"DBInstances": []},
+                     {"Filters": [{"Name": "db-instance-id", "Values": names[100:]}]})
+    result = run({"db_instance_identifiers": names}, capsys)
+    assert aws.requests == ["DescribeDBInstances", "DescribeDBInstances"]
+    assert result["databases"] == []
+    assert result["not_found"]["db_instance_identifiers"] == names
+
+
+def test_only_clusters_asked_reads_no_instances(aws, capsys):
+    rds = aws.stubber("rds")
+    rds.add_response(
+        "describe_db_clusters",
+        {"DBClusters": [cluster("aurora-1", CustomEndpoints=["reports.cluster-custom-abcdefghijkl.us-west-2.rds.amazonaws.com"])]},
+        {"Filters": [{"Name": "db-cluster-id", "Values": ["aurora-1"]}]},
+    )
+    rds.add_client_error("describe_db_cluster_parameters", "DBParameterGroupNotFound", "not found: aurora-mysql8-tls", 404)
+    rds.add_response(
+        "describe_db_cluster_endpoints",
+        {"DBClusterEndpoints": [{
+            "DBClusterEndpointIdentifier": "reports",
+            "DBClusterIdentifier": "aurora-1",
+            "Endpoint": "reports.cluster-custom-abcdefghijkl.us-west-2.rds.amazonaws.com",
+            "EndpointType": "CUSTOM",
+            "CustomEndpointType": "READER",
+        }]},
+        {"Filters": [{"Name": "db-cluster-endpoint-type", "Values": ["custom"]}]},
+    )
+    result = run({"db_cluster_identifiers": ["aurora-1"]}, capsys)
+    assert aws.requests == ["DescribeDBClusters", "DescribeDBClusterParameters", "DescribeDBClusterEndpoints"]
+    (only,) = result["databases"]
+    assert only["custom_endpoints"] == [{
+        "name": "reports",
+        "address": "reports.cluster-custom-abcdefghijkl.us-west-2.rds.amazonaws.com",
+        "port": 3306,
+        "type": "READER",
+    }]
+    assert only["tls"] == {"parameter": "require_secure_transport", "value": None, "enforced": None}
+    assert "aurora-mysql8-tls" in str(result["warnings"])
+
+
+def test_engine_without_tls_parameter_and_unset_parameter(aws, capsys):
+    rds = aws.stubber("rds")
+    rds.add_response(
+        "describe_db_instances",
+        {"DBInstances": [instance("ora", engine="oracle-ee", group="default.oracle-ee-19"),
+                         instance("maria", engine="mariadb", group="default.mariadb10.11")]},
+        None,
+    )
+    rds.add_response("describe_db_parameters", parameters(("max_connections", "10")), {"DBParameterGroupName": "default.mariadb10.11"})
+    result = run({"db_instance_identifiers": ["ora", "maria"]}, capsys)
+    ora, maria = result["databases"]
+    assert ora["tls"] == {"parameter": None, "value": None, "enforced": None}
+    assert maria["tls"] == {"parameter": "require_secure_transport", "value": None, "enforced": None}
+    assert aws.requests == ["DescribeDBInstances", "DescribeDBParameters"]
+
+
+def test_describe_error_fails_with_the_aws_message(aws, capsys):
+    aws.stubber("rds").add_client_error("describe_db_instances", "AccessDenied", "not authorized to DescribeDBInstances", 403)
+    result = run({"db_instance_identifiers": ["app-1"]}, capsys)
+    assert result["failed"] is True
+    assert result["msg"].startswith("Failed to describe the DB instances: ")
+    assert "not authorized to DescribeDBInstances" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    "arn, prefix",
+    [
+        ("arn:aws-cn:rds:cn-north-1:111122223333:db:x", "arn:aws-cn:rds-db:cn-north-1:111122223333:dbuser:db-X"),
+        ("arn:aws-us-gov:rds:us-gov-west-1:111122223333:db:x", "arn:aws-us-gov:rds-db:us-gov-west-1:111122223333:dbuser:db-X"),
+        ("not-an-arn", None),
+        (None, None),
+    ],
+)
+def test_resource_arn_prefix_from_the_arn(arn, prefix):
+    assert _rds_databases.resource_arn_prefix(arn, "db-X", region="eu-west-1") == prefix
+
+
+def test_unchanged_records_are_not_mutated():
+    record = cluster("c1")
+    before = copy.deepcopy(record)
+    _rds_databases.info("cluster", record, {"parameter": None, "value": None, "enforced": None}, {})
+    assert record == before
