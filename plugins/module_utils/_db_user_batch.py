@@ -18,8 +18,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._bounded_pool import LockedSigner
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._bounded_pool import run_bounded
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import LockedSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import optional_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import run_bounded
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import LOGIN_ARGUMENT_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import driver_missing
@@ -36,22 +37,15 @@ REQUIRED_LOGIN_OPTIONS = tuple(n for n in LOGIN_OPTION_NAMES if LOGIN_ARGUMENT_S
 AUTH_OPTION_NAMES = ("login_password", "login_iam")
 
 
-def _optional(spec):
-    spec = dict(spec)
-    spec.pop("required", None)
-    spec.pop("default", None)
-    return spec
-
-
 # The top-level login options: not required by the argument spec, so that ``databases`` can carry them.
-TOP_LOGIN_ARGUMENT_SPEC = dict((n, _optional(s) if n in REQUIRED_LOGIN_OPTIONS else s)
+TOP_LOGIN_ARGUMENT_SPEC = dict((n, optional_spec(s) if n in REQUIRED_LOGIN_OPTIONS else s)
                                for n, s in LOGIN_ARGUMENT_SPEC.items())
 
 DATABASE_OPTION_SPEC = dict(
     name=dict(type="str", required=True),
     users=dict(type="list", elements="dict", options=USER_OPTION_SPEC, required=True),
 )
-DATABASE_OPTION_SPEC.update((n, _optional(s)) for n, s in LOGIN_ARGUMENT_SPEC.items())
+DATABASE_OPTION_SPEC.update((n, optional_spec(s)) for n, s in LOGIN_ARGUMENT_SPEC.items())
 
 
 class BatchInputError(Exception):

@@ -400,8 +400,8 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._bounded_pool import CONCURRENCY_SPEC
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._bounded_pool import check_concurrency
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import CONCURRENCY_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import check_concurrency
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import DATABASE_OPTION_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import TOP_LOGIN_ARGUMENT_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import BatchInputError

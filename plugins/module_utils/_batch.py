@@ -6,7 +6,8 @@
 # Internal use only: this file is not part of the collection's public interface and may change
 # without notice.
 
-"""Run one function over many entries in a bounded thread pool, results in input order.
+"""Helpers of the modes that handle many entries in one invocation: a bounded thread pool that
+returns results in input order, a signer shared by its threads, option specs for entries.
 
 The modules that handle many databases or logins in one invocation (rds_iam_db_user with
 ``databases``, rds_iam_verify with ``logins``) spend their time waiting for the network, so a
@@ -24,6 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 DEFAULT_CONCURRENCY = 8
 
 CONCURRENCY_SPEC = dict(type="int", default=DEFAULT_CONCURRENCY)
+
+
+def optional_spec(spec):
+    """An argument spec entry without required/default: for options that an entry or the top level may give."""
+    spec = dict(spec)
+    spec.pop("required", None)
+    spec.pop("default", None)
+    return spec
 
 
 def check_concurrency(value):
