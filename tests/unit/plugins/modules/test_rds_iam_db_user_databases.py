@@ -52,8 +52,8 @@ class Servers:
             raise db_connection.DbConnectionError("cannot reach the database at %s: refused" % settings.endpoint,
                                                   "unreachable")
         if settings.host.startswith("badpw-"):
-            raise db_connection.DbConnectionError("login to %s refused, password %s" % (settings.endpoint,
-                                                                                      settings.secret), "auth")
+            message = "login to %s refused, password %s" % (settings.endpoint, settings.secret)
+            raise db_connection.DbConnectionError(message, "auth")
         with self.lock:
             conn = self.conns.setdefault(settings.host, FakeConn())
             self.active += 1
