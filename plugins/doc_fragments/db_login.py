@@ -19,15 +19,15 @@ options:
         (MySQL 8 or MariaDB) is detected from the server version, so an RDS instance of engine C(mysql)
         served by MariaDB works with either value. V(postgres) covers RDS PostgreSQL and Aurora PostgreSQL
         (psycopg2).
+      - Required, unless every entry of O(databases) sets its own.
     type: str
-    required: true
     choices: [mysql, mariadb, postgres]
   login_host:
     description:
       - Address of the DB instance or cluster endpoint to log in to.
       - With O(login_iam) and O(ssl_mode=verify-full) this must be the name in the server certificate.
+      - Required, unless every entry of O(databases) sets its own.
     type: str
-    required: true
   login_port:
     description:
       - Port of the database.
@@ -36,8 +36,8 @@ options:
   login_user:
     description:
       - Administrative user to log in as, for example the master user of the instance.
+      - Required, unless every entry of O(databases) sets its own.
     type: str
-    required: true
   login_password:
     description:
       - Password of O(login_user).

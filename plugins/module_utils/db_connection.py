@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import ssl
 
 try:
@@ -314,6 +315,10 @@ def connect_postgres(settings):
 
 
 def connect(settings):
+    if settings.ca_cert and settings.ssl_mode in ("verify-ca", "verify-full") and not os.path.isfile(settings.ca_cert):
+        raise DbConnectionError("ca_cert %s is not a file: give the CA bundle that signed the certificate of %s "
+                                "(RDS: global-bundle.pem); nothing was sent." % (settings.ca_cert, settings.endpoint),
+                                "config")
     if settings.engine in MYSQL_ENGINES:
         return connect_mysql(settings)
     return connect_postgres(settings)

@@ -41,12 +41,17 @@ PROTECTED_PG_PREFIXES = ("pg_", "rds_", "rdsadmin")
 
 
 class DbUserError(Exception):
-    """A refusal or failure; the message is user-facing and carries no secret."""
+    """A refusal or failure; the message is user-facing and carries no secret.
 
-    def __init__(self, message, users=None, queries=None):
+    ``kind``: ``input`` (the users list is invalid), ``refused`` (the server's state forbids the
+    change, nothing was written) or ``sql`` (a statement failed while applying).
+    """
+
+    def __init__(self, message, users=None, queries=None, kind="refused"):
         super(DbUserError, self).__init__(message)
         self.users = users or []
         self.queries = queries or []
+        self.kind = kind
 
 
 class UserSpec:
@@ -127,11 +132,11 @@ def normalize_users(params, engine, flavor=None):
     else:
         if params.get("privileges") is not None or params.get("roles") is not None:
             raise DbUserError("privileges and roles at the top level only go with name; with users, set them "
-                              "in each entry.")
+                              "in each entry.", kind="input")
         for entry in params.get("users") or []:
             raw.append(entry)
     if not raw:
-        raise DbUserError("nothing to do: give name or a non-empty users list.")
+        raise DbUserError("nothing to do: give name or a non-empty users list.", kind="input")
     errors = []
     specs = []
     seen = {}
@@ -184,7 +189,7 @@ def normalize_users(params, engine, flavor=None):
         seen[spec.key] = index
         specs.append(spec)
     if errors:
-        raise DbUserError("invalid input, nothing was changed:\n- " + "\n- ".join(errors))
+        raise DbUserError("invalid input, nothing was changed:\n- " + "\n- ".join(errors), kind="input")
     return specs
 
 

@@ -409,7 +409,7 @@ class MySQLUsers:
                         failed = plan.result()
                         failed["action"] = "failed"
                         users.append(failed)
-                        raise DbUserError(message, users=users, queries=executed)
+                        raise DbUserError(message, users=users, queries=executed, kind="sql")
                     executed.append(text)
                 done.append(plan)
         return executed

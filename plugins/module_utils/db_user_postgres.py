@@ -202,7 +202,7 @@ class PostgresUsers:
                         raise DbUserError(
                             "%s failed for %s: %s.%s PostgreSQL ran everything in one transaction, which was rolled "
                             "back: no user was changed." % (sql, plan.spec.label(), detail, hint),
-                            users=[], queries=[])
+                            users=[], queries=[], kind="sql")
                     executed.append(sql)
         self.conn.commit()
         return executed

@@ -25,6 +25,10 @@ description:
     running the task again converges.
   - The login user, the platform's own accounts (C(rdsadmin), C(rds_superuser), C(root), C(mysql.*), C(pg_*), ...)
     and existing password users (unless O(convert_existing=true)) are never touched.
+  - With O(databases), one invocation manages the users of many databases, each on its own connection, at most
+    O(concurrency) at a time. One broken database (unreachable, refused admin login, missing CA file, invalid users,
+    a failing statement) fails its own entry of RV(databases) and does not stop the others; the task then fails with
+    a message that names each failed entry, and still returns every entry's result.
   - See the user guide C(docs/rds_iam_db_user.md) of the collection for the naming rules.
 author:
   - dbauth.rds_iam contributors (@dbauth)
@@ -32,12 +36,12 @@ options:
   name:
     description:
       - Name of one user. Case-sensitive.
-      - Mutually exclusive with O(users).
+      - Mutually exclusive with O(users) and O(databases).
     type: str
   users:
     description:
       - Users to manage in one call. Each user may appear once (for MySQL/MariaDB once per O(users[].host)).
-      - Mutually exclusive with O(name).
+      - Mutually exclusive with O(name) and O(databases).
     type: list
     elements: dict
     suboptions:
@@ -67,6 +71,93 @@ options:
             when not set, memberships are not touched. The roles must exist.
         type: list
         elements: str
+  databases:
+    description:
+      - Many databases in one call, each with its own users and, where they differ, its own login options.
+        A login option left out of an entry takes the top-level option of the same name, so settings that all
+        databases share are given once.
+      - O(state), O(host) and O(convert_existing) apply to every entry.
+      - Mutually exclusive with O(name), O(users), O(privileges) and O(roles).
+      - Results come back in RV(databases), one per entry in the order given.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      name:
+        description:
+          - A label for this database in messages and results, for example the RDS identifier. Each name may
+            appear once.
+        type: str
+        required: true
+      users:
+        description:
+          - The users of this database, like O(users).
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          name:
+            description: Like O(users[].name).
+            required: true
+            type: str
+          state:
+            description: Like O(users[].state).
+            choices: [present, absent]
+            type: str
+          host:
+            description: Like O(users[].host).
+            type: str
+          privileges:
+            description: Like O(users[].privileges).
+            type: raw
+          roles:
+            description: Like O(users[].roles).
+            type: list
+            elements: str
+      engine:
+        description: Like O(engine); defaults to O(engine).
+        type: str
+        choices: [mysql, mariadb, postgres]
+      login_host:
+        description: Like O(login_host); defaults to O(login_host).
+        type: str
+      login_port:
+        description: Like O(login_port); defaults to O(login_port), else the engine's port.
+        type: int
+      login_user:
+        description: Like O(login_user); defaults to O(login_user).
+        type: str
+      login_password:
+        description:
+          - Like O(login_password).
+          - An entry that sets O(databases[].login_password) or O(databases[].login_iam) takes neither of the two
+            from the top level.
+        type: str
+      login_iam:
+        description:
+          - Like O(login_iam). An entry that sets O(databases[].login_password) or O(databases[].login_iam)
+            takes neither of the two from the top level.
+        type: bool
+      login_db:
+        description: Like O(login_db); defaults to O(login_db).
+        type: str
+      ca_cert:
+        description: Like O(ca_cert); defaults to O(ca_cert).
+        type: path
+      ssl_mode:
+        description: Like O(ssl_mode); defaults to O(ssl_mode).
+        type: str
+        choices: [disable, allow, prefer, require, verify-ca, verify-full]
+      connect_timeout:
+        description: Like O(connect_timeout); defaults to O(connect_timeout).
+        type: int
+  concurrency:
+    description:
+      - With O(databases), how many databases are handled at the same time, each on its own connection.
+      - Must be at least V(1). V(1) handles them one after the other.
+    type: int
+    default: 8
+    version_added: 0.2.0
   state:
     description:
       - Whether the user(s) should exist (V(present)) or not (V(absent)). Default for O(users[].state).
@@ -107,7 +198,9 @@ attributes:
     description: Reads the state and reports the statements that would run in RV(queries); writes nothing.
     support: full
   diff_mode:
-    description: One diff per changed user (authentication, TLS requirement, privileges or roles).
+    description:
+      - One diff per changed user (authentication, TLS requirement, privileges or roles).
+      - With O(databases), each diff's header starts with the database's O(databases[].name).
     support: full
 notes:
   - The AWS options (and O(assume_role_arn)) are only used to sign the admin token with O(login_iam=true); the users
@@ -161,12 +254,44 @@ EXAMPLES = r"""
     name: legacy_app
     host: "10.0.%"
     convert_existing: true
+
+- name: The users of a whole fleet in one call, shared login settings given once
+  dbauth.rds_iam.rds_iam_db_user:
+    engine: postgres
+    login_user: admin
+    login_password: "{{ vault_admin_password }}"
+    ca_cert: /etc/ssl/rds/global-bundle.pem
+    concurrency: 8
+    databases:
+      - name: orders-db
+        login_host: orders-db.abcdefghijkl.eu-west-1.rds.amazonaws.com
+        users:
+          - name: orders_app
+            roles: [orders_rw]
+      - name: billing-db
+        login_host: billing-db.abcdefghijkl.eu-west-1.rds.amazonaws.com
+        login_password: "{{ vault_billing_admin_password }}"
+        users:
+          - name: billing_app
+            roles: [billing_rw]
+      - name: legacy-mysql
+        engine: mysql
+        login_host: legacy.abcdefghijkl.eu-west-1.rds.amazonaws.com
+        users:
+          - name: legacy_app
+            privileges:
+              "legacy.*": SELECT
+  register: fleet_users
+
+- name: Which databases changed
+  ansible.builtin.debug:
+    msg: "{{ fleet_users.databases | selectattr('changed') | map(attribute='name') | list }}"
 """
 
 RETURN = r"""
 users:
   description: One entry per listed user, in the order given.
-  returned: always
+  returned: without O(databases)
   type: list
   elements: dict
   contains:
@@ -190,14 +315,14 @@ queries:
   description:
     - The statements that ran (in check mode, that would run), with user names rendered as literals. Never secrets.
     - In a failure result of MySQL/MariaDB, the statements that ran before the failure.
-  returned: always
+  returned: without O(databases)
   type: list
   elements: str
   sample: ["CREATE USER 'gueban_doe'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL",
            "GRANT INSERT, SELECT ON `app`.* TO 'gueban_doe'@'%'"]
 server:
   description: What the module found on the server.
-  returned: success
+  returned: success, without O(databases)
   type: dict
   contains:
     flavor:
@@ -213,14 +338,77 @@ server:
       description: Number of queries that read the state (constant, whatever the number of users).
       type: int
   sample: {"flavor": "mariadb", "version": "10.11.8-MariaDB", "tls_version": "TLSv1.3", "read_queries": 6}
+databases:
+  description:
+    - With O(databases), one result per entry, in the order given, also when the task fails.
+  returned: when O(databases) is given
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    name:
+      description: The entry's O(databases[].name).
+      type: str
+      sample: orders-db
+    changed:
+      description: Whether this database changed (in check mode, would change).
+      type: bool
+      sample: true
+    users:
+      description: Like RV(users), for this database. Empty when the entry failed before planning.
+      type: list
+      elements: dict
+      sample: [{"name": "orders_app", "host": null, "action": "created"}]
+    queries:
+      description: Like RV(queries), for this database. Never secrets.
+      type: list
+      elements: str
+      sample: ['CREATE ROLE "orders_app" LOGIN', 'GRANT "rds_iam" TO "orders_app"']
+    server:
+      description: Like RV(server), for this database.
+      type: dict
+      returned: when the entry succeeded
+      sample: {"flavor": "postgres", "version": "16.4", "tls_version": "TLSv1.3", "read_queries": 2}
+    failed:
+      description: V(true) when this entry failed.
+      type: bool
+      returned: when the entry failed
+      sample: true
+    msg:
+      description: Why this entry failed. Never secrets.
+      type: str
+      returned: when the entry failed
+      sample: "login to billing-db.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432 (user admin) refused, ..."
+    kind:
+      description:
+        - What failed. V(config) (options that cannot work, for example a missing O(databases[].ca_cert) file),
+          V(unreachable) (nothing answered, or the connection timed out), V(tls), V(auth) (the admin login was
+          refused), V(driver) (the database driver is missing or failed), V(input) (invalid O(databases[].users)),
+          V(refused) (the state on the server forbids the change; nothing was written) or V(sql)
+          (a statement failed; see RV(databases[].users) for what was applied).
+      type: str
+      returned: when the entry failed
+      sample: auth
+  sample: [{"name": "orders-db", "changed": true, "users": [{"name": "orders_app", "host": null, "action": "created"}],
+            "queries": ['CREATE ROLE "orders_app" LOGIN', 'GRANT "rds_iam" TO "orders_app"'],
+            "server": {"flavor": "postgres", "version": "16.4", "tls_version": "TLSv1.3", "read_queries": 2}},
+           {"name": "billing-db", "changed": false, "users": [], "queries": [], "failed": true, "kind": "unreachable",
+            "msg": "cannot reach the database at billing-db.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432: ..."}]
 """
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import CONCURRENCY_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import check_concurrency
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import DATABASE_OPTION_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import TOP_LOGIN_ARGUMENT_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import BatchInputError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import failure_message
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import missing_single_mode_options
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import run_databases
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import LOGIN_ARGUMENT_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import driver_missing
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import USER_OPTION_SPEC
@@ -229,10 +417,12 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_runner impo
 
 
 def main():
-    argument_spec = dict(LOGIN_ARGUMENT_SPEC)
+    argument_spec = dict(TOP_LOGIN_ARGUMENT_SPEC)
     argument_spec.update(
         name=dict(type="str"),
         users=dict(type="list", elements="dict", options=USER_OPTION_SPEC),
+        databases=dict(type="list", elements="dict", options=DATABASE_OPTION_SPEC),
+        concurrency=dict(CONCURRENCY_SPEC),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         host=dict(type="str"),
         privileges=dict(type="raw"),
@@ -244,15 +434,22 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[("name", "users")],
-        required_one_of=[("name", "users")],
+        mutually_exclusive=[("name", "users", "databases"), ("databases", "privileges"), ("databases", "roles")],
+        required_one_of=[("name", "users", "databases")],
     )
-    missing = driver_missing(module.params["engine"])
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=str(missing[1]))
 
     def mask(secret):
         module.no_log_values.add(secret)
+
+    if module.params["databases"] is not None:
+        run_many(module, mask)
+    bad = check_concurrency(module.params["concurrency"])
+    missing = missing_single_mode_options(module.params)
+    if bad or missing:
+        module.fail_json(msg=bad or "missing required arguments: %s" % ", ".join(missing))
+    missing = driver_missing(module.params["engine"])
+    if missing:
+        module.fail_json(msg=missing_required_lib(missing[0]), exception=str(missing[1]))
 
     try:
         result = run(module.params, module.check_mode, region=module.region, on_secret=mask)
@@ -261,6 +458,22 @@ def main():
     except DbUserError as e:
         module.fail_json(msg=str(e), users=e.users, queries=e.queries)
     module.exit_json(**result)
+
+
+def run_many(module, mask):
+    """The databases mode: one result per entry; fails naming each failed entry, after all were tried."""
+    bad = check_concurrency(module.params["concurrency"])
+    if bad:
+        module.fail_json(msg=bad, databases=[])
+    try:
+        results, diffs, failed = run_databases(module.params, module.check_mode, region=module.region,
+                                               on_secret=mask)
+    except BatchInputError as e:
+        module.fail_json(msg=str(e), databases=[])
+    changed = any(r["changed"] for r in results)
+    if failed:
+        module.fail_json(msg=failure_message(failed, len(results)), changed=changed, databases=results, diff=diffs)
+    module.exit_json(changed=changed, databases=results, diff=diffs)
 
 
 if __name__ == "__main__":

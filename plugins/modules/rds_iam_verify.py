@@ -25,6 +25,9 @@ description:
     admin login (O(login_user)), reads the user's catalog entry.
   - The token is never returned or printed.
   - Nothing is changed, so the result is never C(changed).
+  - With O(logins), one invocation tries many logins from the host, at most O(concurrency) at a time, each with
+    its own freshly signed token (the host's credentials are resolved once), and returns one result per login in
+    RV(logins).
 author:
   - dbauth.rds_iam developers (@dbauth)
 options:
@@ -32,29 +35,80 @@ options:
     description:
       - Database engine. V(mysql) and V(mariadb) use PyMySQL, V(postgres) (RDS PostgreSQL and Aurora PostgreSQL)
         psycopg2; the driver must be installed on the host.
+      - Required without O(logins); mutually exclusive with it.
     type: str
-    required: true
     choices: [mysql, mariadb, postgres]
   db_host:
     description:
       - Endpoint address the host connects to (instance, cluster or RDS Proxy endpoint).
       - With O(ssl_mode=verify-full) this must be the name in the server certificate.
+      - Required without O(logins); mutually exclusive with it.
     type: str
-    required: true
   db_port:
     description:
       - Port of the database; it is signed into the token.
       - Defaults to V(3306) for MySQL/MariaDB and V(5432) for PostgreSQL.
+      - Mutually exclusive with O(logins).
     type: int
   db_user:
     description:
       - Database user to log in as, an IAM database user. Case-sensitive.
+      - Required without O(logins); mutually exclusive with it.
     type: str
-    required: true
   db_name:
     description:
       - Database to connect to. Defaults to none for MySQL/MariaDB and V(postgres) for PostgreSQL.
+      - Mutually exclusive with O(logins).
     type: str
+  logins:
+    description:
+      - Many logins in one call, for example every database this host connects to. Each entry names one login;
+        O(region), O(ca_cert), O(ssl_mode), O(connect_timeout), O(diagnose), O(fail_on_error), the admin login of
+        the diagnosis (O(login_user), O(login_password), O(login_db)) and the AWS options are shared by all.
+      - Each login gets its own freshly signed token; the host's credentials are resolved once.
+      - Mutually exclusive with O(engine), O(db_host), O(db_port), O(db_user), O(db_name), O(token),
+        O(db_instance_identifier), O(db_cluster_identifier), O(login_host) and O(login_port).
+      - Results come back in RV(logins), one per entry in the order given. With O(fail_on_error=true) the task
+        fails after all logins were tried, naming each one that did not connect.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      engine:
+        description: Like O(engine).
+        type: str
+        required: true
+        choices: [mysql, mariadb, postgres]
+      db_host:
+        description: Like O(db_host). The diagnosis reads the catalog here too (with O(login_user)).
+        type: str
+        required: true
+      db_port:
+        description: Like O(db_port).
+        type: int
+      db_user:
+        description: Like O(db_user).
+        type: str
+        required: true
+      db_name:
+        description: Like O(db_name).
+        type: str
+      db_instance_identifier:
+        description: Like O(db_instance_identifier).
+        type: str
+      db_cluster_identifier:
+        description: Like O(db_cluster_identifier).
+        type: str
+      label:
+        description: A name for this login in messages and in RV(logins), for example the RDS identifier.
+        type: str
+  concurrency:
+    description:
+      - With O(logins), how many logins are tried at the same time.
+      - Must be at least V(1). V(1) tries them one after the other.
+    type: int
+    default: 8
+    version_added: 0.2.0
   region:
     description:
       - AWS region the token is signed for and the diagnosis reads from.
@@ -86,6 +140,7 @@ options:
     description:
       - An IAM token to log in with instead of signing one with the host's credentials.
       - With O(diagnose=true) the module checks that it is for O(db_user), O(db_host):O(db_port) and not expired.
+      - Mutually exclusive with O(logins) (a token is for one login).
     type: str
   diagnose:
     description:
@@ -123,10 +178,12 @@ options:
   login_host:
     description:
       - Address for the admin login. Defaults to O(db_host).
+      - Mutually exclusive with O(logins) (each entry's O(logins[].db_host) is used).
     type: str
   login_port:
     description:
       - Port for the admin login. Defaults to O(db_port).
+      - Mutually exclusive with O(logins) (each entry's O(logins[].db_port) is used).
     type: int
   login_db:
     description:
@@ -195,48 +252,73 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ login.diagnosis }}: {{ login.msg }}"
   when: not login.connected
+
+- name: Every database this host uses, in one call
+  dbauth.rds_iam.rds_iam_verify:
+    ca_cert: /etc/ssl/rds/global-bundle.pem
+    diagnose: true
+    fail_on_error: false
+    logins:
+      - label: orders-db
+        engine: postgres
+        db_host: orders-db.abcdefghijkl.eu-west-1.rds.amazonaws.com
+        db_user: orders_app
+        db_name: orders
+        db_instance_identifier: orders-db
+      - label: legacy-mysql
+        engine: mysql
+        db_host: legacy.abcdefghijkl.eu-west-1.rds.amazonaws.com
+        db_user: legacy_app
+  register: logins
+
+- name: The logins that did not connect, with the broken link
+  ansible.builtin.debug:
+    msg: "{{ item.label }}: {{ item.diagnosis }}"
+  loop: "{{ logins.logins | rejectattr('connected') | list }}"
 """
 
 RETURN = r"""
 connected:
   description: Whether the login succeeded over TLS with the IAM token.
-  returned: always
+  returned: without O(logins)
   type: bool
   sample: true
 current_user:
   description: The session's user as the server reports it (C(CURRENT_USER()) without the host part, C(current_user)).
-  returned: always
+  returned: without O(logins)
   type: str
   sample: app_user
 tls_version:
   description: TLS version of the connection.
-  returned: always
+  returned: without O(logins)
   type: str
   sample: TLSv1.3
 server_version:
   description: Version string of the server.
-  returned: always
+  returned: without O(logins)
   type: str
   sample: "16.4"
 latency_ms:
   description: Milliseconds from the start of the connection to the answer of the first query (or to the failure).
-  returned: always
+  returned: without O(logins)
   type: float
   sample: 23.4
 diagnosis:
   description:
     - The broken link when the login failed, else null. One of V(network), V(tls), V(no_credentials),
       V(credentials_expired), V(iam_disabled), V(policy_denied), V(user_missing), V(user_not_iam), V(token_rejected).
-  returned: always
+  returned: without O(logins)
   type: str
   sample: policy_denied
 msg:
-  description: What happened and, after a failure, what to fix.
+  description:
+    - What happened and, after a failure, what to fix.
+    - With O(logins), how many logins connected, then one line for each login that did not.
   returned: always
   type: str
 checks:
   description: The links checked with O(diagnose=true), in order.
-  returned: when O(diagnose=true) and the login was refused
+  returned: when O(diagnose=true) and the login was refused, without O(logins)
   type: list
   elements: dict
   contains:
@@ -251,141 +333,124 @@ checks:
       type: str
 principal_arn:
   description: The AWS identity of the host (C(sts:GetCallerIdentity)), with O(diagnose=true).
-  returned: when O(diagnose=true) and the login was refused
+  returned: when O(diagnose=true) and the login was refused, without O(logins)
   type: str
   sample: arn:aws:sts::123456789012:assumed-role/app-role/i-0123456789abcdef0
 resource_arn:
   description: The C(rds-db) resource the principal needs C(rds-db:connect) on, with O(diagnose=true).
-  returned: when O(diagnose=true) and the login was refused
+  returned: when O(diagnose=true) and the login was refused, without O(logins)
   type: str
   sample: arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1/app_user
 db_identifier:
   description: The DB instance or cluster found behind O(db_host), with O(diagnose=true).
-  returned: when O(diagnose=true) and the login was refused
+  returned: when O(diagnose=true) and the login was refused, without O(logins)
   type: str
   sample: database-1
 db_endpoint:
   description: C(host:port) logged in to.
-  returned: always
+  returned: without O(logins)
   type: str
   sample: database-1.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432
 db_user:
   description: The user logged in as.
-  returned: always
+  returned: without O(logins)
   type: str
   sample: app_user
 token_source:
   description: C(signed) (with the host's credentials) or C(given) (O(token)).
-  returned: always
+  returned: without O(logins)
   type: str
   sample: signed
 token_expires_at:
   description: When the signed token expires (ISO 8601 UTC); null for a given token.
-  returned: always
+  returned: without O(logins)
   type: str
   sample: "2026-11-25T08:00:00Z"
+logins:
+  description:
+    - With O(logins), one result per entry in the order given, also when the task fails. Each holds what a call
+      without O(logins) returns for that login (RV(connected), RV(current_user), RV(tls_version),
+      RV(server_version), RV(latency_ms), RV(diagnosis), RV(msg), RV(db_endpoint), RV(token_source),
+      RV(token_expires_at), and after a diagnosed refusal RV(checks), RV(principal_arn), RV(resource_arn),
+      RV(db_identifier)), plus the entry's O(logins[].db_host), O(logins[].db_port), O(logins[].db_user) and
+      O(logins[].label). Never a token.
+  returned: when O(logins) is given
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    label:
+      description:
+        - The entry's O(logins[].label), V(null) when not given. The keys C(db_host), C(db_user) and
+          C(db_port) are the entry's too (the port is the engine's default when not given).
+      type: str
+    failed:
+      description: V(true) when the entry's options cannot work (nothing was tried); the task then fails.
+      type: bool
+      returned: when the entry's options cannot work
+  sample: [{"label": "orders-db", "db_host": "orders-db.abcdefghijkl.eu-west-1.rds.amazonaws.com", "db_port": 5432,
+            "db_user": "orders_app", "connected": true, "current_user": "orders_app", "tls_version": "TLSv1.3",
+            "server_version": "16.4", "latency_ms": 21.7, "diagnosis": null, "token_source": "signed",
+            "msg": "Logged in to orders-db.abcdefghijkl.eu-west-1.rds.amazonaws.com:5432 as orders_app ..."}]
 """
-
-import datetime
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import login_settings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import CONCURRENCY_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import check_concurrency
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import LOGIN_ENTRY_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import SINGLE_LOGIN_OPTIONS
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import TOP_ARGUMENT_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import AwsClients
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import missing_single_login_options
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import run_logins
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import summary
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import verify_one
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import region_from_host
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import DIAGNOSABLE
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import diagnose
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import parse_token
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import read_catalog
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import VerifyConfigError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import attempt_login
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import validated_target
-
-
-class _Aws:
-    """Clients for the diagnosis, in the region the token is for."""
-
-    def __init__(self, module, region):
-        self._module = module
-        self._region = region
-        self._clients = {}
-
-    def client(self, service):
-        if service not in self._clients:
-            if self._region:
-                self._clients[service] = self._module.client(service, region=self._region)
-            else:
-                self._clients[service] = self._module.client(service)
-        return self._clients[service]
-
-
-def _catalog(module, engine, user):
-    params = module.params
-    if not params.get("login_user"):
-        return None
-    admin = dict(
-        engine=engine, login_host=params.get("login_host") or params["db_host"],
-        login_port=params.get("login_port") or params.get("db_port"), login_user=params["login_user"],
-        login_password=params.get("login_password"), login_iam=False, login_db=params.get("login_db"),
-        ca_cert=params.get("ca_cert"), ssl_mode=params.get("ssl_mode"), connect_timeout=params.get("connect_timeout"),
-    )
-
-    def read():
-        return read_catalog(login_settings(admin), user)
-
-    return read
 
 
 def main():
-    argument_spec = dict(
-        engine=dict(type="str", required=True, choices=["mysql", "mariadb", "postgres"]),
-        db_host=dict(type="str", required=True),
-        db_port=dict(type="int"),
-        db_user=dict(type="str", required=True),
-        db_name=dict(type="str"),
-        # As in rds_iam_token: no environment fallback here, so that the region in an RDS host name
-        # wins over AWS_REGION (the signer reads the environment after that).
-        region=dict(type="str", aliases=["aws_region"]),
-        ca_cert=dict(type="path"),
-        ssl_mode=dict(type="str", default="verify-full",
-                      choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]),
-        connect_timeout=dict(type="int", default=10),
-        token=dict(type="str", no_log=True),
-        diagnose=dict(type="bool", default=False),
-        fail_on_error=dict(type="bool", default=True),
-        db_instance_identifier=dict(type="str"),
-        db_cluster_identifier=dict(type="str"),
-        login_user=dict(type="str"),
-        login_password=dict(type="str", no_log=True),
-        login_host=dict(type="str"),
-        login_port=dict(type="int"),
-        login_db=dict(type="str"),
+    argument_spec = dict(TOP_ARGUMENT_SPEC)
+    argument_spec.update(
+        logins=dict(type="list", elements="dict", options=LOGIN_ENTRY_SPEC,
+                    mutually_exclusive=[["db_instance_identifier", "db_cluster_identifier"]]),
+        concurrency=dict(CONCURRENCY_SPEC),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[["db_instance_identifier", "db_cluster_identifier"]],
+        mutually_exclusive=[["db_instance_identifier", "db_cluster_identifier"]]
+        + [["logins", name] for name in SINGLE_LOGIN_OPTIONS],
         supports_check_mode=True,
     )
     params = module.params
+    bad = check_concurrency(params["concurrency"])
+    if bad:
+        module.fail_json(msg=bad)
+
+    def client(service, region):
+        return module.client(service, region=region) if region else module.client(service)
+    aws = AwsClients(client)
+
+    if params["logins"] is not None:
+        if not params["logins"]:
+            module.fail_json(msg="logins is empty: give at least one entry.", logins=[])
+        results = run_logins(params, aws, no_log_values=module.no_log_values)
+        failed, message = summary(results, params["fail_on_error"])
+        if failed:
+            module.fail_json(msg=message, changed=False, logins=results)
+        module.exit_json(msg=message, changed=False, logins=results)
+
+    missing = missing_single_login_options(params)
+    if missing:
+        module.fail_json(msg="missing required arguments: %s" % ", ".join(missing))
     try:
-        engine, host, port, user, _database = validated_target(params)
         signer = None if params.get("token") else TokenSigner()
-        outcome = attempt_login(params, params.get("region"), signer, no_log_values=module.no_log_values)
+        result = verify_one(params, signer, aws, no_log_values=module.no_log_values)
     except (VerifyConfigError, TokenError) as e:
         module.fail_json(msg=str(e), connected=False, diagnosis=None, db_endpoint="%s:%s" % (
             params.get("db_host"), params.get("db_port")), db_user=params.get("db_user"))
-
-    result = outcome.to_result()
-    result.update(changed=False, db_endpoint="%s:%s" % (host, port), db_user=user, msg=outcome.message)
-    if not outcome.connected and params["diagnose"] and outcome.diagnosis in DIAGNOSABLE:
-        token_facts = parse_token(params.get("token")) if params.get("token") else None
-        region = (params.get("region") or outcome.region or (token_facts or {}).get("region")
-                  or region_from_host(host))
-        diagnosis, message, checks, facts = diagnose(
-            outcome, params, host, port, user, _Aws(module, region), catalog=_catalog(module, engine, user),
-            token=params.get("token"), now=datetime.datetime.now(datetime.timezone.utc))
-        result.update(diagnosis=diagnosis, msg=message, checks=[c.to_dict() for c in checks], **facts)
 
     if not result["connected"] and params["fail_on_error"]:
         module.fail_json(**result)
