@@ -154,7 +154,7 @@ def labctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-def playbook(directory: Path, name: str) -> tuple[float, int, str]:
+def playbook(directory: Path, name: str, label: str) -> tuple[float, int, str]:
     """Run a playbook on the bench inventory -> (seconds, changed tasks summed over hosts, 'ok/total' logins)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(VIEW),
@@ -163,7 +163,7 @@ def playbook(directory: Path, name: str) -> tuple[float, int, str]:
     proc = subprocess.run(["ansible-playbook", "-i", str(directory), str(ROOT / "playbooks" / name)], cwd=str(ROOT),
                           env=env, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - start
-    (directory / f"{name}.{int(start)}.log").write_text(proc.stdout + proc.stderr)
+    (directory / f"{label}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         tail = [line for line in (proc.stdout + proc.stderr).splitlines() if "fatal:" in line or "FAILED" in line]
         sys.stderr.write("\n".join(tail[-20:]) + "\n")
@@ -182,15 +182,15 @@ def run_scale(n: int, users: int, hosts: int, keep: str | None) -> dict:
         labctl("add-databases", str(listing))
         try:
             logins = inventory(directory, lab_status(), n, users, hosts)
-            playbook(directory, "revoke.yml")
-            first, first_changed, first_logins = playbook(directory, "site.yml")
-            again, again_changed, again_logins = playbook(directory, "site.yml")
+            playbook(directory, "revoke.yml", "1-revoke-before")
+            first, first_changed, first_logins = playbook(directory, "site.yml", "2-site-first-run")
+            again, again_changed, again_logins = playbook(directory, "site.yml", "3-site-re-run")
             return {"databases": n, "users": users, "hosts": hosts, "logins": logins, "first": first,
                     "first_changed": first_changed, "first_logins": first_logins, "again": again,
                     "again_changed": again_changed, "again_logins": again_logins}
         finally:
             try:
-                playbook(directory, "revoke.yml")
+                playbook(directory, "revoke.yml", "4-revoke-after")
             except RuntimeError as exc:
                 print(f"bench: cleanup: {exc}", file=sys.stderr)
             if keep:  # the playbook logs only: the inventory holds the lab's secrets
