@@ -1,40 +1,72 @@
 #!/usr/bin/env python
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Wall time of playbooks/site.yml on the lab: first run and re-run, for 1 and 10 databases x 20 users
-x 5 target hosts.
+"""Wall time of playbooks/site.yml on the lab: first run and re-run, for N databases x 20 users x 10 target hosts.
 
-Usage (from the repository root): make view && .venv/bin/python bench/site.py [--scales 1,10] [--users 20]
-[--hosts 5]. Starts the lab when it is down (and leaves it up).
+Usage (from the repository root):
 
-The lab has three real database servers (lab-mysql, lab-postgres, the Aurora cluster lab-aurora) and its daemon
-cannot add more, so N logical databases are mapped round robin onto them: logical database i is an entry of
-rds_iam_databases for server i % 3 with its own users (b<i>_u<j>). Every entry costs what a database costs
-in each step (one rds_iam_enable call, its grants in the policies, one rds_iam_db_user call with all its
-users, its logins). Each target host has its own IAM role (bench-role-K, created by the iam_access role with
-this account as trust; the host assumes it with the keys of the lab's lab-app-role-source user), users are
-granted round robin to those roles (so that no policy passes IAM's 6144-character limit), and each host logs
-in as every user its role may use: databases x users logins in all. Each scale starts from nothing
-(revoke.yml first) and is revoked again at the end (which deletes the bench roles). The re-run must report
-changed=0.
+    make view && .venv/bin/python bench/site.py [--scales 1,10,100] [--users 20] [--hosts 10]
+
+Starts the lab when it is down (and leaves it up; LAB_STATE_DIR selects another lab).
+
+Scale N runs N databases with distinct identifiers: the bench adds N logical databases to the lab
+(`labctl add-databases`: bench-db-000, bench-db-001, ... round robin over the lab's three servers, a DB
+instance on lab-mysql and on lab-postgres, an Aurora cluster on lab-aurora). Each is an RDS identity of its
+own (its own resource id, IAM auth off at first, its own endpoint: a relay of the lab to the server), so
+each costs what a database costs in every step: enabling IAM auth, its grants in the policies, its users
+(b<i>_u<j>, distinct on the shared servers), its logins.
+
+Each target host has its own IAM role (bench-role-K, created by the iam_access role with this account as
+trust; the host assumes it with the keys of the lab's lab-app-role-source user). Users are granted round
+robin to those roles and each host logs in as every user its role may use: databases x users logins.
+
+Each scale starts clean (revoke.yml), runs site.yml twice (the re-run must report changed=0), then
+revokes (which deletes the bench roles) and removes its logical databases, also when a run fails.
+
+The bench uses only the data model of docs/data_model.md (rds_iam_databases with
+db_instance_identifier/db_cluster_identifier, engine, db_name, admin, users with privileges/roles and
+principals; rds_iam_principals with trust) and the host variables rds_iam_principal,
+rds_iam_host_environment and rds_iam_ca_cert; the lab's addresses and secrets come from
+scripts/lab_inventory.py (lab_databases, lab_admin_passwords, ...), never from this script's output.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import re
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
+
+# bench/ holds scripts whose names shadow the standard library (token.py): keep it off the import path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEW = ROOT / ".build" / "view"
-SERVERS = [("lab-mysql", "db_instance_identifier", "mysql"), ("lab-postgres", "db_instance_identifier", "postgres"),
-           ("lab-aurora", "db_cluster_identifier", "postgres")]
+# server -> (kind of the logical databases it serves, data model key, engine in the data model)
+SERVERS = [("lab-mysql", "instance", "db_instance_identifier", "mysql"),
+           ("lab-postgres", "instance", "db_instance_identifier", "postgres"),
+           ("lab-aurora", "cluster", "db_cluster_identifier", "postgres")]
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+LOGINS_OK = re.compile(r"(\d+) of (\d+) logins ok")
+
+
+def database_id(i: int) -> str:
+    return f"bench-db-{i:03d}"
+
+
+def logical_databases(n_databases: int) -> list:
+    """The `labctl add-databases` list of a scale."""
+    result = []
+    for i in range(n_databases):
+        server, kind, _key, _engine = SERVERS[i % len(SERVERS)]
+        result.append({"id": database_id(i), "kind": kind, "server": server})
+    return result
 
 
 def principals(n_hosts: int) -> list:
@@ -43,20 +75,27 @@ def principals(n_hosts: int) -> list:
 
 def data_model(n_databases: int, n_users: int, roles: list) -> list:
     databases = []
+    grant = 0
     for i in range(n_databases):
-        server, key, engine = SERVERS[i % len(SERVERS)]
+        db_id = database_id(i)
+        _server, _kind, key, engine = SERVERS[i % len(SERVERS)]
         users = []
         for j in range(n_users):
-            user = {"name": f"b{i:02d}_u{j:02d}", "principals": [roles[j % len(roles)]]}
+            user = {"name": f"b{i:03d}_u{j:02d}", "principals": [roles[grant % len(roles)]]}
+            grant += 1
             if engine == "mysql":
                 user["privileges"] = {"labdb.*": "SELECT"}
             else:
                 user["roles"] = ["pg_read_all_data"]
             users.append(user)
-        databases.append({key: server, "engine": engine, "db_name": "labdb", "users": users,
-                          "admin": {"user": "{{ lab_databases['%s'].admin_user }}" % server,
-                                    "password": "{{ lab_admin_passwords['%s'] }}" % server}})
+        databases.append({key: db_id, "engine": engine, "db_name": "labdb", "users": users,
+                          "admin": {"user": "{{ lab_databases['%s'].admin_user }}" % db_id,
+                                    "password": "{{ lab_admin_passwords['%s'] }}" % db_id}})
     return databases
+
+
+def lab_status() -> dict:
+    return json.loads(labctl("status-json").stdout)
 
 
 def aws_config(directory: Path, lab: dict, roles: list) -> Path:
@@ -72,7 +111,7 @@ def aws_config(directory: Path, lab: dict, roles: list) -> Path:
 
 
 def inventory(directory: Path, lab: dict, n_databases: int, n_users: int, n_hosts: int) -> int:
-    """Write a bench inventory; returns the number of logins the verify step makes."""
+    """Write a bench inventory (the logical databases must exist); returns the number of logins verify makes."""
     roles = principals(n_hosts)
     model = data_model(n_databases, n_users, roles)
     config = aws_config(directory, lab, roles)
@@ -85,7 +124,9 @@ def inventory(directory: Path, lab: dict, n_databases: int, n_users: int, n_host
             "rds_iam_host_environment": {"AWS_CONFIG_FILE": str(config),
                                          "AWS_SHARED_CREDENTIALS_FILE": "{{ lab_aws_shared_credentials_file }}",
                                          "AWS_PROFILE": "{{ rds_iam_principal }}",
-                                         "AWS_EC2_METADATA_DISABLED": "true"},
+                                         "AWS_EC2_METADATA_DISABLED": "true",
+                                         "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+                                         "AWS_SESSION_TOKEN": ""},
             "rds_iam_ca_cert": "{{ inventory_dir }}/.hosts/{{ inventory_hostname }}/rds-ca-bundle.pem",
         }}}}}
     group_vars = directory / "group_vars" / "all"
@@ -99,13 +140,22 @@ def inventory(directory: Path, lab: dict, n_databases: int, n_users: int, n_host
         "rds_iam_aws": {"endpoint_url": "{{ lab_endpoint_url }}", "region": "{{ lab_region }}",
                         "access_key": "{{ lab_access_key }}", "secret_key": "{{ lab_secret_key }}"},
     }, indent=1))
+    # lab_databases / lab_admin_passwords (the logical databases included) from the lab's status
     subprocess.run([sys.executable, str(ROOT / "scripts" / "lab_inventory.py"), str(directory)], check=True,
-                   capture_output=True)
-    # Every user is granted to one host's role, and each host logs in as every user its role may use.
+                   capture_output=True, cwd=str(ROOT))
     return n_databases * n_users
 
 
-def playbook(directory: Path, name: str) -> tuple[float, int]:
+def labctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "lab.labctl", *args], cwd=str(ROOT), capture_output=True, text=True,
+                          check=False)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"bench: labctl {args[0]} failed: {proc.stderr[-2000:]}")
+    return proc
+
+
+def playbook(directory: Path, name: str, label: str) -> tuple[float, int, str]:
+    """Run a playbook on the bench inventory -> (seconds, changed tasks summed over hosts, 'ok/total' logins)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(VIEW),
                ANSIBLE_NOCOLOR="1")
@@ -113,43 +163,78 @@ def playbook(directory: Path, name: str) -> tuple[float, int]:
     proc = subprocess.run(["ansible-playbook", "-i", str(directory), str(ROOT / "playbooks" / name)], cwd=str(ROOT),
                           env=env, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - start
+    (directory / f"{label}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-5000:] + proc.stderr[-2000:])
-        raise SystemExit(f"bench: {name} failed")
-    return elapsed, sum(int(m.group(2)) for m in RECAP.finditer(proc.stdout))
+        tail = [line for line in (proc.stdout + proc.stderr).splitlines() if "fatal:" in line or "FAILED" in line]
+        sys.stderr.write("\n".join(tail[-20:]) + "\n")
+        raise RuntimeError(f"{name} failed (rc {proc.returncode})")
+    logins = LOGINS_OK.findall(proc.stdout)
+    return elapsed, sum(int(m.group(2)) for m in RECAP.finditer(proc.stdout)), \
+        (f"{logins[-1][0]}/{logins[-1][1]}" if logins else "-")
+
+
+def run_scale(n: int, users: int, hosts: int, keep: str | None) -> dict:
+    databases = logical_databases(n)
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
+        directory = Path(tmp)
+        listing = directory / "databases.json"
+        listing.write_text(json.dumps(databases))
+        labctl("add-databases", str(listing))
+        try:
+            logins = inventory(directory, lab_status(), n, users, hosts)
+            playbook(directory, "revoke.yml", "1-revoke-before")
+            first, first_changed, first_logins = playbook(directory, "site.yml", "2-site-first-run")
+            again, again_changed, again_logins = playbook(directory, "site.yml", "3-site-re-run")
+            return {"databases": n, "users": users, "hosts": hosts, "logins": logins, "first": first,
+                    "first_changed": first_changed, "first_logins": first_logins, "again": again,
+                    "again_changed": again_changed, "again_logins": again_logins}
+        finally:
+            try:
+                playbook(directory, "revoke.yml", "4-revoke-after")
+            except RuntimeError as exc:
+                print(f"bench: cleanup: {exc}", file=sys.stderr)
+            if keep:  # the playbook logs only: the inventory holds the lab's secrets
+                target = Path(keep) / f"scale-{n}"
+                target.mkdir(parents=True, exist_ok=True)
+                for log in directory.glob("*.log"):
+                    shutil.copy(log, target / log.name)
+            labctl("remove-databases", str(listing), check=False)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--scales", default="1,10", help="numbers of databases (default 1,10)")
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--hosts", type=int, default=5)
+    parser.add_argument("--scales", default="1,10", help="numbers of databases, comma-separated (default 1,10)")
+    parser.add_argument("--users", type=int, default=20, help="users per database (default 20)")
+    parser.add_argument("--hosts", type=int, default=10, help="target hosts, one IAM role each (default 10)")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy each scale's playbook logs into DIR/scale-N")
     args = parser.parse_args()
+    scales = [int(x) for x in args.scales.split(",") if x.strip()]
+    if not scales or min(scales) < 1 or max(scales) > 1000 or args.users < 1 or args.hosts < 1:
+        parser.error("--scales: numbers from 1 to 1000; --users and --hosts at least 1")
     if not (VIEW / "ansible_collections" / "dbauth" / "rds_iam" / "roles" / "enable").is_dir():
         raise SystemExit("bench: run `make view` first")
-    subprocess.run([sys.executable, "-m", "lab.labctl", "up"], cwd=str(ROOT), check=True, capture_output=True)
-    lab = json.loads(subprocess.run([sys.executable, "-m", "lab.labctl", "status-json"], cwd=str(ROOT), check=True,
-                                    capture_output=True, text=True).stdout)
+    labctl("up")
     rows = []
-    for n in [int(x) for x in args.scales.split(",")]:
-        with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
-            directory = Path(tmp)
-            logins = inventory(directory, lab, n, args.users, args.hosts)
-            playbook(directory, "revoke.yml")
-            first, first_changed = playbook(directory, "site.yml")
-            again, again_changed = playbook(directory, "site.yml")
-            playbook(directory, "revoke.yml")
-            rows.append((n, args.users, args.hosts, logins, first, first_changed, again, again_changed))
-            print(f"  {n} database(s): first run {first:.1f} s, re-run {again:.1f} s (changed={again_changed})",
-                  file=sys.stderr, flush=True)
-    header = ("databases", "users/db", "hosts", "logins", "first run s", "changed", "re-run s", "changed")
-    print("site.yml on the lab (%s)" % "logical databases mapped onto the lab's 3 servers")
+    for n in scales:
+        row = run_scale(n, args.users, args.hosts, args.keep_logs)
+        rows.append(row)
+        print(f"  {n} database(s): first run {row['first']:.1f} s, re-run {row['again']:.1f} s "
+              f"(changed={row['again_changed']}, logins ok {row['again_logins']})", file=sys.stderr, flush=True)
+    header = ("databases", "users", "hosts", "logins", "first run s", "re-run s", "re-run s per added database",
+              "re-run changed", "logins ok (re-run)")
+    print("site.yml on the lab: logical databases (own RDS identity and endpoint) on the lab's 3 servers")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for row in rows:
-        n, users, hosts, logins, first, first_changed, again, again_changed = row
-        print(f"| {n} | {users} | {hosts} | {logins} | {first:.1f} | {first_changed} | {again:.1f} | {again_changed} |")
-    return 0 if all(r[7] == 0 for r in rows) else 1
+    previous = None
+    for row in sorted(rows, key=lambda r: r["databases"]):
+        if previous is None or previous["databases"] == row["databases"]:
+            per_db = "-"
+        else:
+            per_db = "%.2f" % ((row["again"] - previous["again"]) / (row["databases"] - previous["databases"]))
+        print(f"| {row['databases']} | {row['databases'] * row['users']} | {row['hosts']} | {row['logins']} | "
+              f"{row['first']:.1f} | {row['again']:.1f} | {per_db} | {row['again_changed']} | {row['again_logins']} |")
+        previous = row
+    return 0 if all(r["again_changed"] == 0 for r in rows) else 1
 
 
 if __name__ == "__main__":

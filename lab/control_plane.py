@@ -67,6 +67,9 @@ class DatabaseSpec:
     admin_password: str
     engine_version: str | None = None  # default: DEFAULT_ENGINE_VERSIONS[engine]
     db_name: str | None = None
+    # A logical database: its own RDS identity (resource id, IAM flag, endpoint = a relay of the lab
+    # daemon) served by the real server of this database id. None: the database is a server itself.
+    served_by: str | None = None
 
     def validate(self) -> None:
         if self.kind == "instance":
@@ -163,6 +166,10 @@ class ControlPlane:
             if spec.id.lower() == db_id.lower():
                 return spec
         return None
+
+    def served_databases(self, server_id: str) -> list[str]:
+        """Ids of the logical databases that the server of ``server_id`` serves."""
+        return [s.id for s in self._specs if s.served_by and s.served_by.lower() == server_id.lower()]
 
     def find_database(self, db_id: str) -> tuple[str, Any] | None:
         """("instance", DBInstance) or ("cluster", DBCluster) for an id, live from moto.
@@ -382,6 +389,24 @@ class ControlPlane:
         self._seed_database(spec)
         self._specs.append(spec)
         return next(d for d in self.databases() if d["id"] == spec.id)
+
+    def remove_database(self, db_id: str) -> bool:
+        """Delete a database added with :meth:`add_database` (and, for a cluster, its member instance)."""
+        spec = self.spec(db_id)
+        if spec is None:
+            return False
+        rds = self.client("rds")
+        if spec.kind == "instance":
+            if self.find_database(spec.id) is not None:
+                rds.delete_db_instance(DBInstanceIdentifier=spec.id, SkipFinalSnapshot=True)
+        else:
+            member = _member_instance_id(spec.id)
+            if member.lower() in self.rds_backend.databases:
+                rds.delete_db_instance(DBInstanceIdentifier=member, SkipFinalSnapshot=True)
+            if spec.id.lower() in self.rds_backend.clusters:
+                rds.delete_db_cluster(DBClusterIdentifier=spec.id, SkipFinalSnapshot=True)
+        self._specs.remove(spec)
+        return True
 
     def _seed_database(self, spec: DatabaseSpec) -> None:
         rds = self.client("rds")

@@ -8,9 +8,13 @@ One process (``python -m lab.daemon --state-dir STATE``), started by ``labctl up
   and ``lab-aurora`` (cluster, aurora-postgresql) whose endpoints are the lab's servers;
 * ``TokenVerifier`` logging refusals to ``STATE/verifier.log``;
 * the LDAP endpoint (thread) that PostgreSQL's ``ldap`` method binds to;
-* ``STATE/verify.sock``: the MariaDB plugin's verify requests (``AWSV1`` frames);
+* ``STATE/verify.sock``: the MariaDB plugin's verify requests (``AWSV2`` frames, ``AWSV1`` read too);
 * ``STATE/control.sock``: JSON-line control requests from ``labctl``
-  (``ping``, ``status``, ``maintenance``, ``refusals``, ``set_clock_offset`` in test mode);
+  (``ping``, ``status``, ``maintenance``, ``refusals``, ``add_databases``, ``remove_databases``,
+  ``set_clock_offset`` in test mode);
+* logical databases (``add_databases``): an RDS instance or cluster of their own in moto
+  (own resource id, IAM auth off at creation) whose endpoint is a relay (:mod:`lab.relay`) to
+  one of the three servers; they live as long as this process (``labctl down`` ends them);
 * ``STATE/lab.json`` (0600): what ``labctl status-json`` prints; ``STATE/daemon.pid``.
 
 SIGTERM/SIGINT: stop the endpoints and moto, remove the pid file and sockets.
@@ -23,6 +27,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import socketserver
@@ -50,17 +55,33 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_verify_request(sock: socket.socket) -> tuple[str, str, str, str]:
-    """AWSV1 frame from the MariaDB plugin -> (db_id, user, transport, token)."""
-    if _recv_exact(sock, 5) != b"AWSV1":
+def read_verify_request(sock: socket.socket) -> tuple[str, str, str, str, str]:
+    """Frame from the MariaDB plugin -> (db_id, user, transport, client address, token).
+
+    AWSV2: 5 fields; AWSV1 (a plugin built before the client address was sent): 4 fields, address "".
+    """
+    magic = _recv_exact(sock, 5)
+    if magic not in (b"AWSV1", b"AWSV2"):
         raise ValueError("bad magic")
     fields = []
-    for _field in range(4):
+    for _field in range(5 if magic == b"AWSV2" else 4):
         (length,) = struct.unpack(">I", _recv_exact(sock, 4))
         if length > MAX_FRAME_FIELD:
             raise ValueError("field too long")
         fields.append(_recv_exact(sock, length).decode("utf-8", errors="replace") if length else "")
-    return fields[0], fields[1], fields[2], fields[3]
+    if magic == b"AWSV1":
+        fields.insert(3, "")
+    return fields[0], fields[1], fields[2], fields[3], fields[4]
+
+
+#: Engine of a logical database: (server family, kind) -> the engines RDS would run there (first = default).
+LOGICAL_ENGINES = {
+    ("mariadb", "instance"): ("mysql", "mariadb"),
+    ("mariadb", "cluster"): ("aurora-mysql",),
+    ("postgresql", "instance"): ("postgres",),
+    ("postgresql", "cluster"): ("aurora-postgresql",),
+}
+RDS_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,61}[A-Za-z0-9]$|^[A-Za-z]$")
 
 
 class LabDaemon:
@@ -75,6 +96,9 @@ class LabDaemon:
         self.ldap = None
         self.servers: list[socketserver.BaseServer] = []
         self.started_at = time.time()
+        self.relays = None
+        self.logical: dict[str, dict] = {}  # id -> {id, kind, engine, served_by}
+        self._logical_lock = threading.Lock()
 
     # -- helpers ---------------------------------------------------------
     def clock(self) -> float:
@@ -83,16 +107,23 @@ class LabDaemon:
     def path(self, name: str) -> Path:
         return self.state / name
 
-    def check(self, user: str, db_id: str, token: str, via: str) -> bool:
-        decision = self.verifier.verify(token, user, db_id)
-        LOG.info("login %s user=%s db=%s via=%s code=%s key=%s", "accepted" if decision.ok else "refused",
-                 user, db_id, via, decision.code, decision.access_key_id)
+    def check(self, user: str, db_id: str, token: str, via: str, dialled: str | None = None) -> bool:
+        decision = self.verifier.verify(token, user, db_id, dialled)
+        LOG.info("login %s user=%s db=%s dialled=%s via=%s code=%s key=%s",
+                 "accepted" if decision.ok else "refused", user, db_id, decision.database, via, decision.code,
+                 decision.access_key_id)
         return bool(decision.ok)
+
+    def dialled_by_address(self, client: str) -> str | None:
+        """The logical database whose relay connects from `client` (None: the server was dialled directly)."""
+        relay = self.relays.by_source(client) if client and self.relays is not None else None
+        return relay.name if relay is not None else None
 
     # -- start -----------------------------------------------------------
     def start(self) -> None:
         from lab.control_plane import DatabaseSpec, start_control_plane
         from lab.ldap_endpoint import LdapServer
+        from lab.relay import RelayHub
         from lab.verifier import TokenVerifier
 
         cfg = self.config
@@ -105,7 +136,8 @@ class LabDaemon:
         self.verifier = TokenVerifier(self.cp, clock=self.clock, log_path=self.path("verifier.log"))
         self.aws_files = self.cp.write_aws_config(self.path("aws"))
 
-        self.ldap = LdapServer(cfg["ldap_port"], lambda u, d, t: self.check(u, d, t, "ldap")).start()
+        self.relays = RelayHub()
+        self.ldap = LdapServer(cfg["ldap_port"], lambda u, d, t, dialled: self.check(u, d, t, "ldap", dialled)).start()
         self.servers.append(self.ldap)
         self.servers.append(self._unix_server("verify.sock", self._verify_handler()))
         self.servers.append(self._unix_server("control.sock", self._control_handler()))
@@ -136,8 +168,9 @@ class LabDaemon:
                 sock.settimeout(20)
                 answer = b"N"
                 try:
-                    db_id, user, transport, token = read_verify_request(sock)
-                    answer = b"Y" if daemon.check(user, db_id, token, f"mariadb-plugin/{transport}") else b"N"
+                    db_id, user, transport, client, token = read_verify_request(sock)
+                    answer = b"Y" if daemon.check(user, db_id, token, f"mariadb-plugin/{transport}",
+                                                  daemon.dialled_by_address(client)) else b"N"
                 except Exception as exc:  # malformed frame: refuse
                     LOG.warning("verify request dropped: %s", type(exc).__name__)
                 try:
@@ -178,6 +211,14 @@ class LabDaemon:
             return self.verifier.recent_refusals(int(request.get("limit", 20)))
         if cmd == "accepts":
             return self.verifier.recent_accepts(int(request.get("limit", 20)))
+        if cmd == "add_databases":
+            result = self.add_databases(list(request.get("databases") or []))
+            procutil.write_json_private(self.path("lab.json"), self.status())
+            return result
+        if cmd == "remove_databases":
+            result = self.remove_databases(list(request.get("ids") or []), bool(request.get("all_logical")))
+            procutil.write_json_private(self.path("lab.json"), self.status())
+            return result
         if cmd == "set_clock_offset":
             if not self.test_mode:
                 raise PermissionError("set_clock_offset needs a lab started with LAB_TEST_MODE=1")
@@ -188,6 +229,114 @@ class LabDaemon:
             threading.Thread(target=lambda: (time.sleep(0.1), os.kill(os.getpid(), signal.SIGTERM))).start()
             return {"stopping": True}
         raise ValueError(f"unknown command {cmd!r}")
+
+    # -- logical databases -------------------------------------------------
+    def _check_logical(self, entry: dict) -> dict:
+        """Validate one add_databases entry -> {id, kind, engine, served_by} (nothing created yet)."""
+        if not isinstance(entry, dict):
+            raise ValueError(f"each database must be a mapping {{id, kind, server}}, not {entry!r}")
+        unknown = sorted(set(entry) - {"id", "kind", "server", "engine"})
+        if unknown:
+            raise ValueError(f"unknown key(s) {unknown} in {entry!r} (known: id, kind, server, engine)")
+        db_id, kind, server = entry.get("id"), entry.get("kind", "instance"), entry.get("server")
+        if not isinstance(db_id, str) or not RDS_IDENTIFIER.match(db_id):
+            raise ValueError(f"id {db_id!r}: an RDS identifier is 1-63 letters, digits or hyphens, a letter "
+                             "first, no hyphen at the end nor two in a row")
+        bases = {db["id"]: db for db in self.config["databases"]}
+        if server not in bases:
+            raise ValueError(f"{db_id}: server must be one of {sorted(bases)}, not {server!r}")
+        if db_id.lower() in {b.lower() for b in bases}:
+            raise ValueError(f"{db_id} is one of the lab's servers, not a logical database")
+        engines = LOGICAL_ENGINES.get((bases[server]["server"], kind))
+        if engines is None:
+            raise ValueError(f"{db_id}: kind must be instance or cluster, not {kind!r}")
+        engine = entry.get("engine") or engines[0]
+        if engine not in engines:
+            raise ValueError(f"{db_id}: a {kind} on {server} runs engine {' or '.join(engines)}, not {engine!r}")
+        return {"id": db_id, "kind": kind, "engine": engine, "served_by": server}
+
+    def add_databases(self, entries: list) -> dict:
+        """Create logical databases (idempotent: an existing one with the same kind/server/engine is kept)."""
+        from lab.control_plane import DatabaseSpec
+
+        wanted = [self._check_logical(e) for e in entries]
+        ids = [w["id"].lower() for w in wanted]
+        if len(ids) != len(set(ids)):
+            raise ValueError("the same id is listed twice")
+        results = []
+        with self._logical_lock:
+            for want in wanted:
+                have = self.logical.get(want["id"])
+                if have is not None and have != want:
+                    raise ValueError(f"{want['id']} exists as {have}; remove it first to change it")
+                if have is None and self.cp.find_database(want["id"]) is not None:
+                    raise ValueError(f"{want['id']} exists in RDS and is not a logical database of the lab")
+            touched = set()
+            for want in wanted:
+                if want["id"] in self.logical:
+                    results.append({"id": want["id"], "action": "unchanged"})
+                    continue
+                base = next(db for db in self.config["databases"] if db["id"] == want["served_by"])
+                relay = self.relays.add(want["id"], ("127.0.0.1", base["port"]))
+                try:
+                    self.cp.add_database(DatabaseSpec(
+                        id=want["id"], kind=want["kind"], engine=want["engine"], host="127.0.0.1", port=relay.port,
+                        admin_user=base["admin_user"], admin_password=base["admin_password"],
+                        db_name=base.get("db_name"), served_by=want["served_by"]))
+                except BaseException:
+                    self.relays.remove(want["id"])
+                    raise
+                self.logical[want["id"]] = want
+                touched.add(want["served_by"])
+                results.append({"id": want["id"], "action": "created"})
+            self._route_postgres(touched)
+        LOG.info("logical databases: %s", ", ".join(f"{r['id']} {r['action']}" for r in results) or "none")
+        return {"databases": results}
+
+    def remove_databases(self, ids: list, all_logical: bool = False) -> dict:
+        """Delete logical databases (idempotent: an id that is not there is reported absent)."""
+        bases = {db["id"].lower() for db in self.config["databases"]}
+        for db_id in ids:
+            if not isinstance(db_id, str):
+                raise ValueError(f"ids must be strings, not {db_id!r}")
+            if db_id.lower() in bases:
+                raise ValueError(f"{db_id} is one of the lab's servers; only logical databases can be removed")
+        results = []
+        with self._logical_lock:
+            targets = list(self.logical) if all_logical else list(dict.fromkeys(ids))
+            touched = set()
+            for db_id in targets:
+                have = self.logical.get(db_id)
+                if have is None:
+                    if self.cp.find_database(db_id) is not None:
+                        raise ValueError(f"{db_id} is not a logical database of the lab")
+                    results.append({"id": db_id, "action": "absent"})
+                    continue
+                self.relays.remove(db_id)
+                self.cp.remove_database(db_id)
+                del self.logical[db_id]
+                touched.add(have["served_by"])
+                results.append({"id": db_id, "action": "removed"})
+            self._route_postgres(touched)
+        LOG.info("logical databases: %s", ", ".join(f"{r['id']} {r['action']}" for r in results) or "none")
+        return {"databases": results}
+
+    def _route_postgres(self, server_ids: set) -> None:
+        """Give each PostgreSQL server one pg_hba.conf line per relay source address (then reload)."""
+        from lab.postgres_server import PostgresServer
+
+        for db in self.config["databases"]:
+            if db["id"] not in server_ids or db["server"] != "postgresql":
+                continue
+            routes = {self.relays.get(i).source_ip: i for i, w in self.logical.items() if w["served_by"] == db["id"]}
+            server = PostgresServer(self.state / db["dir"], port=db["port"], db_id=db["id"],
+                                    admin_user=db["admin_user"], admin_password=db["admin_password"],
+                                    tls=self.tls_paths(), ldap_port=self.config["ldap_port"])
+            server.set_logical_routes(routes)
+
+    def tls_paths(self) -> dict:
+        return {k: str(self.state / "tls" / f) for k, f in
+                (("ca_cert", "ca.pem"), ("server_cert", "server.pem"), ("server_key", "server.key"))}
 
     def status(self) -> dict:
         cp = self.cp
@@ -206,7 +355,11 @@ class LabDaemon:
                 "engine_version": live.get("engine_version"), "endpoint": live.get("endpoint"),
                 "status": live.get("status"), "pending": live.get("pending"),
                 "server": own.get("server"), "db_name": own.get("db_name"),
+                "logical": live["id"] in self.logical,
             }
+            if entry["logical"]:
+                base = by_id[live["served_by"]]
+                entry.update(server=base["server"], db_name=live.get("db_name"), served_by=live["served_by"])
             if live.get("reader_endpoint"):
                 entry["reader_endpoint"] = live["reader_endpoint"]
             databases.append(entry)
@@ -243,6 +396,8 @@ class LabDaemon:
 
     # -- stop ------------------------------------------------------------
     def stop(self) -> None:
+        if self.relays is not None:
+            self.relays.stop()
         for server in self.servers:
             try:
                 server.shutdown()
@@ -259,6 +414,8 @@ class LabDaemon:
         try:
             data = json.loads(self.path("lab.json").read_text())
             data["running"] = False
+            # logical databases live in this process only
+            data["databases"] = [db for db in data.get("databases", []) if not db.get("logical")]
             procutil.write_json_private(self.path("lab.json"), data)
         except (OSError, ValueError):
             pass

@@ -1,4 +1,4 @@
-"""Control the dbauth.rds_iam lab: ``python -m lab.labctl up|down|status|status-json|maintenance``.
+"""Control the dbauth.rds_iam lab: ``python -m lab.labctl up|down|status|status-json|maintenance|add-databases|remove-databases``.
 
 State folder: ``lab/.state`` (git-ignored), or ``$LAB_STATE_DIR``.
 
@@ -12,6 +12,13 @@ State folder: ``lab/.state`` (git-ignored), or ``$LAB_STATE_DIR``.
 * ``status``: human summary incl. the last refusals of the verifier.
 * ``status-json``: one JSON object (endpoint, keys, CA, databases, principals ...).
 * ``maintenance``: apply pending RDS modifications (ApplyImmediately=false).
+* ``add-databases FILE``: add logical databases to the running lab. FILE (YAML or JSON, ``-``
+  = stdin) is a list of ``{id, kind: instance|cluster, server: lab-mysql|lab-postgres|lab-aurora}``
+  (optional ``engine``: ``mysql``/``mariadb`` for an instance on lab-mysql). Each one is an RDS
+  instance or cluster of its own (own resource id, IAM auth off) whose endpoint is a relay on a
+  free 127.0.0.1 port to that server. Idempotent; they last until ``down``.
+* ``remove-databases FILE|--all-logical``: remove logical databases (FILE: the same list, or
+  just ids); never the three servers. Idempotent.
 """
 
 from __future__ import annotations
@@ -214,6 +221,8 @@ def up() -> dict:
     proc = start_daemon(state)
 
     servers = _servers(state, cfg, tls)
+    if proc is not None:  # a new daemon: logical databases of an earlier one are gone
+        clear_logical_routes(servers)
     errors: list[BaseException] = []
 
     def bring_up(server):
@@ -287,10 +296,12 @@ def down() -> bool:
     tls = {k: str(state / "tls" / f) for k, f in
            (("ca_cert", "ca.pem"), ("server_cert", "server.pem"), ("server_key", "server.key"))}
     ok = True
-    for server in _servers(state, cfg, tls):
+    servers = _servers(state, cfg, tls)
+    for server in servers:
         if not server.stop():
             ok = False
             _say(f"could not stop {server.db_id}")
+    clear_logical_routes(servers)
     pid = procutil.read_pid(state / "daemon.pid")
     if pid and not procutil.stop_pid(pid, 30):
         ok = False
@@ -302,6 +313,52 @@ def down() -> bool:
             pass
     _say("lab down" if ok else "lab partly down")
     return ok
+
+
+def clear_logical_routes(servers: list) -> None:
+    """Forget the relay routes of logical databases (the next start writes the servers' own pg_hba.conf)."""
+    for server in servers:
+        if hasattr(server, "clear_logical_routes"):
+            server.clear_logical_routes()
+
+
+def read_database_list(path: str) -> list:
+    """A YAML or JSON list of logical databases ({id, kind, server}) or of ids; `-` reads stdin."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise LabError(f"{path}: neither JSON nor YAML: {exc}") from None
+    if isinstance(data, dict) and "databases" in data:
+        data = data["databases"]
+    if not isinstance(data, list):
+        raise LabError(f"{path}: expected a list of databases ({{id, kind, server}}), got {type(data).__name__}")
+    return data
+
+
+def change_databases(command: str, path: str | None, all_logical: bool = False) -> dict:
+    state = state_dir()
+    if not daemon_alive(state):
+        raise LabError("the lab is not running (labctl up)")
+    if command == "add-databases":
+        if not path:
+            raise LabError("add-databases needs FILE")
+        result = control(state, {"cmd": "add_databases", "databases": read_database_list(path)}, timeout=300)
+    else:
+        if bool(path) == bool(all_logical):
+            raise LabError("remove-databases needs FILE or --all-logical (not both)")
+        ids = []
+        for entry in (read_database_list(path) if path else []):
+            ids.append(entry.get("id") if isinstance(entry, dict) else entry)
+        result = control(state, {"cmd": "remove_databases", "ids": ids, "all_logical": all_logical}, timeout=300)
+    status = control(state, {"cmd": "status"})
+    write_integration_config(status)
+    return result
 
 
 def read_refusals(state: Path, limit: int = 10) -> list[dict]:
@@ -370,11 +427,12 @@ def status_text() -> tuple[str, bool]:
     out.append("")
     out.append(f"{'DATABASE':<14} {'KIND':<9} {'ENGINE':<18} {'ENDPOINT':<17} {'IAM AUTH':<9} {'SERVER':<8} RESOURCE ID")
     for db in status.get("databases", []):
-        srv = states.get(db["id"], {})
+        srv = states.get(db.get("served_by") or db["id"], {})
         iam = db.get("iam_database_authentication_enabled")
         out.append(f"{db['id']:<14} {db['kind']:<9} {db['engine']:<18} {'127.0.0.1:%s' % db['port']:<17} "
                    f"{('on' if iam else 'off') if status['running'] else '-':<9} "
-                   f"{'up' if srv.get('running') else 'down':<8} {db.get('resource_id') or ''}")
+                   f"{'up' if srv.get('running') else 'down':<8} {db.get('resource_id') or ''}"
+                   + (f"  (logical, served by {db['served_by']})" if db.get("logical") else ""))
     if status.get("principals"):
         out.append("")
         out.append(f"{'PRINCIPAL':<20} ROLE ARN")
@@ -393,8 +451,13 @@ def status_text() -> tuple[str, bool]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="labctl", description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("command", choices=["up", "down", "status", "status-json", "maintenance"])
+    parser.add_argument("command", choices=["up", "down", "status", "status-json", "maintenance", "add-databases",
+                                            "remove-databases"])
+    parser.add_argument("file", nargs="?", help="add-databases / remove-databases: YAML or JSON list ('-' = stdin)")
+    parser.add_argument("--all-logical", action="store_true", help="remove-databases: every logical database")
     args = parser.parse_args(argv)
+    if args.file and args.command not in ("add-databases", "remove-databases"):
+        parser.error(f"{args.command} takes no FILE")
     try:
         if args.command == "up":
             up()
@@ -418,7 +481,11 @@ def main(argv=None) -> int:
             result = control(state, {"cmd": "maintenance"})
             print(json.dumps(result, indent=2))
             return 0
-    except (LabError, TimeoutError, subprocess.CalledProcessError) as exc:
+        if args.command in ("add-databases", "remove-databases"):
+            result = change_databases(args.command, args.file, args.all_logical)
+            print(json.dumps(result, indent=2))
+            return 0
+    except (LabError, TimeoutError, subprocess.CalledProcessError, OSError, ValueError) as exc:
         _say(f"labctl {args.command}: {exc}")
         return 1
     return 0

@@ -3,9 +3,15 @@
 PostgreSQL (simple-bind mode: ``ldapprefix="cn=" ldapsuffix=",dc=DB_ID,dc=lab"``)
 sends one BindRequest with DN ``cn=USER,dc=DB_ID,dc=lab`` and the login password
 (the IAM token) as the simple credentials, then an UnbindRequest. This server
-decodes those two operations (BER), asks ``check(user, db_id, password)`` and
+decodes those two operations (BER), asks ``check(user, db_id, password, dialled)`` and
 answers a BindResponse with success (0) or invalidCredentials (49). Anything else
 is answered with protocolError/unwillingToPerform, or the connection is closed.
+
+A logical database served by that PostgreSQL server (reached through its relay,
+:mod:`lab.relay`) has its own ``pg_hba.conf`` line whose suffix also names it:
+``cn=USER,dc=DB_ID,ou=LOGICAL_ID,dc=lab`` -> ``dialled`` = LOGICAL_ID (None otherwise).
+The DN is read from the right: the parts the server's configuration adds come
+last, so a login name cannot pose as them.
 """
 
 from __future__ import annotations
@@ -133,15 +139,22 @@ def bind_response(message_id: int, code: int, diagnostic: str = "") -> bytes:
     return encode(TAG_SEQUENCE, encode_int(message_id) + op)
 
 
-def parse_dn(dn: str) -> tuple[str, str] | None:
-    """``cn=USER,dc=DB_ID,dc=lab`` -> (USER, DB_ID); None when it has another shape."""
+def parse_dn(dn: str) -> tuple[str, str, str | None] | None:
+    """``cn=USER,dc=DB_ID[,ou=LOGICAL_ID],dc=lab`` -> (USER, DB_ID, LOGICAL_ID or None); None for another shape."""
     if not dn.startswith("cn=") or not dn.endswith(",dc=lab"):
         return None
     middle = dn[len("cn="):-len(",dc=lab")]
+    dialled = None
+    rest, sep, last = middle.rpartition(",")
+    if sep and last.startswith("ou="):
+        dialled = last[len("ou="):]
+        if not dialled:
+            return None
+        middle = rest
     user, sep, db_id = middle.rpartition(",dc=")
     if not sep or not user or not db_id:
         return None
-    return user, db_id
+    return user, db_id, dialled
 
 
 # -- server -------------------------------------------------------------------
@@ -195,12 +208,12 @@ class _Handler(socketserver.BaseRequestHandler):
         except UnicodeDecodeError:
             parsed = None
         if parsed is None:
-            return bind_response(message_id, INVALID_DN_SYNTAX, "expected cn=USER,dc=DB_ID,dc=lab")
+            return bind_response(message_id, INVALID_DN_SYNTAX, "expected cn=USER,dc=DB_ID[,ou=LOGICAL_ID],dc=lab")
         if not password:
             return bind_response(message_id, INVALID_CREDENTIALS, "empty password")
-        user, db_id = parsed
+        user, db_id, dialled = parsed
         try:
-            ok = bool(self.server.check(user, db_id, password.decode("utf-8", errors="replace")))
+            ok = bool(self.server.check(user, db_id, password.decode("utf-8", errors="replace"), dialled))
         except Exception:  # a bug must never turn into a successful bind
             LOG.exception("ldap check failed")
             ok = False
@@ -214,7 +227,7 @@ class LdapServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, check: Callable[[str, str, str], bool], host: str = "127.0.0.1"):
+    def __init__(self, port: int, check: Callable[[str, str, str, str | None], bool], host: str = "127.0.0.1"):
         self.check = check
         self.binds = 0
         super().__init__((host, port), _Handler)

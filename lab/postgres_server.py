@@ -6,14 +6,22 @@ CA) and sends members of ``rds_iam`` to the lab's LDAP endpoint: PostgreSQL's
 ``ldap`` method in simple-bind mode passes the whole password (the token) as the
 bind password for ``cn=USER,dc=DB_ID,dc=lab``; the endpoint asks the verifier.
 
+Logical databases served by a cluster (``labctl add-databases``) reach it through
+relays that connect from loopback addresses of their own (:mod:`lab.relay`): one
+``hostssl`` line per relay address gives the LDAP DN ``cn=USER,dc=DB_ID,ou=LOGICAL_ID,dc=lab``,
+so the verifier knows which endpoint the client dialled. The routes are kept in
+``BASE/logical-routes.json`` while the lab daemon runs (``labctl down`` clears them).
+
 When the lab runs as root, PostgreSQL (which refuses root) runs as the
 ``postgres`` account (or ``nobody``) and its data dir is chowned to it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 import subprocess
 from pathlib import Path
 
@@ -58,19 +66,73 @@ class PostgresServer:
         return self.data / "postmaster.pid"
 
     # -- setup -----------------------------------------------------------
+    @property
+    def routes_file(self) -> Path:
+        return self.base / "logical-routes.json"
+
+    def logical_routes(self) -> dict[str, str]:
+        """{relay source address: logical database id} of the running lab daemon."""
+        try:
+            return dict(json.loads(self.routes_file.read_text()))
+        except (OSError, ValueError):
+            return {}
+
     def _hba(self) -> str:
-        ldap = (f'ldap ldapserver=127.0.0.1 ldapport={self.ldap_port} ldapprefix="cn=" '
-                f'ldapsuffix=",dc={self.db_id},dc=lab"')
+        def ldap(suffix: str) -> str:
+            return (f'ldap ldapserver=127.0.0.1 ldapport={self.ldap_port} ldapprefix="cn=" '
+                    f'ldapsuffix="{suffix}"')
+
+        logical = "".join(f"hostssl   all  +rds_iam  {source}/32   {ldap(f',dc={self.db_id},ou={db_id},dc=lab')}\n"
+                          for source, db_id in sorted(self.logical_routes().items()))
         return (
             "# written by the dbauth.rds_iam lab (lab/postgres_server.py)\n"
             "# TYPE  DATABASE USER     ADDRESS        METHOD\n"
             "# IAM users (members of rds_iam): TLS only, token checked by the lab verifier via LDAP\n"
-            "hostnossl all  +rds_iam  127.0.0.1/32   reject\n"
-            f"hostssl   all  +rds_iam  127.0.0.1/32   {ldap}\n"
+            "hostnossl all  +rds_iam  127.0.0.0/8    reject\n"
+            "# logical databases: the relay's source address names the endpoint dialled\n"
+            f"{logical}"
+            f"hostssl   all  +rds_iam  127.0.0.0/8    {ldap(f',dc={self.db_id},dc=lab')}\n"
             "# everyone else: password over TLS (rds.force_ssl=1)\n"
-            "hostssl   all  all       127.0.0.1/32   scram-sha-256\n"
-            "hostnossl all  all       127.0.0.1/32   reject\n"
+            "hostssl   all  all       127.0.0.0/8    scram-sha-256\n"
+            "hostnossl all  all       127.0.0.0/8    reject\n"
         )
+
+    def write_hba(self) -> None:
+        (self.data / "pg_hba.conf").write_text(self._hba())
+        if self.user:
+            os.chown(self.data / "pg_hba.conf", self.user[0], self.user[1])
+
+    def set_logical_routes(self, routes: dict[str, str], timeout: float = 30) -> None:
+        """Write the routes and pg_hba.conf, reload, and wait until new sessions use them."""
+        if routes:
+            procutil.write_json_private(self.routes_file, routes)
+        else:
+            self.clear_logical_routes()
+        self.write_hba()
+        if not self.running():
+            return
+        before = self._conf_load_time()
+        procutil.run([str(self.bindir / "pg_ctl"), "reload", "-D", str(self.data), "-s"], user=self.user)
+        deadline = time.monotonic() + timeout
+        while self._conf_load_time() == before:  # a new session reads the postmaster's reload time
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.db_id}: PostgreSQL did not reload pg_hba.conf")
+            time.sleep(0.02)
+
+    def clear_logical_routes(self) -> None:
+        try:
+            self.routes_file.unlink()
+        except FileNotFoundError:
+            pass
+
+    def _conf_load_time(self):
+        conn = self.connect_admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_conf_load_time()")
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
 
     def _conf(self) -> str:
         return (

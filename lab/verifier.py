@@ -1,7 +1,9 @@
 """RDS IAM authentication token verifier of the lab.
 
-``TokenVerifier.verify(token, login_user, db_id)`` accepts a login only when every
-link RDS checks holds:
+``TokenVerifier.verify(token, login_user, db_id, dialled)`` accepts a login only when every
+link RDS checks holds (``db_id``: the server that asks; ``dialled``: the database whose
+endpoint the client connected to, that server's own by default, or a logical
+database it serves, reached through the lab's relay, see :mod:`lab.relay`):
 
 1. the token parses: ``host:port/?Action=connect&DBUser=...&X-Amz-*``;
 2. ``X-Amz-Algorithm=AWS4-HMAC-SHA256``, credential scope service ``rds-db``,
@@ -9,17 +11,23 @@ link RDS checks holds:
 3. ``X-Amz-Expires`` <= 900 and ``X-Amz-Date`` neither older than that nor in the
    future beyond a small skew (injectable clock);
 4. ``DBUser`` equals the login name (case-sensitive);
-5. host:port of the token is an endpoint of the database being logged in to;
+5. host:port of the token is an endpoint of the database dialled (RDS: "an authentication
+   token ... is signed for the host name and port of the DB instance", user guide,
+   "Connecting to your DB instance using IAM authentication"): a token for a logical
+   database's endpoint is refused on its server's own endpoint and the other way round;
 6. the access key is known to moto (an active IAM user key, or an assumed-role
    session whose session token equals ``X-Amz-Security-Token`` and that has not
    expired) and the SigV4 signature recomputed with its secret matches;
-7. IAM database authentication is enabled on the instance / cluster (live);
+7. IAM database authentication is enabled on the instance / cluster dialled (live);
 8. the principal's identity policies (user: inline + attached + groups; role
    session: the role's inline + attached; then permissions boundary and session
    policy when present) allow ``rds-db:connect`` on
-   ``arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER``, decided by the lab's own
-   evaluator ``lab/iam_policy.py`` (written from AWS's IAM user guide; the lab never
-   loads the collection's ``plugins/``) on the request context of ``request_context``.
+   ``arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`` with the resource id of the
+   database dialled (each DB instance has its own ``DbiResourceId`` and an Aurora cluster
+   its ``DbClusterResourceId``; the policy names it: user guide, "Creating and using an IAM
+   policy for IAM database access"), decided by the lab's own evaluator ``lab/iam_policy.py``
+   (written from AWS's IAM user guide; the lab never loads the collection's ``plugins/``) on
+   the request context of ``request_context``.
 
 Refusals are logged (JSON lines to ``log_path`` and an in-memory ring) with the
 access key id and a reason; secrets, session tokens and tokens are never logged.
@@ -60,6 +68,7 @@ class Decision:
     access_key_id: str | None = None
     code: str = ""  # short machine-readable reason ("ok", "expired", "bad_signature", ...)
     resource_arn: str | None = None
+    database: str | None = None  # the database dialled (the asking server's own, or a logical one it serves)
 
 
 class _Refuse(Exception):
@@ -227,17 +236,18 @@ class TokenVerifier:
         self._lock = threading.Lock()
 
     # public -----------------------------------------------------------------
-    def verify(self, token: str, login_user: str, db_id: str) -> Decision:
+    def verify(self, token: str, login_user: str, db_id: str, dialled: str | None = None) -> Decision:
         access_key_id = None
+        database = dialled or db_id
         try:
-            return self._verify(token, login_user, db_id)
+            return self._verify(token, login_user, db_id, database)
         except _Refuse as refusal:
             access_key_id = refusal.access_key_id
             decision = Decision(False, refusal.reason, refusal.principal_arn, access_key_id,
-                                refusal.code, refusal.resource_arn)
+                                refusal.code, refusal.resource_arn, database)
         except Exception as exc:  # never let a bug turn into an accepted login
             decision = Decision(False, f"verifier error: {type(exc).__name__}", None, access_key_id,
-                                "internal_error")
+                                "internal_error", None, database)
         self._record_refusal(decision, login_user, db_id)
         return decision
 
@@ -257,6 +267,7 @@ class TokenVerifier:
         entry = {
             "time": dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).isoformat(timespec="seconds"),
             "db_id": db_id,
+            "database": decision.database,
             "user": login_user,
             "access_key_id": decision.access_key_id,
             "principal_arn": decision.principal_arn,
@@ -270,7 +281,7 @@ class TokenVerifier:
                 with self.log_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(entry, sort_keys=True) + "\n")
 
-    def _verify(self, token: str, login_user: str, db_id: str) -> Decision:
+    def _verify(self, token: str, login_user: str, db_id: str, database: str) -> Decision:
         cp = self.control_plane
         parsed = parse_token(token)
 
@@ -320,18 +331,20 @@ class TokenVerifier:
         if db_user != login_user:
             raise refuse("wrong_user", f"token is for DBUser {db_user!r}, login is {login_user!r}")
 
-        found = _retrying(lambda: cp.find_database(db_id))
+        if database.lower() != db_id.lower() and database not in _retrying(lambda: cp.served_databases(db_id)):
+            raise refuse("unknown_database", f"{database!r} is not a database served by {db_id}")
+        found = _retrying(lambda: cp.find_database(database))
         if found is None:  # moto's ModifyDBCluster briefly removes the cluster: look twice
             time.sleep(0.05)
-            found = _retrying(lambda: cp.find_database(db_id))
+            found = _retrying(lambda: cp.find_database(database))
         if found is None:
-            raise refuse("unknown_database", f"no RDS instance or cluster {db_id!r}")
+            raise refuse("unknown_database", f"no RDS instance or cluster {database!r}")
         kind, db = found
-        endpoints = _retrying(lambda: cp.endpoints(db_id))
+        endpoints = _retrying(lambda: cp.endpoints(database))
         if (parsed.host.lower(), parsed.port) not in {(h.lower(), p) for h, p in endpoints}:
             allowed = ", ".join(sorted({f"{h}:{p}" for h, p in endpoints}))
             raise refuse("wrong_endpoint", f"token signed for {parsed.host}:{parsed.port}, "
-                                           f"{db_id} listens on {allowed}")
+                                           f"{database} listens on {allowed}")
 
         principal = _retrying(lambda: self._principal(access_key_id, parsed.get("X-Amz-Security-Token"), now))
         signature = parsed.get("X-Amz-Signature") or ""
@@ -360,11 +373,11 @@ class TokenVerifier:
             raise refuse(prefix + result.decision, result.reason, principal_arn=principal.arn,
                          resource_arn=resource_arn)
         reason = result.reason
-        decision = Decision(True, reason, principal.arn, access_key_id, "ok", resource_arn)
+        decision = Decision(True, reason, principal.arn, access_key_id, "ok", resource_arn, database)
         with self._lock:
             self._accepts.append({
                 "time": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
-                "db_id": db_id, "user": login_user, "access_key_id": access_key_id,
+                "db_id": db_id, "database": database, "user": login_user, "access_key_id": access_key_id,
                 "principal_arn": principal.arn, "reason": reason,
             })
         return decision

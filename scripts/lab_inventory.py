@@ -56,6 +56,8 @@ def render(status: dict) -> tuple[dict, dict]:
             db["id"]: {
                 "kind": db["kind"], "engine": db["engine"], "address": db["host"], "port": db["port"],
                 "admin_user": db["admin_user"], "db_name": db.get("db_name"), "resource_id": db.get("resource_id"),
+                # a logical database (labctl add-databases): its own RDS identity on one of the servers
+                "logical": bool(db.get("logical")), "served_by": db.get("served_by"),
             } for db in status["databases"]
         },
         "lab_principals": [p["name"] for p in status["principals"]],

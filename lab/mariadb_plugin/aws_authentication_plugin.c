@@ -5,13 +5,17 @@
  *   CREATE USER 'u'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'
  * works against the lab server. The client is asked for mysql_clear_password;
  * the token it sends is handed to the lab daemon over a unix socket together
- * with the database id, the login name and the transport kind.
- * The daemon answers 'Y' (accept) or 'N' (refuse).
+ * with the database id, the login name, the transport kind and the client's
+ * address. The daemon answers 'Y' (accept) or 'N' (refuse).
  *
  * Wire format to the daemon (all integers big-endian u32):
- *   "AWSV1" then 4 fields, each: length, bytes
- *     db_id, user, transport ("1" = unix socket, "?" = TCP), token
+ *   "AWSV2" then 5 fields, each: length, bytes
+ *     db_id, user, transport ("1" = unix socket, "?" = TCP), client address, token
  *   reply: one byte 'Y' or 'N'.
+ * The client address tells the daemon which endpoint the client dialled: the
+ * relays of the lab's logical databases connect from loopback addresses of
+ * their own (lab/relay.py). The daemon still reads "AWSV1" frames (4 fields,
+ * no client address) from a plugin built before.
  *
  * TLS: the plugin API (MYSQL_PLUGIN_VIO_INFO) tells TCP from a unix socket but
  * not TLS from plain TCP. The lab server therefore runs with
@@ -84,12 +88,13 @@ static int write_all(int fd, const unsigned char *buf, size_t len)
 
 /* 1 = accepted, 0 = refused or verifier unreachable */
 static int ask_verifier(const char *user, size_t user_len, const char *tls,
+                        const char *client, size_t client_len,
                         const unsigned char *token, size_t token_len)
 {
   struct sockaddr_un addr;
   struct timeval timeout = {15, 0};
   size_t db_len = db_id ? strlen(db_id) : 0;
-  size_t total = 5 + 16 + db_len + user_len + strlen(tls) + token_len;
+  size_t total = 5 + 20 + db_len + user_len + strlen(tls) + client_len + token_len;
   unsigned char *msg;
   unsigned char answer = 0;
   int fd, pos = 0, ok = 0;
@@ -99,11 +104,12 @@ static int ask_verifier(const char *user, size_t user_len, const char *tls,
   msg = malloc(total);
   if (!msg)
     return 0;
-  memcpy(msg, "AWSV1", 5);
+  memcpy(msg, "AWSV2", 5);
   pos = 5;
   pos += put_field(msg + pos, db_id, (uint32_t)db_len);
   pos += put_field(msg + pos, user, (uint32_t)user_len);
   pos += put_field(msg + pos, tls, (uint32_t)strlen(tls));
+  pos += put_field(msg + pos, client, (uint32_t)client_len);
   pos += put_field(msg + pos, token, (uint32_t)token_len);
 
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -142,6 +148,8 @@ static int aws_auth_authenticate(MYSQL_PLUGIN_VIO *vio, MYSQL_SERVER_AUTH_INFO *
     return CR_ERROR;
 
   ok = ask_verifier(info->user_name, info->user_name_length, transport(vio),
+                    info->host_or_ip ? info->host_or_ip : "",
+                    info->host_or_ip ? (size_t)info->host_or_ip_length : 0,
                     packet, (size_t)len);
   return ok ? CR_OK : CR_ERROR;
 }

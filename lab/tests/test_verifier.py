@@ -393,3 +393,62 @@ def test_databases_report(lab_control_plane, iam_enabled):
 def test_canonical_host_matches_what_botocore_signs(netloc, host_header):
     from lab.verifier import canonical_host
     assert canonical_host(netloc) == host_header
+
+
+# -- logical databases: the endpoint dialled decides ----------------------------------------------------------
+LOGICAL_PORT = 15501
+
+
+@pytest.fixture(scope="module")
+def logical_db(lab_control_plane: ControlPlane) -> dict:
+    """A logical DB instance served by lab-postgres (own resource id, endpoint 127.0.0.1:LOGICAL_PORT), IAM on."""
+    cp = lab_control_plane
+    cp.add_database(DatabaseSpec(id="lab-logical-pg", kind="instance", engine="postgres", host=HOST,
+                                 port=LOGICAL_PORT, admin_user="labadmin", admin_password="lab-admin-pw-1",
+                                 served_by="lab-postgres"))
+    cp.client("rds").modify_db_instance(DBInstanceIdentifier="lab-logical-pg", EnableIAMDatabaseAuthentication=True,
+                                        ApplyImmediately=True)
+    return {d["id"]: d for d in cp.databases()}["lab-logical-pg"]
+
+
+def test_logical_database_has_its_own_resource_id(lab_control_plane, iam_enabled, logical_db):
+    assert lab_control_plane.served_databases("lab-postgres") == ["lab-logical-pg"]
+    assert lab_control_plane.served_databases("lab-aurora") == []
+    assert logical_db["resource_id"].startswith("db-")
+    assert logical_db["resource_id"] != iam_enabled["lab-postgres"]["resource_id"]
+
+
+def test_dialled_logical_database_is_checked_against_its_own_resource_id(lab_control_plane, lab_iam, iam_enabled,
+                                                                        logical_db, verifier):
+    cp = lab_control_plane
+    logical_rid, server_rid = logical_db["resource_id"], iam_enabled["lab-postgres"]["resource_id"]
+    logical_only = lab_iam.user(lab_iam.connect_policy(user_arn(cp, logical_rid, "alice")))
+    server_only = lab_iam.user(lab_iam.connect_policy(user_arn(cp, server_rid, "alice")))
+    token = logical_only.token(cp, HOST, LOGICAL_PORT, "alice")
+    decision = verifier.verify(token, "alice", "lab-postgres", "lab-logical-pg")
+    assert decision.ok and decision.database == "lab-logical-pg", decision.reason
+    assert decision.resource_arn == user_arn(cp, logical_rid, "alice")
+    refused = verifier.verify(server_only.token(cp, HOST, LOGICAL_PORT, "alice"), "alice", "lab-postgres",
+                              "lab-logical-pg")
+    assert refused.code == "policy_implicit_deny"
+    # the token names the logical endpoint: refused when the server's own endpoint was dialled
+    assert verifier.verify(token, "alice", "lab-postgres").code == "wrong_endpoint"
+    # and a token for the server's endpoint is refused through the logical one
+    server_token = server_only.token(cp, HOST, PG_PORT, "alice")
+    assert verifier.verify(server_token, "alice", "lab-postgres").ok
+    assert verifier.verify(server_token, "alice", "lab-postgres", "lab-logical-pg").code == "wrong_endpoint"
+    # only the server that serves it may speak for a logical database
+    assert verifier.verify(token, "alice", "lab-aurora", "lab-logical-pg").code == "unknown_database"
+    logged = verifier.recent_refusals()[-1]
+    assert logged["db_id"] == "lab-aurora" and logged["database"] == "lab-logical-pg"
+
+
+def test_ldap_dn_names_the_logical_database_from_the_right():
+    from lab.ldap_endpoint import parse_dn
+
+    assert parse_dn("cn=alice,dc=lab-postgres,dc=lab") == ("alice", "lab-postgres", None)
+    assert parse_dn("cn=alice,dc=lab-postgres,ou=bench-db-001,dc=lab") == ("alice", "lab-postgres", "bench-db-001")
+    # a login name cannot pose as the part the server's configuration adds
+    assert parse_dn("cn=a,ou=bench-db-001,dc=lab-postgres,dc=lab") == ("a,ou=bench-db-001", "lab-postgres", None)
+    assert parse_dn("cn=alice,dc=lab-postgres,ou=,dc=lab") is None
+    assert parse_dn("cn=alice,ou=x,dc=lab") is None
