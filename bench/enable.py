@@ -93,6 +93,23 @@ def collections_dir():
     return tmp
 
 
+def module_env(cp, tmp):
+    """The environment of the ansible processes: the collection tree of collections_dir() and the
+    control plane's admin keys, nothing from the machine's AWS configuration."""
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(tmp),
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        AWS_ACCESS_KEY_ID=cp.admin_access_key,
+        AWS_SECRET_ACCESS_KEY=cp.admin_secret_key,
+        AWS_REGION=cp.region,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    return env
+
+
 def run_module(module, args, env):
     argv = [
         os.path.join(os.path.dirname(sys.executable), "ansible"),
@@ -152,17 +169,7 @@ def main():
     tmp = collections_dir()
     try:
         setup_aws(cp)
-        env = dict(os.environ)
-        env.update(
-            ANSIBLE_COLLECTIONS_PATH=str(tmp),
-            ANSIBLE_LOCALHOST_WARNING="false",
-            ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-            AWS_ACCESS_KEY_ID=cp.admin_access_key,
-            AWS_SECRET_ACCESS_KEY=cp.admin_secret_key,
-            AWS_REGION=cp.region,
-            AWS_CONFIG_FILE=os.devnull,
-            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        )
+        env = module_env(cp, tmp)
         modules = {
             "dbauth.rds_iam.rds_iam_enable": lambda on: {
                 "db_instance_identifier": "bench-rds-iam-enable",

@@ -25,8 +25,10 @@ import pymysql
 import pytest
 import yaml
 
-from lab.tests.test_logins import (  # noqa: F401  (lab: the module's own lab fixture)
-    LOGIN_ERRORS, REPO, lab, login, make_token, mysql_connect, pg_connect)
+from lab.tests import test_logins
+from lab.tests.test_logins import LOGIN_ERRORS, REPO, login, make_token, mysql_connect, pg_connect
+
+lab = test_logins.lab  # the same module-scoped fixture: this module gets a lab of its own
 
 LOGICAL = {  # logical id -> (kind, server)
     "lg-mysql": ("instance", "lab-mysql"),
@@ -231,15 +233,15 @@ def test_up_again_keeps_them(lab, logical):
     lab.labctl("up")
     lab.refresh()
     assert lab.status["daemon_pid"] == pid
-    assert {i for i in LOGICAL} <= {d["id"] for d in lab.status["databases"]}
+    assert set(LOGICAL) <= {d["id"] for d in lab.status["databases"]}
     assert login(lab, "lg-postgres", USER, token(lab, logical["logical_only"], "lg-postgres")) == (USER, True)
 
 
 def test_remove(lab, logical, tmp_path):
     gone = lab.db("lg-mysql")
     (tmp_path / "one.json").write_text(json.dumps([{"id": "lg-mysql"}, {"id": "lg-never-added"}]))
-    assert remove(lab, str(tmp_path / "one.json")) == [{"id": "lg-mysql", "action": "removed"},
-                                                        {"id": "lg-never-added", "action": "absent"}]
+    expected = [{"id": "lg-mysql", "action": "removed"}, {"id": "lg-never-added", "action": "absent"}]
+    assert remove(lab, str(tmp_path / "one.json")) == expected
     lab.refresh()
     assert "lg-mysql" not in {d["id"] for d in lab.status["databases"]}
     with pytest.raises(lab.aws("rds").exceptions.DBInstanceNotFoundFault):

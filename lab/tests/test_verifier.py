@@ -418,8 +418,8 @@ def test_logical_database_has_its_own_resource_id(lab_control_plane, iam_enabled
     assert logical_db["resource_id"] != iam_enabled["lab-postgres"]["resource_id"]
 
 
-def test_dialled_logical_database_is_checked_against_its_own_resource_id(lab_control_plane, lab_iam, iam_enabled,
-                                                                        logical_db, verifier):
+def test_dialled_logical_database_is_checked_against_its_own_resource_id(
+        lab_control_plane, lab_iam, iam_enabled, logical_db, verifier):
     cp = lab_control_plane
     logical_rid, server_rid = logical_db["resource_id"], iam_enabled["lab-postgres"]["resource_id"]
     logical_only = lab_iam.user(lab_iam.connect_policy(user_arn(cp, logical_rid, "alice")))

@@ -53,6 +53,24 @@ class Aws:
         return client if retry_decorator is None else RetryingBotoClientWrapper(client, retry_decorator)
 
 
+def cluster_record(name, engine="aurora-postgresql", port=5432, **over):
+    """A describe_db_clusters record; the resource id is made from the name."""
+    record = {
+        "DBClusterIdentifier": name,
+        "Engine": engine,
+        "EngineVersion": "16.4",
+        "Status": "available",
+        "DbClusterResourceId": "cluster-%s" % name.upper().replace("-", "").ljust(26, "Y"),
+        "DBClusterArn": "arn:aws:rds:%s:%s:cluster:%s" % (REGION, ACCOUNT, name),
+        "Endpoint": "%s.cluster-abcdefghijkl.%s.rds.amazonaws.com" % (name, REGION),
+        "ReaderEndpoint": "%s.cluster-ro-abcdefghijkl.%s.rds.amazonaws.com" % (name, REGION),
+        "Port": port,
+        "IAMDatabaseAuthenticationEnabled": True,
+    }
+    record.update(over)
+    return record
+
+
 def run_module(main, args, capsys, check_mode=False):
     """Run a module's main() with args (plus region and keys); its JSON result, checked for the secret."""
     args = dict(args)

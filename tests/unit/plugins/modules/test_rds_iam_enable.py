@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_enable
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import ACCOUNT
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import REGION
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import cluster_record
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import run_module
 
 # The module must not pick up a region, keys or a role from the machine running the tests.
@@ -183,22 +184,6 @@ def test_module_uses_a_retrying_client(aws, capsys):
 # Batch mode (databases). concurrency: 1 where several databases change, so that the Stubber's
 # queue of responses meets the calls in a known order.
 
-def cluster_record(name, **over):
-    record = {
-        "DBClusterIdentifier": name,
-        "Engine": "aurora-postgresql",
-        "EngineVersion": "16.4",
-        "Status": "available",
-        "DbClusterResourceId": "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY2",
-        "DBClusterArn": "arn:aws:rds:%s:%s:cluster:%s" % (REGION, ACCOUNT, name),
-        "Endpoint": "%s.cluster-abcdefghijkl.%s.rds.amazonaws.com" % (name, REGION),
-        "Port": 5432,
-        "IAMDatabaseAuthenticationEnabled": True,
-    }
-    record.update(over)
-    return record
-
-
 def named(name, **over):
     return instance(
         DBInstanceIdentifier=name,
@@ -289,7 +274,7 @@ def test_batch_mixed_results_one_failure_hides_nothing(aws, capsys):
     )
     assert member["failed"] is True
     assert "use db_cluster_identifier: aurora-1 instead of db_instance_identifier" in member["msg"]
-    assert aurora["changed"] is False and aurora["resource_id"] == "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY2"
+    assert aurora["changed"] is False and aurora["resource_id"] == "cluster-AURORA1YYYYYYYYYYYYYYYYYYY"
     assert result["msg"].startswith("3 of 6 databases failed: databases[2]: DB instance 'db-missing' not found")
     assert "; databases[3]: Failed to enable IAM database authentication on DB instance 'db-broken'" in result["msg"]
     assert "; databases[4]: DB instance 'member-1' is a member of" in result["msg"]

@@ -12,6 +12,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils import _rds_databas
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_info
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import ACCOUNT
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import REGION
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import cluster_record
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import run_module
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -35,21 +36,9 @@ def instance(name, engine="postgres", group="pg16-ssl", **over):
 
 
 def cluster(name, **over):
-    record = {
-        "DBClusterIdentifier": name,
-        "Engine": "aurora-mysql",
-        "EngineVersion": "8.0.mysql_aurora.3.08.0",
-        "Status": "available",
-        "DbClusterResourceId": "cluster-%s" % name.upper().replace("-", "").ljust(26, "Y"),
-        "DBClusterArn": "arn:aws:rds:%s:%s:cluster:%s" % (REGION, ACCOUNT, name),
-        "Endpoint": "%s.cluster-abcdefghijkl.%s.rds.amazonaws.com" % (name, REGION),
-        "ReaderEndpoint": "%s.cluster-ro-abcdefghijkl.%s.rds.amazonaws.com" % (name, REGION),
-        "Port": 3306,
-        "IAMDatabaseAuthenticationEnabled": True,
-        "DBClusterParameterGroup": "aurora-mysql8-tls",
-    }
-    record.update(over)
-    return record
+    over.setdefault("EngineVersion", "8.0.mysql_aurora.3.08.0")
+    over.setdefault("DBClusterParameterGroup", "aurora-mysql8-tls")
+    return cluster_record(name, engine="aurora-mysql", port=3306, **over)
 
 
 def parameters(*pairs):
