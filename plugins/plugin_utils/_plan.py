@@ -79,7 +79,7 @@ def _users(db, family, principal_names, where, problems):
     for index, user in enumerate(db["users"] or []):
         if user is None or not user.get("name"):
             continue
-        user_where = "%s users[%d] (%s)" % (where, index, user["name"])
+        user_where = "%s: users[%d] (%s)" % (where, index, user["name"])
         _check_user_name(user["name"], family, user_where, problems)
         key = (user["name"], user["host"] or "%") if family == "mysql" else user["name"]
         if key in seen:
