@@ -443,10 +443,9 @@ def main():
 
     if module.params["databases"] is not None:
         run_many(module, mask)
-    bad = check_concurrency(module.params["concurrency"])
     missing = missing_single_mode_options(module.params)
-    if bad or missing:
-        module.fail_json(msg=bad or "missing required arguments: %s" % ", ".join(missing))
+    if missing:
+        module.fail_json(msg="missing required arguments: %s" % ", ".join(missing))
     missing = driver_missing(module.params["engine"])
     if missing:
         module.fail_json(msg=missing_required_lib(missing[0]), exception=str(missing[1]))

@@ -180,6 +180,25 @@ def test_invalid_users_fail_their_entry_only(capsys, servers):
     assert "failed" not in out["databases"][1]
 
 
+def test_a_driver_error_while_reading_fails_its_entry_without_the_secret(capsys, servers, monkeypatch):
+    def broken_cursor():
+        raise RuntimeError("server closed the connection; password was %s" % OTHER_PASSWORD)
+    real_connect = servers.connect
+
+    def connect(settings):
+        conn, tls = real_connect(settings)
+        if settings.host == "db-b":
+            conn.cursor = broken_cursor
+        return conn, tls
+    monkeypatch.setattr(db_user_runner, "connect", connect)
+    rc, out = run_module(capsys, base([database("db-a"), database("db-b", login_password=OTHER_PASSWORD)]))
+    assert rc == 1
+    a, b = out["databases"]
+    assert a["changed"] is True and "failed" not in a
+    assert b["failed"] is True and b["kind"] == "sql" and b["msg"].startswith("RuntimeError: server closed")
+    assert OTHER_PASSWORD not in json.dumps(out)
+
+
 @pytest.mark.parametrize("args,why", [
     (base([database("db-a"), database("db-a")]), "databases[1] (db-a): the name is already used by databases[0]"),
     (base([database("db-a"), dict(name="db-b", users=[{"name": "u"}])]),
