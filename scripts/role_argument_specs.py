@@ -36,6 +36,13 @@ def load_schema():
     return module
 
 
+class _Dumper(yaml.SafeDumper):
+    """Lists indented under their key, as yamllint (ansible-lint) wants them."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
 def rendered(role, schema):
     path = ROOT / "roles" / role / "meta" / "argument_specs.yml"
     document = yaml.safe_load(path.read_text())
@@ -43,7 +50,7 @@ def rendered(role, schema):
     for (option_role, option), name in OPTIONS.items():
         if option_role == role:
             options[option]["options"] = getattr(schema, name)
-    return path, "---\n" + yaml.safe_dump(document, sort_keys=False, width=120, allow_unicode=True)
+    return path, "---\n" + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
 
 
 def main(argv=None):
@@ -52,7 +59,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     schema = load_schema()
     stale = []
-    for role in sorted({role for role, _ in OPTIONS}):
+    for role in sorted({role for role, option in OPTIONS}):
         path, text = rendered(role, schema)
         if path.read_text() != text:
             stale.append(str(path.relative_to(ROOT)))

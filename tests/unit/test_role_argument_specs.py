@@ -46,7 +46,6 @@ def test_meta_main(role):
     assert meta["galaxy_info"]["namespace"] == "dbauth"
 
 
-
 def _role_argument_specs_script():
     import importlib.util
 
@@ -61,7 +60,7 @@ def _role_argument_specs_script():
 def test_data_model_options_carry_the_plan_schema(role):
     """The options that take the data model carry the schema the plan checks against, as the script writes it."""
     script = _role_argument_specs_script()
-    if role not in {name for name, _ in script.OPTIONS}:
+    if role not in {name for name, option in script.OPTIONS}:
         pytest.fail("%s has no data model option; add it to OPTIONS in scripts/role_argument_specs.py" % role)
     path, text = script.rendered(role, script.load_schema())
     with open(path) as handle:

@@ -146,7 +146,8 @@ CASES = [
     (lambda d, p: d[1].update(users=[{"name": "x", "principal": ["app-role"]}]),
      "rds_iam_databases[1] (aurora-1): users[0] (x): unknown key 'principal' (did you mean 'principals'?)"),
     (lambda d, p: d[0]["users"][0].update(privilges={}), "users[0] (app): unknown key 'privilges' (did you mean 'privileges'?)"),
-    (lambda d, p: d[0].update(db_instance_identifer="x"), "rds_iam_databases[0] (db-mysql): unknown key 'db_instance_identifer' (did you mean 'db_instance_identifier'?)"),
+    (lambda d, p: d[0].update(db_instance_identifer="x"),
+     "rds_iam_databases[0] (db-mysql): unknown key 'db_instance_identifer' (did you mean 'db_instance_identifier'?)"),
     (lambda d, p: d[0].pop("engine"), "rds_iam_databases[0] (db-mysql): engine is required"),
     (lambda d, p: d[0].update(engine="oracle"), "engine is 'oracle'; choose one of mysql, mariadb, postgres, aurora-mysql, aurora-postgresql"),
     (lambda d, p: d[0].update(engine="aurora-mysql"), "engine aurora-mysql is an Aurora cluster's: use db_cluster_identifier"),
@@ -156,7 +157,8 @@ CASES = [
     (lambda d, p: d.append(copy.deepcopy(d[0])), "rds_iam_databases[2] (db-mysql): the same database as rds_iam_databases[0]"),
     (lambda d, p: d.append(dict(copy.deepcopy(d[0]), db_instance_identifier="DB-MYSQL")), "the same database as rds_iam_databases[0]"),
     (lambda d, p: d[0]["users"].append({"name": "app", "principals": []}), "users[3] (app): the same user as users[0]"),
-    (lambda d, p: d[0]["users"][0].update(principals=["ap-role"]), "principals names 'ap-role', which rds_iam_principals does not define (did you mean 'app-role'?)"),
+    (lambda d, p: d[0]["users"][0].update(principals=["ap-role"]),
+     "principals names 'ap-role', which rds_iam_principals does not define (did you mean 'app-role'?)"),
     (lambda d, p: d[0]["users"][0].update(principals=["app-role", "app-role"]), "principals lists a name twice"),
     (lambda d, p: d[0]["users"][0].update(principals="app-role"), "users[0] (app): principals must be a list"),
     (lambda d, p: d[0].pop("admin"), "rds_iam_databases[0] (db-mysql): admin is required to create the users"),
@@ -254,7 +256,7 @@ def test_host_problems_name_the_host_and_the_key():
 
 
 def test_without_principals_the_names_are_not_checked_and_admin_can_be_optional():
-    databases, _ = model()
+    databases = model()[0]
     databases[0].pop("admin")
     databases[0]["users"][0]["principals"] = ["anything"]
     plan = build_plan(databases, None, check_admin=False)
@@ -347,8 +349,9 @@ def test_db_user_databases_need_an_endpoint():
 
 def test_verify_rows_table_and_unexpected():
     databases, principals = model()
-    plan = build_plan(databases, principals, discovered=discovered(), hosts={"h": {"rds_iam_principal": "report-role",
-        "rds_iam_host_logins": [{"database": "db-mysql", "user": "report"}, {"database": "db-mysql", "user": "app"}]}})
+    host = {"rds_iam_principal": "report-role",
+            "rds_iam_host_logins": [{"database": "db-mysql", "user": "report"}, {"database": "db-mysql", "user": "app"}]}
+    plan = build_plan(databases, principals, discovered=discovered(), hosts={"h": host})
     logins = plan["hosts"]["h"]["logins"]
     results = [{"connected": False, "diagnosis": "policy_denied", "msg": "no allow"},
                {"connected": True, "tls_version": "TLSv1.3", "latency_ms": 12.345, "current_user": "app"}]
