@@ -154,11 +154,13 @@ def labctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-def playbook(directory: Path, name: str, label: str) -> tuple[float, int, str]:
-    """Run a playbook on the bench inventory -> (seconds, changed tasks summed over hosts, 'ok/total' logins)."""
+def playbook(directory: Path, name: str, label: str, forks: int = 10) -> tuple[float, int, str]:
+    """Run a playbook on the bench inventory -> (seconds, changed tasks summed over hosts, 'ok/total' logins).
+
+    One fork per target host, as an operator would set it; the logs carry each task's time (profile_tasks)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(VIEW),
-               ANSIBLE_NOCOLOR="1")
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORKS=str(forks), ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
     start = time.monotonic()
     proc = subprocess.run(["ansible-playbook", "-i", str(directory), str(ROOT / "playbooks" / name)], cwd=str(ROOT),
                           env=env, capture_output=True, text=True, check=False)
@@ -182,15 +184,15 @@ def run_scale(n: int, users: int, hosts: int, keep: str | None) -> dict:
         labctl("add-databases", str(listing))
         try:
             logins = inventory(directory, lab_status(), n, users, hosts)
-            playbook(directory, "revoke.yml", "1-revoke-before")
-            first, first_changed, first_logins = playbook(directory, "site.yml", "2-site-first-run")
-            again, again_changed, again_logins = playbook(directory, "site.yml", "3-site-re-run")
+            playbook(directory, "revoke.yml", "1-revoke-before", hosts)
+            first, first_changed, first_logins = playbook(directory, "site.yml", "2-site-first-run", hosts)
+            again, again_changed, again_logins = playbook(directory, "site.yml", "3-site-re-run", hosts)
             return {"databases": n, "users": users, "hosts": hosts, "logins": logins, "first": first,
                     "first_changed": first_changed, "first_logins": first_logins, "again": again,
                     "again_changed": again_changed, "again_logins": again_logins}
         finally:
             try:
-                playbook(directory, "revoke.yml", "4-revoke-after")
+                playbook(directory, "revoke.yml", "4-revoke-after", hosts)
             except RuntimeError as exc:
                 print(f"bench: cleanup: {exc}", file=sys.stderr)
             if keep:  # the playbook logs only: the inventory holds the lab's secrets
