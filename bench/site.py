@@ -162,7 +162,7 @@ def playbook(directory: Path, name: str, label: str, forks: int = 10) -> tuple[f
     env.update(PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(VIEW),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORKS=str(forks), ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
     start = time.monotonic()
-    proc = subprocess.run(["ansible-playbook", "-i", str(directory), str(ROOT / "playbooks" / name)], cwd=str(ROOT),
+    proc = subprocess.run(["ansible-playbook", "-i", str(directory / "hosts.yml"), str(ROOT / "playbooks" / name)], cwd=str(ROOT),
                           env=env, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - start
     (directory / f"{label}.log").write_text(proc.stdout + proc.stderr)
