@@ -10,7 +10,8 @@ unchanged (``scripts/role_argument_specs.py`` writes them there; a unit test kee
 
 from __future__ import annotations
 
-ENGINES = ["mysql", "mariadb", "postgres", "aurora-mysql", "aurora-postgresql"]
+# The SQL dialect of the users: Aurora MySQL is mysql, Aurora PostgreSQL is postgres.
+ENGINES = ["mysql", "mariadb", "postgres"]
 
 USER_OPTIONS = {
     "name": {
@@ -83,10 +84,7 @@ DATABASE_OPTIONS = {
         "type": "str",
         "required": True,
         "choices": ENGINES,
-        "description": [
-            "SQL dialect of the users: V(mysql), V(mariadb), V(postgres); V(aurora-mysql) and V(aurora-postgresql) "
-            "name an Aurora cluster's engine and are handled as V(mysql) and V(postgres)."
-        ],
+        "description": "SQL dialect of the users: V(mysql), V(mariadb) or V(postgres) (Aurora MySQL is V(mysql), Aurora PostgreSQL V(postgres)).",
     },
     "db_name": {"type": "str", "description": "Database the logins open (verify, the PostgreSQL service file)."},
     "endpoint": {

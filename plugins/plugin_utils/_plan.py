@@ -31,9 +31,7 @@ from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._spec_check import 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$")
-_FAMILY = {"mysql": "mysql", "mariadb": "mysql", "aurora-mysql": "mysql", "postgres": "postgres", "aurora-postgresql": "postgres"}
-# The engine rds_iam_db_user and rds_iam_verify take for each data model engine.
-_SQL_ENGINE = {"aurora-mysql": "mysql", "aurora-postgresql": "postgres"}
+_FAMILY = {"mysql": "mysql", "mariadb": "mysql", "postgres": "postgres"}
 _LABELS = ("db_instance_identifier", "db_cluster_identifier", "name", "user")
 # Longest user names: MySQL 32 characters, PostgreSQL 63 bytes (NAMEDATALEN - 1).
 _MAX_USER = {"mysql": 32, "postgres": 63}
@@ -86,11 +84,11 @@ def _users(db, family, principal_names, where, problems):
             problems.append("%s: the same user as users[%d]; list each user once" % (user_where, seen[key]))
         seen.setdefault(key, index)
         if family == "postgres" and user["privileges"] is not None:
-            problems.append("%s: privileges are for MySQL/MariaDB; PostgreSQL users take roles" % user_where)
+            problems.append("%s: privileges are for MySQL/MariaDB, roles for PostgreSQL" % user_where)
         if family == "postgres" and user["host"] is not None:
             problems.append("%s: host is for MySQL/MariaDB accounts; PostgreSQL users have none" % user_where)
         if family == "mysql" and user["roles"] is not None:
-            problems.append("%s: roles are for PostgreSQL; MySQL/MariaDB users take privileges" % user_where)
+            problems.append("%s: roles are for PostgreSQL, privileges for MySQL/MariaDB" % user_where)
         for name in user["principals"] or []:
             if principal_names is not None and name not in principal_names:
                 problems.append(
@@ -108,7 +106,7 @@ def _admin(db, where, problems, check_admin):
             problems.append("%s: admin is required to create the users (user, and password or iam: true)" % where)
         return
     if (admin["password"] is not None) == bool(admin["iam"]):
-        problems.append("%s: admin: give exactly one of password or iam: true" % where)
+        problems.append("%s: admin: give exactly one of password or iam true" % where)
 
 
 def _principals(raw, problems):
@@ -193,8 +191,6 @@ def _database(index, raw, principal_names, problems, check_admin):
     family = _FAMILY.get(engine)
     if family is None:
         return None
-    if instance and engine.startswith("aurora"):
-        problems.append("%s: engine %s is an Aurora cluster's: use db_cluster_identifier" % (where, engine))
     _users(db, family, principal_names, where, problems)
     _admin(db, where, problems, check_admin)
     endpoint = db["endpoint"]
@@ -205,7 +201,7 @@ def _database(index, raw, principal_names, problems, check_admin):
         "kind": "instance" if instance else "cluster",
         "id_key": "db_instance_identifier" if instance else "db_cluster_identifier",
         "ref": {"db_instance_identifier": ident} if instance else {"db_cluster_identifier": ident},
-        "engine": _SQL_ENGINE.get(engine, engine),
+        "engine": engine,
         "family": family,
         "db_name": db["db_name"],
         "endpoint": dict(endpoint) if endpoint else None,

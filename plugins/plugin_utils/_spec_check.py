@@ -97,6 +97,8 @@ def check_options(entry, options, where, problems, label_keys=("name",)):
             continue
         converted = check_value(value, spec, "%s: %s" % (where, key), problems, label_keys)
         if converted is not None and spec.get("choices") and converted not in spec["choices"]:
-            problems.append("%s: %s is %r; choose one of %s" % (where, key, converted, ", ".join(spec["choices"])))
+            choices = [str(c) for c in spec["choices"]]
+            problems.append("%s: %s is %r; give %s %s" % (where, key, converted, key, " or ".join([", ".join(choices[:-1]), choices[-1]])
+                                                          if len(choices) > 1 else choices[0]))
         result[key] = converted
     return result

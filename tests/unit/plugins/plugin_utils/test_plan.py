@@ -38,7 +38,7 @@ def model():
         },
         {
             "db_cluster_identifier": "aurora-1",
-            "engine": "aurora-postgresql",
+            "engine": "postgres",
             "admin": {"user": "postgres", "iam": True, "host": "admin.example", "port": 6432, "db": "postgres"},
             "endpoint": {"address": "proxy.example", "port": 5433},
             "users": [{"name": "report", "roles": ["app_read"], "principals": ["report-role"], "db_name": "reports"}],
@@ -81,7 +81,7 @@ def test_a_whole_model_is_normalised():
     assert mysql["admin"] == {"user": "admin", "iam": False, "host": None, "port": None, "db": None}
     assert (aurora["kind"], aurora["engine"], aurora["family"]) == ("cluster", "postgres", "postgres")
     assert aurora["endpoint"] == {"address": "proxy.example", "port": 5433}, "the override wins over AWS"
-    assert aurora["pending"] == {"iam": True} and aurora["rds_engine"] == "aurora-postgresql"
+    assert aurora["pending"] == {"iam": True} and aurora["rds_engine"] == "aurora-postgresql", "RDS's engine name is kept"
     assert plan["families"] == ["mysql", "postgres"] and plan["empty"] is False
     grants = {p["name"]: p["grants"] for p in plan["principals"]}
     assert grants["app-role"] == [{"database": "db-mysql", "resource_arn_prefix": PREFIX + "db-ABC", "db_users": ["app", "report"]}]
@@ -149,8 +149,7 @@ CASES = [
     (lambda d, p: d[0].update(db_instance_identifer="x"),
      "rds_iam_databases[0] (db-mysql): unknown key 'db_instance_identifer' (did you mean 'db_instance_identifier'?)"),
     (lambda d, p: d[0].pop("engine"), "rds_iam_databases[0] (db-mysql): engine is required"),
-    (lambda d, p: d[0].update(engine="oracle"), "engine is 'oracle'; choose one of mysql, mariadb, postgres, aurora-mysql, aurora-postgresql"),
-    (lambda d, p: d[0].update(engine="aurora-mysql"), "engine aurora-mysql is an Aurora cluster's: use db_cluster_identifier"),
+    (lambda d, p: d[0].update(engine="oracle"), "engine is 'oracle'; give engine mysql, mariadb or postgres"),
     (lambda d, p: d[0].update(db_cluster_identifier="c"), "rds_iam_databases[0] (db-mysql): give exactly one of db_instance_identifier"),
     (lambda d, p: d[0].pop("db_instance_identifier"), "rds_iam_databases[0]: give exactly one of db_instance_identifier"),
     (lambda d, p: d[0].update(db_instance_identifier="1-bad_id"), "identifier '1-bad_id' must be a letter"),
@@ -162,16 +161,16 @@ CASES = [
     (lambda d, p: d[0]["users"][0].update(principals=["app-role", "app-role"]), "principals lists a name twice"),
     (lambda d, p: d[0]["users"][0].update(principals="app-role"), "users[0] (app): principals must be a list"),
     (lambda d, p: d[0].pop("admin"), "rds_iam_databases[0] (db-mysql): admin is required to create the users"),
-    (lambda d, p: d[0]["admin"].update(iam=True), "admin: give exactly one of password or iam: true"),
+    (lambda d, p: d[0]["admin"].update(iam=True), "admin: give exactly one of password or iam true"),
     (lambda d, p: d[1]["admin"].update(iam="maybe"), "admin: iam must be true or false"),
     (lambda d, p: d[1]["admin"].update(port="x"), "admin: port must be a whole number"),
     (lambda d, p: d[1]["admin"].pop("user"), "admin: user is required"),
     (lambda d, p: d[1]["endpoint"].pop("address"), "endpoint: address is required"),
     (lambda d, p: d[1].update(endpoint="host:5432"), "endpoint must be a dict"),
-    (lambda d, p: d[1]["users"][0].update(privileges={"a.*": "SELECT"}), "privileges are for MySQL/MariaDB"),
+    (lambda d, p: d[1]["users"][0].update(privileges={"a.*": "SELECT"}), "privileges are for MySQL/MariaDB, roles for PostgreSQL"),
     (lambda d, p: d[1]["users"][0].update(host="%"), "host is for MySQL/MariaDB accounts"),
-    (lambda d, p: d[0]["users"][0].update(roles=["r"]), "roles are for PostgreSQL"),
-    (lambda d, p: d[0]["users"][0].update(state="gone"), "state is 'gone'; choose one of present, absent"),
+    (lambda d, p: d[0]["users"][0].update(roles=["r"]), "roles are for PostgreSQL, privileges for MySQL/MariaDB"),
+    (lambda d, p: d[0]["users"][0].update(state="gone"), "state is 'gone'; give state present or absent"),
     (lambda d, p: d[0]["users"][0].update(name=" app"), "name ' app' must be non-empty"),
     (lambda d, p: d[0]["users"][0].update(name="a\nb"), "without control characters"),
     (lambda d, p: d[0]["users"][0].update(name="${aws:username}"), "contains '${', which IAM reads as a policy variable"),
@@ -202,7 +201,7 @@ def test_each_problem_names_the_entry_and_the_key(change, expected):
 def test_every_problem_is_reported_at_once_and_the_message_says_nothing_changed():
     databases, principals = model()
     databases[0]["users"][0]["principal"] = ["x"]
-    databases[1]["engine"] = "db2"
+    databases[1]["engine"] = "aurora-postgresql"
     with pytest.raises(ModelError) as error:
         build_plan(databases, principals)
     assert len(error.value.problems) == 2
