@@ -33,6 +33,13 @@ Patches (name: what stock moto 5.2.5 does -> what RDS does):
     Aurora member instances report their own (always false) IAM flag and accept
     a per-instance IAM change -> they mirror the cluster's setting, and a
     per-instance change is refused as RDS does.
+``iam_policy_simulator``
+    ``SimulatePrincipalPolicy`` / ``SimulateCustomPolicy`` are not implemented ->
+    served by :mod:`lab.iam_simulator` on the lab's evaluator (IAM API reference).
+
+Every wrapper below names in its docstring the AWS page and the rule it follows
+(``lab/tests/test_moto_patches.py`` checks that each has one); what has no AWS source
+is listed in lab/README.md, "Assumptions".
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
 from moto.rds.exceptions import InvalidParameterCombination
 
+from lab import iam_simulator
+
 PATCH_NAMES = (
     "unique_dbi_resource_id",
     "cluster_iam_modify",
@@ -57,6 +66,7 @@ PATCH_NAMES = (
     "modifying_status",
     "lab_endpoints",
     "clustered_instance_iam",
+    "iam_policy_simulator",
 )
 
 #: Tunables (tests may change them).
@@ -330,6 +340,58 @@ def _pending_modified_values(self: Any) -> dict[str, Any] | None:
     return _pending_dict(self)
 
 
+def _request_access_key(response: Any) -> str | None:
+    """The access key id that signed a request: the SigV4 ``Authorization`` header's
+    ``Credential=KEY/...`` or a presigned request's ``X-Amz-Credential`` (AWS General Reference,
+    "Signature Version 4 signing process": "Add the signature to the HTTP request")."""
+    header = (response.headers or {}).get("Authorization") or ""
+    marker = "Credential="
+    if marker in header:
+        return header.split(marker, 1)[1].split("/", 1)[0].strip() or None
+    values = (response.querystring or {}).get("X-Amz-Credential") or []
+    return values[0].split("/", 1)[0] if values else None
+
+
+def _simulation(response: Any, action: str, resource_of: Any, run: Any) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.sts.models import sts_backends
+    from xml.sax.saxutils import escape
+
+    if not enabled("iam_policy_simulator"):
+        raise NotImplementedError(f"The {action} action has not been implemented")
+    params = {name: response._get_param(name) for name in (
+        "PolicySourceArn", "ActionNames", "ResourceArns", "ContextEntries", "PolicyInputList",
+        "PermissionsBoundaryPolicyInputList", "CallerArn", "MaxItems", "Marker")}
+    iam = response.backend
+    try:
+        sts = sts_backends[iam.account_id][iam.partition]
+        iam_simulator.authorize(iam, sts, _request_access_key(response), action, resource_of(params))
+        return ActionResult(run(iam, params))
+    except iam_simulator.SimulationError as error:
+        kind = "Receiver" if error.status >= 500 else "Sender"
+        body = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>{kind}</Type>'
+                f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error>"
+                "<RequestId>lab-simulator</RequestId></ErrorResponse>")
+        return body, {"status": error.status}
+
+
+def _simulate_principal_policy_response(self: Any) -> Any:
+    """``iam:SimulatePrincipalPolicy`` (IAM API reference, "SimulatePrincipalPolicy"): the policies of
+    the user, group or role named by PolicySourceArn (a user's groups too, its permissions boundary),
+    decided by the lab's evaluator; the caller needs ``iam:SimulatePrincipalPolicy`` on that ARN
+    (Service Authorization Reference, "Actions defined by AWS Identity and Access Management")."""
+    return _simulation(self, "iam:SimulatePrincipalPolicy", lambda p: p.get("PolicySourceArn") or "*",
+                       iam_simulator.simulate_principal_policy)
+
+
+def _simulate_custom_policy_response(self: Any) -> Any:
+    """``iam:SimulateCustomPolicy`` (IAM API reference, "SimulateCustomPolicy"): only the policy
+    documents of the request; the caller needs ``iam:SimulateCustomPolicy`` (no resource type:
+    Service Authorization Reference, "Actions defined by AWS Identity and Access Management")."""
+    return _simulation(self, "iam:SimulateCustomPolicy", lambda _p: "*",
+                       lambda _iam, params: iam_simulator.simulate_custom_policy(params))
+
+
 def apply() -> None:
     """Install the patches (idempotent)."""
     global _APPLIED
@@ -378,5 +440,10 @@ def apply() -> None:
 
         DBInstance.pending_modified_values = property(_pending_modified_values)  # type: ignore[attr-defined]
         DBCluster.pending_modified_values = property(_pending_modified_values)  # type: ignore[attr-defined]
+
+        from moto.iam.responses import IamResponse
+
+        IamResponse.simulate_principal_policy = _simulate_principal_policy_response  # type: ignore[attr-defined]
+        IamResponse.simulate_custom_policy = _simulate_custom_policy_response  # type: ignore[attr-defined]
 
         _APPLIED = True
