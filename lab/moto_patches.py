@@ -155,7 +155,8 @@ def _tick_modifying(objs: Any) -> None:
 
 
 def set_endpoint_address(obj: Any, address: str) -> None:
-    """Make an instance or cluster report ``address`` as its endpoint address."""
+    """Make an instance or cluster report ``address`` as its endpoint address (patch
+    ``lab_endpoints``; RDS API reference, "Endpoint")."""
     obj._lab_endpoint_address = address
 
 
@@ -169,7 +170,10 @@ def _pending_dict(obj: Any) -> dict[str, Any] | None:
 
 
 def apply_pending_maintenance(backend: Any) -> list[str]:
-    """Apply pending IAM modifications of ``backend`` (an RDSBackend)."""
+    """Apply pending IAM modifications of ``backend`` (an RDSBackend): what the maintenance window
+    does with changes made with ApplyImmediately=false (RDS user guide, "Maintaining a DB instance",
+    "The Amazon RDS maintenance window"; patch ``deferred_iam_modification``). When the window comes
+    is the lab's command (``labctl maintenance``), an assumption."""
     changes = []
     with _LOCK:
         for cluster in list(backend.clusters.values()):
@@ -196,6 +200,14 @@ def apply_pending_maintenance(backend: Any) -> list[str]:
 # wrappers ---------------------------------------------------------------------
 
 def _instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    """Patches ``unique_dbi_resource_id`` and ``mariadb_default_version``.
+
+    RDS API reference, "DBInstance": ``DbiResourceId`` is "the Amazon Web Services Region-unique,
+    immutable identifier for the DB instance" -- one per instance, and the ``rds-db:connect``
+    resource names it (RDS user guide, "Creating and using an IAM policy for IAM database
+    access"). RDS API reference, "CreateDBInstance", EngineVersion: optional, RDS picks the
+    engine's default version (RDS user guide, "MariaDB on Amazon RDS versions"); which 10.11 release
+    is an assumption (lab/README.md)."""
     if (
         enabled("mariadb_default_version")
         and kwargs.get("engine") == "mariadb"
@@ -209,6 +221,12 @@ def _instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def _create_db_instance(self: Any, db_kwargs: Any) -> Any:
+    """Patch ``iam_engine_support`` on create.
+
+    RDS user guide, "IAM database authentication for MariaDB, MySQL, and PostgreSQL": IAM database
+    authentication works with MariaDB, MySQL and PostgreSQL (and Aurora); RDS API reference,
+    "CreateDBInstance", EnableIAMDatabaseAuthentication: "This setting doesn't apply to ... RDS
+    Custom"; errors: InvalidParameterCombination."""
     if enabled("iam_engine_support") and db_kwargs.get(IAM_KEY):
         if not iam_supported(db_kwargs.get("engine", "")):
             _refuse_engine(db_kwargs.get("engine", ""))
@@ -216,6 +234,15 @@ def _create_db_instance(self: Any, db_kwargs: Any) -> Any:
 
 
 def _modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: Any) -> Any:
+    """Patches ``iam_engine_support``, ``clustered_instance_iam``, ``deferred_iam_modification`` and
+    ``modifying_status`` on ModifyDBInstance.
+
+    RDS API reference, "ModifyDBInstance": EnableIAMDatabaseAuthentication "doesn't apply to Amazon
+    Aurora. Mapping ... IAM accounts to database accounts is managed by the DB cluster" (refused on a
+    member instance); ApplyImmediately: when false, changes are "applied during the next maintenance
+    window" and shown in PendingModifiedValues ("PendingModifiedValues" data type:
+    IAMDatabaseAuthenticationEnabled). RDS user guide, "Viewing Amazon RDS DB instance status":
+    ``modifying`` while a requested modification is applied."""
     original = _ORIGINALS["RDSBackend.modify_db_instance"]
     iam = db_kwargs.get(IAM_KEY) if IAM_KEY in db_kwargs else None
     if iam is None:
@@ -244,6 +271,9 @@ def _modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: Any) 
 
 
 def _create_db_cluster(self: Any, kwargs: Any) -> Any:
+    """Patch ``iam_engine_support`` on CreateDBCluster (RDS user guide, "IAM database authentication
+    for MariaDB, MySQL, and PostgreSQL": supported engines; RDS API reference, "CreateDBCluster",
+    errors: InvalidParameterCombination)."""
     if enabled("iam_engine_support") and kwargs.get(IAM_KEY):
         if not iam_supported(kwargs.get("engine", "")):
             _refuse_engine(kwargs.get("engine", ""))
@@ -251,6 +281,14 @@ def _create_db_cluster(self: Any, kwargs: Any) -> Any:
 
 
 def _modify_db_cluster(self: Any, kwargs: Any) -> Any:
+    """Patches ``cluster_iam_modify``, ``deferred_iam_modification`` and ``modifying_status`` on
+    ModifyDBCluster.
+
+    RDS API reference, "ModifyDBCluster": EnableIAMDatabaseAuthentication "Specifies whether to enable
+    mapping of ... IAM accounts to database accounts" (valid for Aurora DB clusters); ApplyImmediately
+    false defers the change to the maintenance window ("ClusterPendingModifiedValues":
+    IAMDatabaseAuthenticationEnabled). Aurora user guide, "Enabling and disabling IAM database
+    authentication": the setting is the DB cluster's."""
     original = _ORIGINALS["RDSBackend.modify_db_cluster"]
     if not enabled("cluster_iam_modify") or IAM_KEY not in kwargs or kwargs.get(IAM_KEY) is None:
         return original(self, kwargs)
@@ -278,38 +316,53 @@ def _modify_db_cluster(self: Any, kwargs: Any) -> Any:
 
 
 def _describe_instances_response(self: Any) -> Any:
+    """Patch ``modifying_status``: each DescribeDBInstances counts down the ``modifying`` window
+    (RDS user guide, "Viewing Amazon RDS DB instance status"; its length is an assumption)."""
     result = _ORIGINALS["RDSResponse.describe_db_instances"](self)
     _tick_modifying(result.result.get("DBInstances"))
     return result
 
 
 def _describe_clusters_response(self: Any) -> Any:
+    """Patch ``modifying_status``: each DescribeDBClusters counts down the ``modifying`` window
+    (Aurora user guide, "Viewing DB cluster status"; its length is an assumption)."""
     result = _ORIGINALS["RDSResponse.describe_db_clusters"](self)
     _tick_modifying(result.result.get("DBClusters"))
     return result
 
 
 def _instance_status_get(self: Any) -> str:
+    """Patch ``modifying_status``: DBInstanceStatus ``modifying`` during the window, else the stored
+    status (RDS user guide, "Viewing Amazon RDS DB instance status")."""
     if _is_modifying(self):
         return "modifying"
     return self.__dict__.get("_lab_status", "available")
 
 
 def _instance_status_set(self: Any, value: str) -> None:
+    """Patch ``modifying_status``: keeps the status moto sets (RDS user guide, "Viewing Amazon RDS DB
+    instance status")."""
     self.__dict__["_lab_status"] = value
 
 
 def _cluster_status_get(self: Any) -> str:
+    """Patch ``modifying_status``: DBCluster Status ``modifying`` during the window (Aurora user guide,
+    "Viewing DB cluster status")."""
     if _is_modifying(self):
         return "modifying"
     return _ORIGINALS["DBCluster.status"].fget(self)
 
 
 def _cluster_status_set(self: Any, value: str) -> None:
+    """Patch ``modifying_status``: keeps the status moto sets (Aurora user guide, "Viewing DB cluster
+    status")."""
     _ORIGINALS["DBCluster.status"].fset(self, value)
 
 
 def _instance_address(self: Any) -> str:
+    """Patch ``lab_endpoints``: Endpoint.Address of a DB instance (RDS API reference, "Endpoint": "the
+    DNS address of the DB instance") is the lab server's address a client can reach; the address
+    itself is an assumption of the lab (lab/README.md)."""
     override = self.__dict__.get("_lab_endpoint_address")
     if override and enabled("lab_endpoints"):
         return override
@@ -317,6 +370,9 @@ def _instance_address(self: Any) -> str:
 
 
 def _cluster_endpoint(self: Any) -> str:
+    """Patch ``lab_endpoints``: the cluster (writer) endpoint (RDS API reference, "DBCluster",
+    Endpoint: "the connection endpoint for the primary instance of the DB cluster") is the lab
+    server's address."""
     override = self.__dict__.get("_lab_endpoint_address")
     if override and enabled("lab_endpoints"):
         return override
@@ -324,6 +380,8 @@ def _cluster_endpoint(self: Any) -> str:
 
 
 def _cluster_reader_endpoint(self: Any) -> str:
+    """Patch ``lab_endpoints``: the reader endpoint (RDS API reference, "DBCluster", ReaderEndpoint)
+    is the lab server's address (one server serves writer and readers: an assumption)."""
     override = self.__dict__.get("_lab_endpoint_address")
     if override and enabled("lab_endpoints"):
         return override
@@ -331,12 +389,18 @@ def _cluster_reader_endpoint(self: Any) -> str:
 
 
 def _clustered_iam_enabled(self: Any) -> bool:
+    """Patch ``clustered_instance_iam``: an Aurora member instance reports its cluster's setting
+    (RDS API reference, "ModifyDBInstance", EnableIAMDatabaseAuthentication: for Aurora "IAM
+    accounts to database accounts is managed by the DB cluster")."""
     if enabled("clustered_instance_iam"):
         return bool(self.cluster.iam_auth)
     return _ORIGINALS["DBInstance.iam_database_authentication_enabled"].fget(self)
 
 
 def _pending_modified_values(self: Any) -> dict[str, Any] | None:
+    """Patch ``deferred_iam_modification``: PendingModifiedValues / ClusterPendingModifiedValues carry
+    IAMDatabaseAuthenticationEnabled while a change waits (RDS API reference,
+    "PendingModifiedValues" and "ClusterPendingModifiedValues")."""
     return _pending_dict(self)
 
 
