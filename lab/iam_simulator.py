@@ -143,8 +143,10 @@ def find_entity(iam: Any, arn: str) -> Any:
     raise SimulationError("NoSuchEntity", f"The {kind} with ARN {arn} cannot be found.", 404)
 
 
-def caller(iam: Any, sts: Any, access_key_id: str) -> tuple[str, list[PolicySource], PolicySource | None, Any]:
-    """(ARN, policies, boundary, session policy) of the principal that owns ``access_key_id``."""
+def caller(iam: Any, sts: Any, access_key_id: str) -> tuple[str, str, list[PolicySource], PolicySource | None, Any]:
+    """(caller ARN, aws:PrincipalArn, policies, boundary, session policy) of the principal that owns
+    ``access_key_id``. For a role session aws:PrincipalArn is the role's ARN with its IAM path (IAM user
+    guide, "AWS global condition context keys", aws:PrincipalArn), the caller ARN the session's."""
     for assumed in list(sts.assumed_roles):
         if assumed.access_key_id == access_key_id:
             try:
@@ -152,12 +154,12 @@ def caller(iam: Any, sts: Any, access_key_id: str) -> tuple[str, list[PolicySour
             except Exception:
                 raise SimulationError("AccessDenied", "the role of this session no longer exists", 403) from None
             policies, boundary = entity_policies(iam, role)
-            return assumed.arn, policies, boundary, assumed.policy or None
+            return assumed.arn, role.arn, policies, boundary, assumed.policy or None
     for user in list(iam.users.values()):
         for key in list(user.access_keys):
             if key.access_key_id == access_key_id and key.status == "Active":
                 policies, boundary = entity_policies(iam, user)
-                return user.arn, policies, boundary, None
+                return user.arn, user.arn, policies, boundary, None
     raise SimulationError("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
 
 
@@ -165,9 +167,9 @@ def authorize(iam: Any, sts: Any, access_key_id: str | None, action: str, resour
     """Raise AccessDenied unless the caller's policies allow ``action`` on ``resource``."""
     if not access_key_id:
         raise SimulationError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
-    arn, policies, boundary, session = caller(iam, sts, access_key_id)
+    arn, principal_arn, policies, boundary, session = caller(iam, sts, access_key_id)
     decision = iam_policy.evaluate([(p.label, p.document) for p in policies], action, resource,
-                                   {"aws:PrincipalArn": arn},
+                                   {"aws:PrincipalArn": principal_arn},
                                    boundary=None if boundary is None else (boundary.label, boundary.document),
                                    session_policy=session)
     if not decision.allowed:

@@ -190,3 +190,20 @@ def test_stock_moto_has_no_simulator(iam, resource):
     with moto_patches.disabled("iam_policy_simulator"):
         with pytest.raises(Exception):
             iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=[CONNECT])
+
+
+def test_a_role_session_at_a_path_may_simulate_itself(lab_control_plane, lab_iam, resource):
+    """The caller's aws:PrincipalArn is its role's ARN with the IAM path (as the product's diagnosis asks)."""
+    iam = lab_control_plane.client("iam")
+    name, arn = _role(iam, path="/service/", inline=_doc(
+        _allow(resource, effect="Deny"),
+        _allow("*", action="iam:SimulatePrincipalPolicy",
+               Condition={"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{lab_control_plane.account_id}:role/service/*"}})))
+    iam.update_assume_role_policy(RoleName=name, PolicyDocument=_doc({
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{lab_control_plane.account_id}:root"},
+        "Action": "sts:AssumeRole"}))
+    session = lab_iam.assume(arn)
+    assert session.arn.endswith(f":assumed-role/{name}/" + session.arn.rsplit("/", 1)[-1])
+    client = lab_control_plane.client("iam", session.access_key, session.secret_key, session.session_token)
+    result = client.simulate_principal_policy(PolicySourceArn=arn, ActionNames=[CONNECT], ResourceArns=[resource])
+    assert result["EvaluationResults"][0]["EvalDecision"] == "explicitDeny"
