@@ -135,8 +135,7 @@ def find_entity(iam: Any, arn: str) -> Any:
     if not match:
         raise SimulationError("InvalidInput", f"PolicySourceArn {arn!r} is not the ARN of an IAM user, group or role")
     kind = match.group(3)
-    entities = {"user": lambda: iam.users.values(), "role": lambda: iam.roles.values(),
-                "group": lambda: iam.groups.values()}[kind]()
+    entities = getattr(iam, kind + "s").values()  # moto's IAMBackend.users / .roles / .groups
     for entity in list(entities):
         if entity.arn == arn:
             return entity

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from lab import auth_token, iam_policy, iam_simulator
-from lab.auth_token import ParsedToken, canonical_host, expected_signature  # noqa: F401 (the lab's token API)
+from lab.auth_token import ParsedToken, expected_signature
 from lab.control_plane import PARTITION, ControlPlane
 
 

@@ -90,7 +90,6 @@ class Aws:
             iam.add_response("get_policy_version", {"PolicyVersion": {"Document": json.dumps(document), "VersionId": "v1"}},
                              {"PolicyArn": arn, "VersionId": "v1"})
 
-
     def get_role(self, arn=ROLE_ARN, path="/"):
         self.stubs["iam"].add_response("get_role", {"Role": {
             "Path": path, "RoleName": "app-role", "RoleId": "AROAEXAMPLEEXAMPLE1", "Arn": arn, "CreateDate": NOW}},
