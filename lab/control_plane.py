@@ -174,8 +174,10 @@ class ControlPlane:
     def find_database(self, db_id: str) -> tuple[str, Any] | None:
         """("instance", DBInstance) or ("cluster", DBCluster) for an id, live from moto.
 
-        An Aurora member instance id resolves to its cluster (IAM auth and the
-        resource id are the cluster's).
+        An Aurora member instance id resolves to its cluster: IAM auth and the resource id are the
+        cluster's (RDS API reference, "ModifyDBInstance", EnableIAMDatabaseAuthentication: for Aurora
+        "IAM accounts to database accounts is managed by the DB cluster"; Aurora user guide,
+        "Creating and using an IAM policy for IAM database access": the cluster's resource id).
         """
         key = db_id.lower()
         backend = self.rds_backend
@@ -193,7 +195,10 @@ class ControlPlane:
         return "instance", instance
 
     def endpoints(self, db_id: str) -> list[tuple[str, int]]:
-        """Every (address, port) a token for this database may be signed for."""
+        """Every (address, port) a token for this database may be signed for: the instance endpoint,
+        or the cluster, reader and member endpoints of a cluster (RDS user guide, "Connecting to your
+        DB instance using IAM authentication": the token is for "the host name and port" of the
+        endpoint the client connects to; Aurora user guide, "Amazon Aurora endpoint connections")."""
         found = self.find_database(db_id)
         if found is None:
             return []
@@ -317,7 +322,9 @@ class ControlPlane:
 
     # lifecycle --------------------------------------------------------------
     def maintenance(self) -> list[str]:
-        """Apply pending modifications (made with ApplyImmediately=false)."""
+        """Apply pending modifications (made with ApplyImmediately=false), as the maintenance window
+        does (RDS user guide, "The Amazon RDS maintenance window"; see
+        :func:`lab.moto_patches.apply_pending_maintenance`)."""
         return moto_patches.apply_pending_maintenance(self.rds_backend)
 
     def stop(self) -> None:
@@ -409,6 +416,12 @@ class ControlPlane:
         return True
 
     def _seed_database(self, spec: DatabaseSpec) -> None:
+        """Create the RDS instance, or the Aurora cluster and its member instance, of ``spec`` with IAM
+        authentication off (RDS user guide, "Enabling and disabling IAM database authentication": "By
+        default, IAM database authentication is disabled"), its endpoint address the lab server's
+        (patch ``lab_endpoints``; RDS API reference, "Endpoint"). A new cluster is described once so
+        that moto's one-off ``creating`` status settles to ``available`` (RDS API reference,
+        "DBCluster", Status), as a cluster is when RDS reports it ready."""
         rds = self.client("rds")
         version = spec.engine_version or DEFAULT_ENGINE_VERSIONS.get(spec.engine)
         if spec.kind == "instance":

@@ -99,6 +99,9 @@ class Decision:
     allows: list[StatementRef] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     policy_type: str | None = None
+    #: context keys that conditions or policy variables asked for and the request lacked
+    #: (what IAM's policy simulator reports as MissingContextValues)
+    missing_keys: list[str] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:
@@ -119,7 +122,7 @@ class Decision:
         return {"decision": self.decision, "allowed": self.allowed, "action": self.action,
                 "resource": self.resource, "reason": self.reason, "statement": ref(self.statement),
                 "allows": [ref(s) for s in self.allows], "notes": list(self.notes),
-                "policy_type": self.policy_type}
+                "policy_type": self.policy_type, "missing_keys": list(self.missing_keys)}
 
 
 # --------------------------------------------------------------------------- context
@@ -128,6 +131,7 @@ class _Context:
     are looked up case-insensitively; values keep their case."""
 
     def __init__(self, values: Mapping[str, Any] | None):
+        self.missing: list[str] = []  # keys asked for and absent, as the policy spells them
         self._values: dict[str, Any] = {}
         for key, value in (values or {}).items():
             self._values[str(key).lower()] = value
@@ -138,10 +142,10 @@ class _Context:
         A key whose value is None counts as absent. A list is a multivalued key
         ([MULTI]); an empty list is kept (set operators treat it as "no values").
         """
-        if key.lower() not in self._values:
-            return None
-        value = self._values[key.lower()]
+        value = self._values.get(key.lower())
         if value is None:
+            if key not in self.missing:
+                self.missing.append(key)
             return None
         if isinstance(value, (list, tuple, set, frozenset)):
             return [_text(v) for v in value]
@@ -659,7 +663,7 @@ def evaluate(identity_policies: Any, action: str, resource: str, context: Mappin
             if match.applies and match.ref.effect == "Deny":
                 return Decision(EXPLICIT_DENY, action, resource,
                                 f"explicit deny by {match.ref.label()}", match.ref, [], notes,
-                                match.ref.kind)
+                                match.ref.kind, ctx.missing)
 
     # 2-4. Each policy type present must allow.
     allows: list[StatementRef] = []
@@ -670,6 +674,7 @@ def evaluate(identity_policies: Any, action: str, resource: str, context: Mappin
                      "boundary": "the permissions boundary does not allow it",
                      "session": "the session policy does not allow it"}[kind]
             return Decision(IMPLICIT_DENY, action, resource, f"implicit deny: {where}", None,
-                            allows, notes, kind)
+                            allows, notes, kind, ctx.missing)
         allows.append(allow)
-    return Decision(ALLOWED, action, resource, f"allowed by {allows[0].label()}", allows[0], allows, notes)
+    return Decision(ALLOWED, action, resource, f"allowed by {allows[0].label()}", allows[0], allows, notes,
+                    None, ctx.missing)

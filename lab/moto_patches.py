@@ -33,6 +33,13 @@ Patches (name: what stock moto 5.2.5 does -> what RDS does):
     Aurora member instances report their own (always false) IAM flag and accept
     a per-instance IAM change -> they mirror the cluster's setting, and a
     per-instance change is refused as RDS does.
+``iam_policy_simulator``
+    ``SimulatePrincipalPolicy`` / ``SimulateCustomPolicy`` are not implemented ->
+    served by :mod:`lab.iam_simulator` on the lab's evaluator (IAM API reference).
+
+Every wrapper below names in its docstring the AWS page and the rule it follows
+(``lab/tests/test_moto_patches.py`` checks that each has one); what has no AWS source
+is listed in lab/README.md, "Assumptions".
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
 from moto.rds.exceptions import InvalidParameterCombination
 
+from lab import iam_simulator
+
 PATCH_NAMES = (
     "unique_dbi_resource_id",
     "cluster_iam_modify",
@@ -57,6 +66,7 @@ PATCH_NAMES = (
     "modifying_status",
     "lab_endpoints",
     "clustered_instance_iam",
+    "iam_policy_simulator",
 )
 
 #: Tunables (tests may change them).
@@ -145,7 +155,8 @@ def _tick_modifying(objs: Any) -> None:
 
 
 def set_endpoint_address(obj: Any, address: str) -> None:
-    """Make an instance or cluster report ``address`` as its endpoint address."""
+    """Make an instance or cluster report ``address`` as its endpoint address (patch
+    ``lab_endpoints``; RDS API reference, "Endpoint")."""
     obj._lab_endpoint_address = address
 
 
@@ -159,7 +170,10 @@ def _pending_dict(obj: Any) -> dict[str, Any] | None:
 
 
 def apply_pending_maintenance(backend: Any) -> list[str]:
-    """Apply pending IAM modifications of ``backend`` (an RDSBackend)."""
+    """Apply pending IAM modifications of ``backend`` (an RDSBackend): what the maintenance window
+    does with changes made with ApplyImmediately=false (RDS user guide, "Maintaining a DB instance",
+    "The Amazon RDS maintenance window"; patch ``deferred_iam_modification``). When the window comes
+    is the lab's command (``labctl maintenance``), an assumption."""
     changes = []
     with _LOCK:
         for cluster in list(backend.clusters.values()):
@@ -186,6 +200,14 @@ def apply_pending_maintenance(backend: Any) -> list[str]:
 # wrappers ---------------------------------------------------------------------
 
 def _instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    """Patches ``unique_dbi_resource_id`` and ``mariadb_default_version``.
+
+    RDS API reference, "DBInstance": ``DbiResourceId`` is "the Amazon Web Services Region-unique,
+    immutable identifier for the DB instance" -- one per instance, and the ``rds-db:connect``
+    resource names it (RDS user guide, "Creating and using an IAM policy for IAM database
+    access"). RDS API reference, "CreateDBInstance", EngineVersion: optional, RDS picks the
+    engine's default version (RDS user guide, "MariaDB on Amazon RDS versions"); which 10.11 release
+    is an assumption (lab/README.md)."""
     if (
         enabled("mariadb_default_version")
         and kwargs.get("engine") == "mariadb"
@@ -199,6 +221,12 @@ def _instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def _create_db_instance(self: Any, db_kwargs: Any) -> Any:
+    """Patch ``iam_engine_support`` on create.
+
+    RDS user guide, "IAM database authentication for MariaDB, MySQL, and PostgreSQL": IAM database
+    authentication works with MariaDB, MySQL and PostgreSQL (and Aurora); RDS API reference,
+    "CreateDBInstance", EnableIAMDatabaseAuthentication: "This setting doesn't apply to ... RDS
+    Custom"; errors: InvalidParameterCombination."""
     if enabled("iam_engine_support") and db_kwargs.get(IAM_KEY):
         if not iam_supported(db_kwargs.get("engine", "")):
             _refuse_engine(db_kwargs.get("engine", ""))
@@ -206,6 +234,15 @@ def _create_db_instance(self: Any, db_kwargs: Any) -> Any:
 
 
 def _modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: Any) -> Any:
+    """Patches ``iam_engine_support``, ``clustered_instance_iam``, ``deferred_iam_modification`` and
+    ``modifying_status`` on ModifyDBInstance.
+
+    RDS API reference, "ModifyDBInstance": EnableIAMDatabaseAuthentication "doesn't apply to Amazon
+    Aurora. Mapping ... IAM accounts to database accounts is managed by the DB cluster" (refused on a
+    member instance); ApplyImmediately: when false, changes are "applied during the next maintenance
+    window" and shown in PendingModifiedValues ("PendingModifiedValues" data type:
+    IAMDatabaseAuthenticationEnabled). RDS user guide, "Viewing Amazon RDS DB instance status":
+    ``modifying`` while a requested modification is applied."""
     original = _ORIGINALS["RDSBackend.modify_db_instance"]
     iam = db_kwargs.get(IAM_KEY) if IAM_KEY in db_kwargs else None
     if iam is None:
@@ -234,6 +271,9 @@ def _modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: Any) 
 
 
 def _create_db_cluster(self: Any, kwargs: Any) -> Any:
+    """Patch ``iam_engine_support`` on CreateDBCluster (RDS user guide, "IAM database authentication
+    for MariaDB, MySQL, and PostgreSQL": supported engines; RDS API reference, "CreateDBCluster",
+    errors: InvalidParameterCombination)."""
     if enabled("iam_engine_support") and kwargs.get(IAM_KEY):
         if not iam_supported(kwargs.get("engine", "")):
             _refuse_engine(kwargs.get("engine", ""))
@@ -241,6 +281,14 @@ def _create_db_cluster(self: Any, kwargs: Any) -> Any:
 
 
 def _modify_db_cluster(self: Any, kwargs: Any) -> Any:
+    """Patches ``cluster_iam_modify``, ``deferred_iam_modification`` and ``modifying_status`` on
+    ModifyDBCluster.
+
+    RDS API reference, "ModifyDBCluster": EnableIAMDatabaseAuthentication "Specifies whether to enable
+    mapping of ... IAM accounts to database accounts" (valid for Aurora DB clusters); ApplyImmediately
+    false defers the change to the maintenance window ("ClusterPendingModifiedValues":
+    IAMDatabaseAuthenticationEnabled). Aurora user guide, "Enabling and disabling IAM database
+    authentication": the setting is the DB cluster's."""
     original = _ORIGINALS["RDSBackend.modify_db_cluster"]
     if not enabled("cluster_iam_modify") or IAM_KEY not in kwargs or kwargs.get(IAM_KEY) is None:
         return original(self, kwargs)
@@ -268,38 +316,53 @@ def _modify_db_cluster(self: Any, kwargs: Any) -> Any:
 
 
 def _describe_instances_response(self: Any) -> Any:
+    """Patch ``modifying_status``: each DescribeDBInstances counts down the ``modifying`` window
+    (RDS user guide, "Viewing Amazon RDS DB instance status"; its length is an assumption)."""
     result = _ORIGINALS["RDSResponse.describe_db_instances"](self)
     _tick_modifying(result.result.get("DBInstances"))
     return result
 
 
 def _describe_clusters_response(self: Any) -> Any:
+    """Patch ``modifying_status``: each DescribeDBClusters counts down the ``modifying`` window
+    (Aurora user guide, "Viewing DB cluster status"; its length is an assumption)."""
     result = _ORIGINALS["RDSResponse.describe_db_clusters"](self)
     _tick_modifying(result.result.get("DBClusters"))
     return result
 
 
 def _instance_status_get(self: Any) -> str:
+    """Patch ``modifying_status``: DBInstanceStatus ``modifying`` during the window, else the stored
+    status (RDS user guide, "Viewing Amazon RDS DB instance status")."""
     if _is_modifying(self):
         return "modifying"
     return self.__dict__.get("_lab_status", "available")
 
 
 def _instance_status_set(self: Any, value: str) -> None:
+    """Patch ``modifying_status``: keeps the status moto sets (RDS user guide, "Viewing Amazon RDS DB
+    instance status")."""
     self.__dict__["_lab_status"] = value
 
 
 def _cluster_status_get(self: Any) -> str:
+    """Patch ``modifying_status``: DBCluster Status ``modifying`` during the window (Aurora user guide,
+    "Viewing DB cluster status")."""
     if _is_modifying(self):
         return "modifying"
     return _ORIGINALS["DBCluster.status"].fget(self)
 
 
 def _cluster_status_set(self: Any, value: str) -> None:
+    """Patch ``modifying_status``: keeps the status moto sets (Aurora user guide, "Viewing DB cluster
+    status")."""
     _ORIGINALS["DBCluster.status"].fset(self, value)
 
 
 def _instance_address(self: Any) -> str:
+    """Patch ``lab_endpoints``: Endpoint.Address of a DB instance (RDS API reference, "Endpoint": "the
+    DNS address of the DB instance") is the lab server's address a client can reach; the address
+    itself is an assumption of the lab (lab/README.md)."""
     override = self.__dict__.get("_lab_endpoint_address")
     if override and enabled("lab_endpoints"):
         return override
@@ -307,6 +370,9 @@ def _instance_address(self: Any) -> str:
 
 
 def _cluster_endpoint(self: Any) -> str:
+    """Patch ``lab_endpoints``: the cluster (writer) endpoint (RDS API reference, "DBCluster",
+    Endpoint: "the connection endpoint for the primary instance of the DB cluster") is the lab
+    server's address."""
     override = self.__dict__.get("_lab_endpoint_address")
     if override and enabled("lab_endpoints"):
         return override
@@ -314,6 +380,8 @@ def _cluster_endpoint(self: Any) -> str:
 
 
 def _cluster_reader_endpoint(self: Any) -> str:
+    """Patch ``lab_endpoints``: the reader endpoint (RDS API reference, "DBCluster", ReaderEndpoint)
+    is the lab server's address (one server serves writer and readers: an assumption)."""
     override = self.__dict__.get("_lab_endpoint_address")
     if override and enabled("lab_endpoints"):
         return override
@@ -321,13 +389,71 @@ def _cluster_reader_endpoint(self: Any) -> str:
 
 
 def _clustered_iam_enabled(self: Any) -> bool:
+    """Patch ``clustered_instance_iam``: an Aurora member instance reports its cluster's setting
+    (RDS API reference, "ModifyDBInstance", EnableIAMDatabaseAuthentication: for Aurora "IAM
+    accounts to database accounts is managed by the DB cluster")."""
     if enabled("clustered_instance_iam"):
         return bool(self.cluster.iam_auth)
     return _ORIGINALS["DBInstance.iam_database_authentication_enabled"].fget(self)
 
 
 def _pending_modified_values(self: Any) -> dict[str, Any] | None:
+    """Patch ``deferred_iam_modification``: PendingModifiedValues / ClusterPendingModifiedValues carry
+    IAMDatabaseAuthenticationEnabled while a change waits (RDS API reference,
+    "PendingModifiedValues" and "ClusterPendingModifiedValues")."""
     return _pending_dict(self)
+
+
+def _request_access_key(response: Any) -> str | None:
+    """The access key id that signed a request: the SigV4 ``Authorization`` header's
+    ``Credential=KEY/...`` or a presigned request's ``X-Amz-Credential`` (AWS General Reference,
+    "Signature Version 4 signing process": "Add the signature to the HTTP request")."""
+    header = (response.headers or {}).get("Authorization") or ""
+    marker = "Credential="
+    if marker in header:
+        return header.split(marker, 1)[1].split("/", 1)[0].strip() or None
+    values = (response.querystring or {}).get("X-Amz-Credential") or []
+    return values[0].split("/", 1)[0] if values else None
+
+
+def _simulation(response: Any, action: str, resource_of: Any, run: Any) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.sts.models import sts_backends
+    from xml.sax.saxutils import escape
+
+    if not enabled("iam_policy_simulator"):
+        raise NotImplementedError(f"The {action} action has not been implemented")
+    params = {name: response._get_param(name) for name in (
+        "PolicySourceArn", "ActionNames", "ResourceArns", "ContextEntries", "PolicyInputList",
+        "PermissionsBoundaryPolicyInputList", "CallerArn", "MaxItems", "Marker")}
+    iam = response.backend
+    try:
+        sts = sts_backends[iam.account_id][iam.partition]
+        iam_simulator.authorize(iam, sts, _request_access_key(response), action, resource_of(params))
+        return ActionResult(run(iam, params))
+    except iam_simulator.SimulationError as error:
+        kind = "Receiver" if error.status >= 500 else "Sender"
+        body = (f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>{kind}</Type>'
+                f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message></Error>"
+                "<RequestId>lab-simulator</RequestId></ErrorResponse>")
+        return body, {"status": error.status}
+
+
+def _simulate_principal_policy_response(self: Any) -> Any:
+    """``iam:SimulatePrincipalPolicy`` (IAM API reference, "SimulatePrincipalPolicy"): the policies of
+    the user, group or role named by PolicySourceArn (a user's groups too, its permissions boundary),
+    decided by the lab's evaluator; the caller needs ``iam:SimulatePrincipalPolicy`` on that ARN
+    (Service Authorization Reference, "Actions defined by AWS Identity and Access Management")."""
+    return _simulation(self, "iam:SimulatePrincipalPolicy", lambda p: p.get("PolicySourceArn") or "*",
+                       iam_simulator.simulate_principal_policy)
+
+
+def _simulate_custom_policy_response(self: Any) -> Any:
+    """``iam:SimulateCustomPolicy`` (IAM API reference, "SimulateCustomPolicy"): only the policy
+    documents of the request; the caller needs ``iam:SimulateCustomPolicy`` (no resource type:
+    Service Authorization Reference, "Actions defined by AWS Identity and Access Management")."""
+    return _simulation(self, "iam:SimulateCustomPolicy", lambda _p: "*",
+                       lambda _iam, params: iam_simulator.simulate_custom_policy(params))
 
 
 def apply() -> None:
@@ -378,5 +504,10 @@ def apply() -> None:
 
         DBInstance.pending_modified_values = property(_pending_modified_values)  # type: ignore[attr-defined]
         DBCluster.pending_modified_values = property(_pending_modified_values)  # type: ignore[attr-defined]
+
+        from moto.iam.responses import IamResponse
+
+        IamResponse.simulate_principal_policy = _simulate_principal_policy_response  # type: ignore[attr-defined]
+        IamResponse.simulate_custom_policy = _simulate_custom_policy_response  # type: ignore[attr-defined]
 
         _APPLIED = True

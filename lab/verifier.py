@@ -17,7 +17,9 @@ database it serves, reached through the lab's relay, see :mod:`lab.relay`):
    database's endpoint is refused on its server's own endpoint and the other way round;
 6. the access key is known to moto (an active IAM user key, or an assumed-role
    session whose session token equals ``X-Amz-Security-Token`` and that has not
-   expired) and the SigV4 signature recomputed with its secret matches;
+   expired) and the signature botocore's SigV4 query signer makes with its secret, on the
+   token's own X-Amz-Date, scope and expiry, matches (:mod:`lab.auth_token`, the one place
+   the lab reads tokens);
 7. IAM database authentication is enabled on the instance / cluster dialled (live);
 8. the principal's identity policies (user: inline + attached + groups; role
    session: the role's inline + attached; then permissions boundary and session
@@ -37,17 +39,16 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import hashlib
 import hmac
 import json
 import pathlib
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from lab import iam_policy
+from lab import auth_token, iam_policy, iam_simulator
+from lab.auth_token import ParsedToken, expected_signature
 from lab.control_plane import PARTITION, ControlPlane
 
 
@@ -55,9 +56,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "rds-db"
 MAX_EXPIRES = 900
 CLOCK_SKEW = 60  # seconds a token's X-Amz-Date may lie in the future
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 ACTION = "rds-db:connect"
-MAX_TOKEN_LENGTH = 16384
 
 
 @dataclass
@@ -83,20 +82,6 @@ class _Refuse(Exception):
 
 
 @dataclass
-class ParsedToken:
-    host: str
-    port: int
-    netloc: str
-    params: list[tuple[str, str]]  # decoded, in token order
-
-    def get(self, name: str) -> str | None:
-        for key, value in self.params:
-            if key == name:
-                return value
-        return None
-
-
-@dataclass
 class _Principal:
     arn: str
     kind: str  # "user" | "assumed-role"
@@ -108,84 +93,18 @@ class _Principal:
 
 
 def parse_token(token: str) -> ParsedToken:
-    """Split an RDS auth token into host, port and decoded query parameters."""
-    if not isinstance(token, str) or not token:
-        raise _Refuse("malformed", "empty token")
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise _Refuse("malformed", f"token longer than {MAX_TOKEN_LENGTH} characters")
-    if "://" in token:
-        raise _Refuse("malformed", "token must not carry a URL scheme")
-    netloc, sep, query = token.partition("/?")
-    if not sep or not netloc or not query:
-        raise _Refuse("malformed", "token is not host:port/?query")
-    host, colon, port_text = netloc.rpartition(":")
-    if not colon or not host or not port_text.isdigit():
-        raise _Refuse("malformed", "token has no host:port")
-    port = int(port_text)
-    if not 0 < port < 65536:
-        raise _Refuse("malformed", "token port out of range")
-    params = []
-    for pair in query.split("&"):
-        if not pair:
-            continue
-        key, _eq, value = pair.partition("=")
-        params.append((urllib.parse.unquote(key), urllib.parse.unquote(value)))
-    names = [k for k, _v in params]
-    for required in ("Action", "DBUser", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
-                     "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"):
-        if required not in names:
-            raise _Refuse("malformed", f"token lacks {required}")
-    duplicates = {n for n in names if names.count(n) > 1}
-    if duplicates:
-        raise _Refuse("malformed", f"token repeats {sorted(duplicates)[0]}")
-    return ParsedToken(host=host, port=port, netloc=netloc, params=params)
+    """:func:`lab.auth_token.parse_token`, a refusal (code ``malformed``) when it is no token."""
+    try:
+        return auth_token.parse_token(token)
+    except auth_token.TokenFormatError as error:
+        raise _Refuse(error.code, error.reason) from None
 
 
-def _quote(text: str) -> str:
-    return urllib.parse.quote(text, safe="-_.~")
-
-
-def canonical_request(parsed: ParsedToken) -> str:
-    pairs = sorted((_quote(k), _quote(v)) for k, v in parsed.params if k != "X-Amz-Signature")
-    query = "&".join(f"{k}={v}" for k, v in pairs)
-    return "\n".join(["GET", "/", query, f"host:{canonical_host(parsed.netloc)}", "", "host", EMPTY_SHA256])
-
-
-def canonical_host(netloc: str) -> str:
-    """The Host header SigV4 signs: lower-cased, without the https default port (as botocore sends it)."""
-    host = netloc.lower()
-    return host[: -len(":443")] if host.endswith(":443") else host
-
-
-def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
-
-
-def expected_signature(parsed: ParsedToken, secret: str) -> str:
-    amz_date = parsed.get("X-Amz-Date") or ""
-    scope = (parsed.get("X-Amz-Credential") or "").split("/", 1)[1]
-    string_to_sign = "\n".join([
-        ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request(parsed).encode("utf-8")).hexdigest()])
-    date, region, service, _term = scope.split("/")
-    key = _hmac(("AWS4" + secret).encode("utf-8"), date)
-    key = _hmac(key, region)
-    key = _hmac(key, service)
-    key = _hmac(key, "aws4_request")
-    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _policy_document(policy: Any) -> Any:
-    """Default version document of a moto ManagedPolicy."""
-    for version in getattr(policy, "versions", []):
-        if getattr(version, "is_default", False):
-            return _decode_document(version.document)
-    return _decode_document(getattr(policy, "document", "{}"))
-
-
-def _decode_document(document: Any) -> Any:
-    if isinstance(document, str) and document.lstrip().startswith("%"):
-        return urllib.parse.unquote(document)
-    return document
+def _policies(iam: Any, entity: Any) -> tuple[list[tuple[str, Any]], tuple[str, Any] | None]:
+    """(label, document) of the identity policies and the boundary of a moto user or role, as the
+    policy simulator reads them (:func:`lab.iam_simulator.entity_policies`)."""
+    policies, boundary = iam_simulator.entity_policies(iam, entity)
+    return [(p.label, p.document) for p in policies], None if boundary is None else (boundary.label, boundary.document)
 
 
 def request_context(principal_keys: dict[str, Any], tags: list[dict[str, str]], now: float) -> dict[str, Any]:
@@ -285,8 +204,7 @@ class TokenVerifier:
         cp = self.control_plane
         parsed = parse_token(token)
 
-        credential = parsed.get("X-Amz-Credential") or ""
-        parts = credential.split("/")
+        parts = parsed.credential
         access_key_id = parts[0] if parts and parts[0] else None
         if len(parts) != 5 or not parts[0]:
             raise _Refuse("malformed", "X-Amz-Credential is not KEY/DATE/REGION/SERVICE/aws4_request",
@@ -315,7 +233,7 @@ class TokenVerifier:
         expires = int(expires_text)
         amz_date = parsed.get("X-Amz-Date") or ""
         try:
-            signed_at = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+            signed_at = parsed.signed_at()
         except ValueError:
             raise refuse("malformed", "X-Amz-Date is not YYYYMMDDTHHMMSSZ") from None
         if scope_date != amz_date[:8]:
@@ -406,12 +324,10 @@ class TokenVerifier:
                 role = iam.get_role_by_arn(assumed.role_arn)
             except Exception:
                 raise refuse("unknown_role", f"role {assumed.role_arn} no longer exists", arn) from None
-            policies: list[tuple[str, Any]] = [
-                (f"{role.name} inline {name}", _decode_document(doc)) for name, doc in list(role.policies.items())]
-            policies += [(parn, _policy_document(p)) for parn, p in list(role.managed_policies.items())]
+            policies, boundary = _policies(iam, role)
             return _Principal(
                 arn=arn, kind="assumed-role", secret=assumed.secret_access_key, policies=policies,
-                boundary=self._boundary(getattr(role, "permissions_boundary_arn", None)),
+                boundary=boundary,
                 session_policy=assumed.policy or None,
                 context=request_context({
                     "aws:PrincipalArn": role.arn, "aws:PrincipalAccount": cp.account_id,
@@ -428,16 +344,10 @@ class TokenVerifier:
                 if session_token:
                     raise refuse("unexpected_session_token",
                                  "X-Amz-Security-Token given with a long-term access key", user.arn)
-                policies = [(f"{user.name} inline {name}", _decode_document(doc))
-                            for name, doc in list(user.policies.items())]
-                policies += [(parn, _policy_document(p)) for parn, p in list(user.managed_policies.items())]
-                for group in iam.get_groups_for_user(user.name):
-                    policies += [(f"group {group.name} inline {name}", _decode_document(doc))
-                                 for name, doc in list(group.policies.items())]
-                    policies += [(parn, _policy_document(p)) for parn, p in list(group.managed_policies.items())]
+                policies, boundary = _policies(iam, user)
                 return _Principal(
                     arn=user.arn, kind="user", secret=key.secret_access_key, policies=policies,
-                    boundary=self._boundary(getattr(user, "permissions_boundary_arn", None)),
+                    boundary=boundary,
                     session_policy=None,
                     context=request_context({
                         "aws:username": user.name, "aws:PrincipalArn": user.arn,
@@ -445,14 +355,3 @@ class TokenVerifier:
                     }, _user_tags(iam, user.name), now),
                 )
         raise refuse("unknown_key", "access key id is not known to the lab's IAM/STS")
-
-    def _boundary(self, boundary_arn: Any) -> tuple[str, Any] | None:
-        if not boundary_arn:
-            return None
-        if not isinstance(boundary_arn, str):
-            boundary_arn = getattr(boundary_arn, "arn", None) or str(boundary_arn)
-        try:
-            policy = self.control_plane.iam_backend.get_policy(boundary_arn)
-        except Exception:
-            return (boundary_arn, {"Version": "2012-10-17", "Statement": []})
-        return (boundary_arn, _policy_document(policy))

@@ -7,6 +7,7 @@ databases keep their state for other tests.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -275,3 +276,47 @@ def test_multi_az_cluster_iam_refused_on_modify(rds):
         rds.modify_db_cluster(DBClusterIdentifier=ident, EnableIAMDatabaseAuthentication=True,
                               ApplyImmediately=True)
     assert err.value.response["Error"]["Code"] == "InvalidParameterCombination"
+
+
+# -- every patch cites AWS ---------------------------------------------------------------------------------------
+_AWS_REFERENCE = re.compile(r"(RDS|IAM|Aurora) (API reference|user guide)|AWS General Reference|"
+                            r"Service Authorization Reference")
+_PAGE = re.compile(r'"[A-Z][^"]{3,}"')  # a quoted page (or data type) title
+
+
+def _installed_functions():
+    """Every function lab.moto_patches installs into moto's classes (methods and property accessors)."""
+    from moto.iam.responses import IamResponse
+    from moto.rds import models, responses
+
+    moto_patches.apply()
+    found = {}
+    for cls in (models.DBInstance, models.DBInstanceClustered, models.DBCluster, models.RDSBackend,
+                responses.RDSResponse, IamResponse):
+        for value in vars(cls).values():
+            funcs = [value.fget, value.fset] if isinstance(value, property) else [value]
+            for func in funcs:
+                if callable(func) and getattr(func, "__module__", "") == "lab.moto_patches":
+                    found[func.__name__] = func
+    return found
+
+
+def test_every_patch_function_cites_an_aws_page():
+    from lab import control_plane
+
+    functions = dict(_installed_functions())
+    assert len(functions) >= 18, sorted(functions)
+    functions.update(apply_pending_maintenance=moto_patches.apply_pending_maintenance,
+                     set_endpoint_address=moto_patches.set_endpoint_address,
+                     find_database=control_plane.ControlPlane.find_database,
+                     endpoints=control_plane.ControlPlane.endpoints,
+                     maintenance=control_plane.ControlPlane.maintenance,
+                     seed_database=control_plane.ControlPlane._seed_database)
+    missing = [name for name, func in sorted(functions.items())
+               if not (_AWS_REFERENCE.search(func.__doc__ or "") and _PAGE.search(func.__doc__ or ""))]
+    assert missing == [], f"patch functions without an AWS page in their docstring: {missing}"
+
+
+def test_every_patch_is_documented_in_the_module_docstring():
+    for name in moto_patches.PATCH_NAMES:
+        assert f"``{name}``" in moto_patches.__doc__, name

@@ -391,7 +391,7 @@ def test_databases_report(lab_control_plane, iam_enabled):
     ("127.0.0.1:3306", "127.0.0.1:3306"),
 ])
 def test_canonical_host_matches_what_botocore_signs(netloc, host_header):
-    from lab.verifier import canonical_host
+    from lab.auth_token import canonical_host
     assert canonical_host(netloc) == host_header
 
 

@@ -14,9 +14,13 @@ This module checks each link RDS checks, with read-only calls, and names the fir
 3. ``iam_enabled``: the DB instance / cluster serving host:port has IAM authentication on;
 4. ``user``: with an admin login, the user's catalog entry exists and is an IAM user
    (MySQL/MariaDB plugin AWSAuthenticationPlugin, PostgreSQL member of rds_iam);
-5. ``policy``: the caller's identity policies allow ``rds-db:connect`` on
-   ``arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`` (policy_evaluator, or
-   iam:SimulatePrincipalPolicy when the policies cannot be read).
+5. ``policy``: the caller's policies allow ``rds-db:connect`` on
+   ``arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER``. AWS's own answer first:
+   iam:SimulatePrincipalPolicy on the caller's role or user ARN (IAM path kept), which includes
+   the permissions boundary; only when the caller may not simulate (AccessDenied) or the call
+   fails, the policies are read and evaluated here (policy_evaluator). ``policy_source`` says
+   which: ``simulate``, ``local`` or ``undetermined`` (the local evaluation could not decide, or
+   no policy could be read).
 
 A check that cannot be made (no permission, no admin login) is ``unknown`` and said so; it
 never turns into a diagnosis of its own. Nothing here logs or returns the token.
@@ -45,7 +49,9 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity imp
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import describe_cluster
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import describe_instance
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import find_database
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import principal_entity
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import principal_of
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import principal_source_arn
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import simulate
 
 ACTION = "rds-db:connect"
@@ -254,52 +260,84 @@ def _context(kind, principal_arn, account):
     return ctx
 
 
+SIMULATE = "simulate"
+LOCAL = "local"
+UNDETERMINED = "undetermined"
+
+
+def _simulated(sim, principal, resource):
+    """The policy check from an iam:SimulatePrincipalPolicy result (see verify_identity.simulate)."""
+    missing = ""
+    if sim["missing"]:
+        missing = " (the simulation lacked the context keys %s)" % ", ".join(sim["missing"])
+    if sim["decision"] == "allowed":
+        return Check("policy", OK, "iam:SimulatePrincipalPolicy allows %s %s on %s%s"
+                     % (principal, ACTION, resource, missing))
+    if sim["decision"] == "explicitDeny":
+        return Check("policy", FAILED, "iam:SimulatePrincipalPolicy: explicitDeny for %s %s on %s by %s%s; remove or "
+                     "narrow that Deny" % (principal, ACTION, resource, ", ".join(sim["matched"]) or "a Deny statement",
+                                           missing), "policy_denied")
+    return Check("policy", FAILED, "iam:SimulatePrincipalPolicy: %s for %s %s on %s (identity policies and permissions "
+                 "boundary)%s; attach a policy that allows it (the dbauth.rds_iam.iam_access role or the "
+                 "rds_iam_policy_document filter computes it)" % (sim["decision"], principal, ACTION, resource, missing),
+                 "policy_denied")
+
+
 def check_policy(aws, ident, db, user):
+    """(Check, resource ARN, policy_source): AWS's simulator first, the local evaluator as fallback."""
     if ident is None or db is None:
-        return Check("policy", UNKNOWN, "needs the caller identity and the database's resource id"), None
+        return Check("policy", UNKNOWN, "needs the caller identity and the database's resource id"), None, UNDETERMINED
     kind, name, partition, account = principal_of(ident["arn"])
     resource = policy_evaluator.rds_db_user_arn(db["region"], db["account"] or account, db["resource_id"], user,
                                                 partition=db["partition"] or partition)
     if kind == "root":
-        return Check("policy", OK, "the account root user may connect to %s" % resource), resource
+        return Check("policy", OK, "the account root user may connect to %s" % resource), resource, LOCAL
     if kind not in ("role", "user"):
-        return Check("policy", UNKNOWN, "cannot read the policies of %s" % ident["arn"]), resource
+        return Check("policy", UNKNOWN, "cannot read the policies of %s" % ident["arn"]), resource, UNDETERMINED
     principal = "%s %s" % (kind, name)
+    iam = aws.client("iam")
+    entity = entity_error = None
     try:
-        iam = aws.client("iam")
-        policies, boundary, entity_arn = collect_policies(iam, kind, name)
+        entity = principal_entity(iam, kind, name)
     except AwsReadError as e:
-        source_arn = "arn:%s:iam::%s:%s/%s" % (partition, account, kind, name)
-        try:
-            decision = simulate(aws.client("iam"), source_arn, ACTION, resource)
-        except AwsReadError as e2:
-            return Check("policy", UNKNOWN, "could not read the policies of %s (%s) nor simulate them (%s)"
-                         % (principal, e, e2)), resource
-        if decision == "allowed":
-            return Check("policy", OK, "iam:SimulatePrincipalPolicy allows %s %s on %s" % (principal, ACTION, resource)), resource
-        return Check("policy", FAILED, "iam:SimulatePrincipalPolicy: %s for %s %s on %s. Attach a policy that allows "
-                     "it (dbauth.rds_iam.iam_access)" % (decision, principal, ACTION, resource), "policy_denied"), resource
-    context = _context(kind, entity_arn or ident["arn"], account)
+        entity_error = e
+    source_arn = principal_source_arn(ident["arn"], entity)
+    context = _context(kind, source_arn, account)
+    try:
+        return _simulated(simulate(iam, source_arn, ACTION, resource, context), principal, resource), resource, SIMULATE
+    except AwsReadError as e:
+        sim_error = e
+    if entity_error is not None:
+        return Check("policy", UNKNOWN, "could not simulate the policies of %s (%s) nor read them (%s)"
+                     % (principal, sim_error, entity_error)), resource, UNDETERMINED
+    try:
+        policies, boundary, entity_arn = collect_policies(iam, kind, name, entity)
+    except AwsReadError as e:
+        return Check("policy", UNKNOWN, "could not simulate the policies of %s (%s) nor read them (%s)"
+                     % (principal, sim_error, e)), resource, UNDETERMINED
+    principal = "%s (local evaluation, %s)" % (principal, sim_error.code)
     result = policy_evaluator.evaluate(policies, ACTION, resource, context, unknown_keys=UNKNOWN_CONTEXT_KEYS)
     if result.allowed and boundary is not None:
         bounded = policy_evaluator.evaluate([boundary], ACTION, resource, context, unknown_keys=UNKNOWN_CONTEXT_KEYS)
         if bounded.decision == policy_evaluator.UNDETERMINED:
-            return Check("policy", UNKNOWN, "the permissions boundary of %s: %s" % (principal, bounded.reason)), resource
+            return Check("policy", UNKNOWN, "the permissions boundary of %s: %s" % (principal, bounded.reason)), \
+                resource, UNDETERMINED
         if not bounded.allowed:
             return Check("policy", FAILED, "the permissions boundary of %s does not allow it: %s. Add %s to the "
                          "boundary policy %s" % (principal, bounded.reason, resource, boundary[0]),
-                         "policy_denied"), resource
+                         "policy_denied"), resource, LOCAL
     if result.allowed:
-        return Check("policy", OK, "%s: %s" % (principal, result.reason)), resource
+        return Check("policy", OK, "%s: %s" % (principal, result.reason)), resource, LOCAL
     if result.decision == policy_evaluator.UNDETERMINED:
-        return Check("policy", UNKNOWN, "%s (%d identity policies read): %s" % (principal, len(policies), result.reason)), resource
+        return Check("policy", UNKNOWN, "%s (%d identity policies read): %s"
+                     % (principal, len(policies), result.reason)), resource, UNDETERMINED
     if result.decision == policy_evaluator.EXPLICIT_DENY:
         fix = "remove or narrow that Deny"
     else:
         fix = ("attach a policy that allows %s on %s (the dbauth.rds_iam.iam_access role or the "
                "rds_iam_policy_document filter computes it)" % (ACTION, resource))
     return Check("policy", FAILED, "%s (%d identity policies read): %s; %s"
-                 % (principal, len(policies), result.reason, fix), "policy_denied"), resource
+                 % (principal, len(policies), result.reason, fix), "policy_denied"), resource, LOCAL
 
 
 def check_region(token_region, db):
@@ -338,14 +376,14 @@ def diagnose(outcome, params, host, port, user, aws, catalog=None, token=None, n
         checks.append(region_check)
     checks.append(db_check)
     checks.append(check_user(catalog, params.get("engine"), user, endpoint))
-    policy_check, resource = check_policy(aws, ident, db, user)
+    policy_check, resource, policy_source = check_policy(aws, ident, db, user)
     if token_facts and ident and token_facts.get("access_key_id") and policy_check.status != UNKNOWN:
         policy_check.detail += " (policies of this host's principal; the given token was signed with key %s)" \
             % token_facts["access_key_id"]
     checks.append(policy_check)
 
     facts = {"principal_arn": ident["arn"] if ident else None, "resource_arn": resource,
-             "db_identifier": db["identifier"] if db else None}
+             "db_identifier": db["identifier"] if db else None, "policy_source": policy_source}
     failed = [c for c in sorted(checks, key=lambda c: ORDER.index(c.name)) if c.status == FAILED]
     if failed:
         first = failed[0]

@@ -8,9 +8,10 @@
 * who the host is (``sts:GetCallerIdentity``);
 * which DB instance or cluster serves ``db_host:db_port`` (``rds:DescribeDBInstances`` /
   ``rds:DescribeDBClusters``) and whether IAM database authentication is on;
-* the identity policies of the caller (role or user: inline, attached, groups, permissions
-  boundary), to be evaluated with policy_evaluator -- or ``iam:SimulatePrincipalPolicy`` when the
-  policies cannot be read.
+* what AWS itself decides for the caller (``iam:SimulatePrincipalPolicy`` on the role or user ARN,
+  its IAM path kept: the simulation includes the permissions boundary), and the identity policies
+  of the caller (role or user: inline, attached, groups, permissions boundary) for policy_evaluator
+  when the caller may not simulate.
 
 Every function takes boto3 clients (tests pass stubbed ones) and raises ``AwsReadError`` with the
 AWS error code; nothing here writes to AWS.
@@ -142,16 +143,45 @@ def _entity_policies(iam, kind, name):
     return policies
 
 
-def collect_policies(iam, kind, name):
+def principal_entity(iam, kind, name):
+    """The ``Role`` or ``User`` record of iam:GetRole / iam:GetUser (its ``Arn`` keeps the IAM path)."""
+    if kind == "role":
+        return _call("iam:GetRole %s" % name, iam.get_role, RoleName=name)["Role"]
+    if kind == "user":
+        return _call("iam:GetUser %s" % name, iam.get_user, UserName=name)["User"]
+    raise ValueError("kind must be role or user")
+
+
+def principal_source_arn(caller_arn, entity=None):
+    """The IAM ARN of the role or user behind ``caller_arn``, for iam:SimulatePrincipalPolicy.
+
+    The entity's own ``Arn`` when it was read (a role at ``/service/app-role`` is
+    ``arn:aws:iam::ACCOUNT:role/service/app-role``); an IAM user's caller ARN is already that ARN,
+    path included. An assumed-role ARN (``arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION``) carries
+    no path: without the role record the ARN is built with the root path, which is right only for
+    roles at ``/``. None for other principals.
+    """
+    if entity and entity.get("Arn"):
+        return entity["Arn"]
+    kind, name, partition, account = principal_of(caller_arn)
+    if kind == "user":
+        return caller_arn
+    if kind == "role":
+        return "arn:%s:iam::%s:role/%s" % (partition, account, name)
+    return None
+
+
+def collect_policies(iam, kind, name, entity=None):
     """Identity policies of a role or user: (policies, boundary, principal_arn).
 
     ``policies`` is a list of (label, document); ``boundary`` a (label, document) or None.
+    ``entity`` is the record of :func:`principal_entity` when already read.
     """
+    if entity is None:
+        entity = principal_entity(iam, kind, name)
     if kind == "role":
-        entity = _call("iam:GetRole %s" % name, iam.get_role, RoleName=name)["Role"]
         policies = _entity_policies(iam, "role", name)
     elif kind == "user":
-        entity = _call("iam:GetUser %s" % name, iam.get_user, UserName=name)["User"]
         policies = _entity_policies(iam, "user", name)
         for group in _pages("iam:ListGroupsForUser", iam, "list_groups_for_user", "Groups", UserName=name):
             policies.extend(_entity_policies(iam, "group", group["GroupName"]))
@@ -164,14 +194,30 @@ def collect_policies(iam, kind, name):
     return policies, boundary, entity.get("Arn")
 
 
-def simulate(iam, source_arn, action, resource_arn):
-    """iam:SimulatePrincipalPolicy decision: allowed, explicitDeny or implicitDeny."""
-    resp = _call("iam:SimulatePrincipalPolicy", iam.simulate_principal_policy, PolicySourceArn=source_arn,
-                 ActionNames=[action], ResourceArns=[resource_arn])
+# ContextKeyType of the global keys the diagnosis passes (IAM API reference, "ContextEntry").
+_CONTEXT_TYPES = {"aws:securetransport": "boolean", "aws:currenttime": "date", "aws:epochtime": "numeric"}
+
+
+def simulate(iam, source_arn, action, resource_arn, context=None):
+    """What iam:SimulatePrincipalPolicy decides for ``source_arn`` (IAM API reference,
+    "SimulatePrincipalPolicy": the principal's identity policies, its groups' for a user, and its
+    permissions boundary): a dict with ``decision`` (``allowed``, ``explicitDeny``,
+    ``implicitDeny``), ``matched`` (``SourcePolicyId`` of each MatchedStatements entry) and
+    ``missing`` (MissingContextValues). ``context`` maps condition keys to string values
+    (ContextEntries)."""
+    kwargs = dict(PolicySourceArn=source_arn, ActionNames=[action], ResourceArns=[resource_arn])
+    if context:
+        kwargs["ContextEntries"] = [{"ContextKeyName": k, "ContextKeyValues": [v],
+                                     "ContextKeyType": _CONTEXT_TYPES.get(k.lower(), "string")}
+                                    for k, v in sorted(context.items())]
+    resp = _call("iam:SimulatePrincipalPolicy", iam.simulate_principal_policy, **kwargs)
     results = resp.get("EvaluationResults") or []
     if not results:
         raise AwsReadError("iam:SimulatePrincipalPolicy returned no result", "EmptyResult")
-    return results[0].get("EvalDecision")
+    first = results[0]
+    return {"decision": first.get("EvalDecision"),
+            "matched": [m.get("SourcePolicyId") for m in first.get("MatchedStatements") or []],
+            "missing": list(first.get("MissingContextValues") or [])}
 
 
 # --------------------------------------------------------------------------------------------

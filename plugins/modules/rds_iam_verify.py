@@ -341,6 +341,19 @@ resource_arn:
   returned: when O(diagnose=true) and the login was refused, without O(logins)
   type: str
   sample: arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1/app_user
+policy_source:
+  description:
+    - What decided the C(policy) check, with O(diagnose=true).
+    - V(simulate) when C(iam:SimulatePrincipalPolicy) answered for the caller's role or user (its IAM path kept);
+      AWS's own evaluation, which includes the permissions boundary. It is asked first.
+    - V(local) when the caller may not simulate (AccessDenied) or the call failed, and the collection's own evaluator
+      decided from the policies it read (inline, attached, groups, permissions boundary).
+    - V(undetermined) when no policy could be read, or the local evaluation depends on request facts it does not
+      know (such as principal tags).
+  returned: when O(diagnose=true) and the login was refused, without O(logins)
+  type: str
+  choices: [simulate, local, undetermined]
+  sample: simulate
 db_identifier:
   description: The DB instance or cluster found behind O(db_host), with O(diagnose=true).
   returned: when O(diagnose=true) and the login was refused, without O(logins)
@@ -371,7 +384,7 @@ logins:
     - With O(logins), one result per entry in the order given, also when the task fails. Each holds what a call
       without O(logins) returns for that login (RV(connected), RV(current_user), RV(tls_version),
       RV(server_version), RV(latency_ms), RV(diagnosis), RV(msg), RV(db_endpoint), RV(token_source),
-      RV(token_expires_at), and after a diagnosed refusal RV(checks), RV(principal_arn), RV(resource_arn),
+      RV(token_expires_at), and after a diagnosed refusal RV(checks), RV(principal_arn), RV(resource_arn), RV(policy_source),
       RV(db_identifier)), plus the entry's O(logins[].db_host), O(logins[].db_port), O(logins[].db_user) and
       O(logins[].label). Never a token.
   returned: when O(logins) is given

@@ -11,6 +11,7 @@ import json
 
 import botocore.session
 import pytest
+from botocore.stub import ANY
 from botocore.stub import Stubber
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_diagnosis
@@ -70,10 +71,11 @@ class Aws:
         self.stubs["rds"].add_response("describe_db_clusters", {"DBClusters": []}, {})
         self.stubs["rds"].add_response("describe_db_instances", {"DBInstances": [db]}, {})
 
-    def role(self, inline=(), attached=()):
+    def role(self, inline=(), attached=(), simulate_error="AccessDenied"):
+        """The role's policies read one by one, after iam:SimulatePrincipalPolicy failed with ``simulate_error``."""
         iam = self.stubs["iam"]
-        iam.add_response("get_role", {"Role": {"Path": "/", "RoleName": "app-role", "RoleId": "AROAEXAMPLEEXAMPLE1",
-                                               "Arn": ROLE_ARN, "CreateDate": NOW}}, {"RoleName": "app-role"})
+        self.get_role()
+        iam.add_client_error("simulate_principal_policy", service_error_code=simulate_error, service_message="no")
         iam.add_response("list_role_policies", {"PolicyNames": [n for n, _d in inline], "IsTruncated": False},
                          {"RoleName": "app-role"})
         for name, document in inline:
@@ -87,6 +89,21 @@ class Aws:
             iam.add_response("get_policy", {"Policy": {"Arn": arn, "DefaultVersionId": "v1"}}, {"PolicyArn": arn})
             iam.add_response("get_policy_version", {"PolicyVersion": {"Document": json.dumps(document), "VersionId": "v1"}},
                              {"PolicyArn": arn, "VersionId": "v1"})
+
+    def get_role(self, arn=ROLE_ARN, path="/"):
+        self.stubs["iam"].add_response("get_role", {"Role": {
+            "Path": path, "RoleName": "app-role", "RoleId": "AROAEXAMPLEEXAMPLE1", "Arn": arn, "CreateDate": NOW}},
+            {"RoleName": "app-role"})
+
+    def simulation(self, decision, source_arn=ROLE_ARN, matched=(), missing=()):
+        result = {"EvalActionName": "rds-db:connect", "EvalResourceName": RESOURCE, "EvalDecision": decision}
+        if matched:
+            result["MatchedStatements"] = [{"SourcePolicyId": m, "SourcePolicyType": "IAM Policy"} for m in matched]
+        if missing:
+            result["MissingContextValues"] = list(missing)
+        self.stubs["iam"].add_response("simulate_principal_policy", {"EvaluationResults": [result]}, {
+            "PolicySourceArn": source_arn, "ActionNames": ["rds-db:connect"], "ResourceArns": [RESOURCE],
+            "ContextEntries": ANY})
 
 
 def allow(resource, effect="Allow"):
@@ -121,7 +138,7 @@ def test_policy_missing_is_policy_denied_with_the_resource_to_allow():
     assert diagnosis == "policy_denied"
     assert statuses(checks) == {"credentials": "ok", "iam_enabled": "ok", "user": "ok", "policy": "failed"}
     assert "allows rds-db:connect on %s" % RESOURCE in message
-    assert facts == {"principal_arn": CALLER, "resource_arn": RESOURCE, "db_identifier": "db1"}
+    assert facts == {"principal_arn": CALLER, "resource_arn": RESOURCE, "db_identifier": "db1", "policy_source": "local"}
 
 
 def test_explicit_deny_names_the_statement():
@@ -207,17 +224,16 @@ def test_postgres_guess_user_not_iam_is_overruled_by_the_catalog():
     assert diagnosis == "token_rejected"
 
 
-def test_policy_reads_denied_falls_back_to_simulation():
+def test_policy_reads_denied_simulation_still_decides():
     with Aws() as aws:
         aws.caller()
         aws.database()
         aws.stubs["iam"].add_client_error("get_role", service_error_code="AccessDenied", service_message="no")
-        aws.stubs["iam"].add_response("simulate_principal_policy", {"EvaluationResults": [
-            {"EvalActionName": "rds-db:connect", "EvalResourceName": RESOURCE, "EvalDecision": "implicitDeny"}]},
-            {"PolicySourceArn": ROLE_ARN, "ActionNames": ["rds-db:connect"], "ResourceArns": [RESOURCE]})
-        diagnosis, message, _checks, _facts = run(aws)
+        aws.simulation("implicitDeny")
+        diagnosis, message, _checks, facts = run(aws)
         aws.assert_done()
     assert diagnosis == "policy_denied" and "SimulatePrincipalPolicy" in message
+    assert facts["policy_source"] == "simulate"
 
 
 def test_policy_unknown_when_nothing_can_be_read():
@@ -227,8 +243,73 @@ def test_policy_unknown_when_nothing_can_be_read():
         aws.stubs["iam"].add_client_error("get_role", service_error_code="AccessDenied", service_message="no")
         aws.stubs["iam"].add_client_error("simulate_principal_policy", service_error_code="AccessDenied",
                                           service_message="no")
-        diagnosis, _message, checks, _facts = run(aws)
+        diagnosis, _message, checks, facts = run(aws)
+        aws.assert_done()
     assert diagnosis == "token_rejected" and statuses(checks)["policy"] == "unknown"
+    assert facts["policy_source"] == "undetermined"
+
+
+@pytest.mark.parametrize("decision, matched, diagnosis, status, hint", [
+    ("allowed", (), "token_rejected", "ok", "iam:SimulatePrincipalPolicy allows role app-role"),
+    ("explicitDeny", ("deny-db",), "policy_denied", "failed", "explicitDeny for role app-role rds-db:connect on %s by "
+     "deny-db; remove or narrow that Deny" % RESOURCE),
+    ("implicitDeny", (), "policy_denied", "failed", "implicitDeny for role app-role rds-db:connect on %s (identity "
+     "policies and permissions boundary)" % RESOURCE),
+])
+def test_simulation_is_asked_first(decision, matched, diagnosis, status, hint):
+    with Aws() as aws:
+        aws.caller()
+        aws.database()
+        aws.get_role()
+        aws.simulation(decision, matched=matched)
+        result, message, checks, facts = run(aws)
+        aws.assert_done()  # no policy was read one by one
+    assert result == diagnosis and statuses(checks)["policy"] == status
+    assert hint in [c.detail for c in checks if c.name == "policy"][0]
+    assert facts["policy_source"] == "simulate"
+
+
+def test_simulation_names_the_role_with_its_path_and_sends_the_request_context():
+    path_arn = "arn:aws:iam::%s:role/service/app-role" % ACCOUNT
+    with Aws() as aws:
+        aws.caller()
+        aws.database()
+        aws.get_role(arn=path_arn, path="/service/")
+        aws.simulation("implicitDeny", source_arn=path_arn, missing=("aws:PrincipalTag/team",))
+        calls = []
+        aws.clients["iam"].meta.events.register(
+            "provide-client-params.iam.SimulatePrincipalPolicy", lambda params, **kw: calls.append(dict(params)))
+        _diagnosis, message, _checks, facts = run(aws)
+        aws.assert_done()
+    assert facts["policy_source"] == "simulate"
+    assert "lacked the context keys aws:PrincipalTag/team" in message
+    entries = dict((e["ContextKeyName"], (e["ContextKeyValues"], e["ContextKeyType"])) for e in calls[0]["ContextEntries"])
+    assert entries["aws:PrincipalArn"] == ([path_arn], "string")
+    assert entries["aws:SecureTransport"] == (["true"], "boolean")
+    assert entries["aws:PrincipalType"] == (["AssumedRole"], "string")
+
+
+@pytest.mark.parametrize("error", ["AccessDenied", "ServiceFailure"])
+def test_local_evaluation_when_the_caller_may_not_simulate(error):
+    with Aws() as aws:
+        aws.caller()
+        aws.database()
+        aws.role(inline=[("db", allow(RESOURCE))], simulate_error=error)
+        _diagnosis, _message, checks, facts = run(aws)
+        aws.assert_done()
+    assert statuses(checks)["policy"] == "ok" and facts["policy_source"] == "local"
+    assert "local evaluation, %s" % error in [c.detail for c in checks if c.name == "policy"][0]
+
+
+def test_local_undetermined_is_policy_source_undetermined():
+    tagged = "arn:aws:rds-db:eu-west-1:%s:dbuser:%s/${aws:PrincipalTag/dbuser}" % (ACCOUNT, RESOURCE_ID)
+    with Aws() as aws:
+        aws.caller()
+        aws.database()
+        aws.role(inline=[("abac", allow(tagged))])
+        _diagnosis, _message, checks, facts = run(aws)
+        aws.assert_done()
+    assert statuses(checks)["policy"] == "unknown" and facts["policy_source"] == "undetermined"
 
 
 def token(user="app", host=HOST, port=3306, signed=NOW, region="eu-west-1"):

@@ -180,3 +180,33 @@ def test_find_database_none():
         stub.add_response("describe_db_clusters", {"DBClusters": []}, {})
         stub.add_response("describe_db_instances", {"DBInstances": []}, {})
         assert verify_identity.find_database(rds, "nowhere", 1) is None
+
+
+@pytest.mark.parametrize("caller, entity, expected", [
+    ("arn:aws:sts::123456789012:assumed-role/app-role/i-0abc", {"Arn": "arn:aws:iam::123456789012:role/service/app-role"},
+     "arn:aws:iam::123456789012:role/service/app-role"),
+    ("arn:aws:iam::123456789012:user/path/to/bob", None, "arn:aws:iam::123456789012:user/path/to/bob"),
+    ("arn:aws:sts::123456789012:assumed-role/app-role/i-0abc", None, "arn:aws:iam::123456789012:role/app-role"),
+    ("arn:aws:sts::123456789012:federated-user/x", None, None),
+])
+def test_principal_source_arn_keeps_the_iam_path(caller, entity, expected):
+    assert verify_identity.principal_source_arn(caller, entity) == expected
+
+
+def test_simulate_returns_decision_matched_statements_and_missing_keys():
+    iam = client("iam")
+    resource = "arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABC/app"
+    source = "arn:aws:iam::123456789012:role/service/app-role"
+    with Stubber(iam) as stub:
+        stub.add_response("simulate_principal_policy", {"EvaluationResults": [{
+            "EvalActionName": "rds-db:connect", "EvalResourceName": resource, "EvalDecision": "explicitDeny",
+            "MatchedStatements": [{"SourcePolicyId": "deny-db", "SourcePolicyType": "role"}],
+            "MissingContextValues": ["aws:PrincipalTag/team"]}]}, {
+            "PolicySourceArn": source, "ActionNames": ["rds-db:connect"], "ResourceArns": [resource],
+            "ContextEntries": [
+                {"ContextKeyName": "aws:EpochTime", "ContextKeyValues": ["1"], "ContextKeyType": "numeric"},
+                {"ContextKeyName": "aws:PrincipalArn", "ContextKeyValues": [source], "ContextKeyType": "string"}]})
+        result = verify_identity.simulate(iam, source, "rds-db:connect", resource,
+                                          {"aws:PrincipalArn": source, "aws:EpochTime": "1"})
+        stub.assert_no_pending_responses()
+    assert result == {"decision": "explicitDeny", "matched": ["deny-db"], "missing": ["aws:PrincipalTag/team"]}
