@@ -32,8 +32,12 @@ try:
     from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
     from botocore.exceptions import NoCredentialsError
+    from botocore.parsers import ResponseParserError
 except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing library
     class BotoCoreError(Exception):
+        pass
+
+    class ResponseParserError(Exception):
         pass
 
     class ClientError(Exception):
@@ -64,8 +68,9 @@ def _call(what, func, **kwargs):
         err = e.response.get("Error", {})
         code = err.get("Code") or "ClientError"
         raise AwsReadError("%s: %s: %s" % (what, code, err.get("Message", "")), code)
-    except BotoCoreError as e:
-        raise AwsReadError("%s: %s: %s" % (what, type(e).__name__, e), type(e).__name__)
+    except (BotoCoreError, ResponseParserError) as e:
+        # A response botocore cannot parse (an HTTP 5xx page, a proxy's answer) is a failed read too, not a crash.
+        raise AwsReadError("%s: %s: %s" % (what, type(e).__name__, str(e).splitlines()[0]), type(e).__name__)
 
 
 def _pages(what, client, method, result_key, **kwargs):

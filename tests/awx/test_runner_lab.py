@@ -46,7 +46,8 @@ def test_step_job_templates(lab, project, inventory, awx_env, secrets, clean_pro
     job("revoke")
     enable = job("enable", {"enable_state": "enabled"})
     args = invocation_args(task_results(enable, "Turn IAM database authentication", role="enable"))
-    assert len(args) == 3
+    # One batched call for the lab's three databases.
+    assert [len(arg["databases"]) for arg in args] == [3]
     for arg in args:  # from the credential's DBAUTH_RDS_IAM_* variables (option fallbacks)
         assert arg["assume_role_arn"].endswith(":role/" + AWX_ROLE_NAME)
         assert (arg["role_session_name"], arg["external_id"]) == (AWX_SESSION_NAME, AWX_EXTERNAL_ID)

@@ -210,3 +210,15 @@ def test_simulate_returns_decision_matched_statements_and_missing_keys():
                                           {"aws:PrincipalArn": source, "aws:EpochTime": "1"})
         stub.assert_no_pending_responses()
     assert result == {"decision": "explicitDeny", "matched": ["deny-db"], "missing": ["aws:PrincipalTag/team"]}
+
+
+def test_an_unparsable_response_is_a_failed_read_not_a_crash():
+    from botocore.parsers import ResponseParserError
+
+    def answer_with_an_error_page():
+        raise ResponseParserError("Unable to parse response (syntax error), invalid XML received.\nb'<!doctype html>'")
+
+    with pytest.raises(verify_identity.AwsReadError) as error:
+        verify_identity._call("iam:SimulatePrincipalPolicy", answer_with_an_error_page)
+    assert error.value.code == "ResponseParserError"
+    assert "doctype" not in str(error.value)
