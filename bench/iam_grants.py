@@ -25,13 +25,12 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path
 
 import argparse
 import collections
+import functools
 import importlib.util
 import json
 import pathlib
 import re
 import shutil
-import subprocess
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,8 +42,10 @@ PREFIX = "bench-connect-"
 TAGS = {"managed-by": "dbauth.rds_iam.bench"}
 
 
-def _bench_enable():
-    spec = importlib.util.spec_from_file_location("bench_enable", str(ROOT / "bench" / "enable.py"))
+@functools.lru_cache(maxsize=None)
+def _bench(name):
+    """Another bench script of this folder, as a module (bench/enable.py: call log, collection tree)."""
+    spec = importlib.util.spec_from_file_location("bench_" + name, str(ROOT / "bench" / (name + ".py")))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -113,21 +114,11 @@ def loop_tasks(entries):
 
 
 def run_playbook(tmp, tasks, env, endpoint):
+    """(seconds, changed tasks) of one ansible-playbook process with the control plane's endpoint as module_defaults."""
     defaults = {"endpoint_url": endpoint}
-    play = [{"hosts": "localhost", "gather_facts": False, "connection": "local",
-             "vars": {"ansible_python_interpreter": sys.executable},
-             "module_defaults": {"group/amazon.aws.aws": defaults, "group/dbauth.rds_iam.rds_iam": defaults},
-             "tasks": tasks}]
-    path = tmp / "play.yml"
-    path.write_text(json.dumps(play))
-    argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(path)]
-    started = time.monotonic()
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.monotonic() - started
-    if proc.returncode != 0:
-        raise SystemExit("playbook failed (rc=%s):\n%s\n%s" % (proc.returncode, proc.stdout[-4000:], proc.stderr[-2000:]))
-    changed = int(re.search(r"changed=(\d+)", proc.stdout).group(1))
-    return elapsed, changed
+    elapsed, out = _bench("enable_batch").run_play(
+        tmp, tasks, env, {"group/amazon.aws.aws": defaults, "group/dbauth.rds_iam.rds_iam": defaults})
+    return elapsed, int(re.search(r"changed=(\d+)", out).group(1))
 
 
 def main():
@@ -136,7 +127,7 @@ def main():
     parser.add_argument("--policies", type=int, default=3, help="managed policies per principal, default 3")
     options = parser.parse_args()
 
-    bench = _bench_enable()
+    bench = _bench("enable")
     log = bench.ServerCallLog()
     log.install()
     cp = start_control_plane([])

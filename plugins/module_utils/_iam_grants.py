@@ -158,8 +158,8 @@ def read_principal(ctx, principal):
         role = _get_role(iam, name)
         state["role"] = role
         if role is not None:
-            state["attached"] = [p["PolicyArn"] for p in _paginate(iam, "list_attached_role_policies", ctx.retry,
-                                                                     "AttachedPolicies", RoleName=name)]
+            attached = _paginate(iam, "list_attached_role_policies", ctx.retry, "AttachedPolicies", RoleName=name)
+            state["attached"] = [p["PolicyArn"] for p in attached]
             if principal.get("instance_profile"):
                 state["profiles"] = _paginate(iam, "list_instance_profiles_for_role", ctx.retry, "InstanceProfiles",
                                               RoleName=name)

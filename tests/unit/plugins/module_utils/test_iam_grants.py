@@ -22,8 +22,10 @@ PREFIX = "rds-iam-connect-"
 TAGS = {"managed-by": "dbauth.rds_iam.iam_access"}
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 RETRY = AWSRetry.jittered_backoff(retries=1, delay=0)
-EC2_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                                                      "Action": "sts:AssumeRole"}]}
+EC2_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -123,8 +125,8 @@ def test_create_from_nothing():
     iam.add("list_policies", listed(), {"Scope": "Local", "PathPrefix": PATH})
     iam.error("get_role", "NoSuchEntity", {"RoleName": "app-role"})
     iam.add("create_policy", {"Policy": {"PolicyName": name, "Arn": policy_arn(name)}},
-            {"PolicyName": name, "Path": PATH, "PolicyDocument": json.dumps(p["policies"][0]["document"], sort_keys=True,
-                                                                              separators=(",", ":")),
+            {"PolicyName": name, "Path": PATH,
+             "PolicyDocument": json.dumps(p["policies"][0]["document"], sort_keys=True, separators=(",", ":")),
              "Description": "rds-db:connect for app-role (managed by dbauth.rds_iam)",
              "Tags": [{"Key": "managed-by", "Value": TAGS["managed-by"]}]})
     iam.add("create_role", role("app-role"))
