@@ -83,7 +83,9 @@ def listed(*names, attachments=1):
                           "AttachmentCount": attachments} for n in names], "IsTruncated": False}
 
 
-def role(name, tags=TAGS, trust=EC2_TRUST, description="RDS IAM database access (managed by dbauth.rds_iam.iam_access)"):
+def role(name, tags=None, trust=None, description="RDS IAM database access (managed by dbauth.rds_iam.iam_access)"):
+    tags = TAGS if tags is None else tags
+    trust = EC2_TRUST if trust is None else trust
     return {"Role": {"Path": "/", "RoleName": name, "RoleId": "AROA" + "X" * 17, "CreateDate": NOW,
                      "Arn": "arn:aws:iam::%s:role/%s" % (ACCOUNT, name), "Description": description,
                      "AssumeRolePolicyDocument": quote(json.dumps(trust)),
