@@ -45,10 +45,12 @@ def _bench_enable():
     return module
 
 
-def run_playbook(tmp, task, env):
-    """One ansible-playbook process running one task on localhost; (seconds, changed count)."""
+def run_play(tmp, tasks, env, module_defaults=None):
+    """One ansible-playbook process running the tasks on localhost; (seconds, its output). Fails on an error."""
     play = [{"hosts": "localhost", "gather_facts": False, "connection": "local",
-             "vars": {"ansible_python_interpreter": sys.executable}, "tasks": [task]}]
+             "vars": {"ansible_python_interpreter": sys.executable}, "tasks": tasks}]
+    if module_defaults:
+        play[0]["module_defaults"] = module_defaults
     path = tmp / "play.yml"
     path.write_text(json.dumps(play))
     argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(path)]
@@ -57,7 +59,12 @@ def run_playbook(tmp, task, env):
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit("playbook failed (rc=%s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-2000:]))
-    return elapsed
+    return elapsed, proc.stdout
+
+
+def run_playbook(tmp, task, env):
+    """One ansible-playbook process running one task on localhost; its wall time in seconds."""
+    return run_play(tmp, [task], env)[0]
 
 
 def main():

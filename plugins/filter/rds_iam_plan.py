@@ -123,10 +123,6 @@ def rds_iam_principal_policies(plan, prefix, path, caller_arn, allow_wildcards=F
         _fail("rds_iam_principal_policies", e)
 
 
-def rds_iam_obsolete_policies(principals, existing_names, prefix, max_policies=20):
-    return _plan.obsolete_policies(principals, existing_names, prefix, max_policies=int(max_policies))
-
-
 def rds_iam_db_user_databases(plan_databases, source_databases, state="present"):
     try:
         return _plan.db_user_databases(plan_databases, source_databases, state=state)
@@ -139,9 +135,7 @@ class FilterModule:
         return {
             "rds_iam_plan": rds_iam_plan,
             "rds_iam_principal_policies": rds_iam_principal_policies,
-            "rds_iam_obsolete_policies": rds_iam_obsolete_policies,
             "rds_iam_db_user_databases": rds_iam_db_user_databases,
-            "rds_iam_access_summary": _plan.access_summary,
             "rds_iam_verify_rows": _plan.verify_rows,
             "rds_iam_verify_table": _plan.verify_table,
             "rds_iam_verify_unexpected": _plan.verify_unexpected,

@@ -340,17 +340,3 @@ def _unique(values):
             seen.add(value.lower())
             result.append(value)
     return result
-
-
-def list_policies(iam, path, retry=None):
-    """The customer managed IAM policies under ``path`` (one paginated ListPolicies), sorted by name."""
-    try:
-        result = paginated_query_with_retries(iam, "list_policies", retry_decorator=retry or default_retry(),
-                                              Scope="Local", PathPrefix=path)
-    except (ClientError, BotoCoreError) as e:
-        raise RdsReadError("Failed to list the IAM policies under %s" % path, exception=e)
-    policies = [
-        {"policy_name": p["PolicyName"], "arn": p["Arn"], "path": p["Path"], "attachment_count": p.get("AttachmentCount", 0)}
-        for p in result.get("Policies", [])
-    ]
-    return sorted(policies, key=lambda p: p["policy_name"])

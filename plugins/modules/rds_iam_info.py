@@ -41,12 +41,6 @@ options:
         instances are read for their TLS setting only).
     type: list
     elements: str
-  policy_path:
-    description:
-      - Also list the customer managed IAM policies under this IAM path (for example V(/dbauth-rds-iam/), where
-        the C(dbauth.rds_iam.iam_access) role keeps its C(rds-db:connect) policies), in RV(policies).
-      - One paginated ListPolicies call; the policy documents are not read.
-    type: str
 author:
   - dbauth.rds_iam contributors (@dbauth)
 extends_documentation_fragment:
@@ -227,32 +221,6 @@ databases:
           type: bool
           returned: always
           sample: true
-policies:
-  description: The customer managed policies under O(policy_path), sorted by name (empty without O(policy_path)).
-  returned: always
-  type: list
-  elements: dict
-  contains:
-    policy_name:
-      description: The policy's name.
-      type: str
-      returned: always
-      sample: rds-iam-connect-app-role
-    arn:
-      description: The policy's ARN.
-      type: str
-      returned: always
-      sample: arn:aws:iam::123456789012:policy/dbauth-rds-iam/rds-iam-connect-app-role
-    path:
-      description: The policy's IAM path.
-      type: str
-      returned: always
-      sample: /dbauth-rds-iam/
-    attachment_count:
-      description: How many users, groups and roles it is attached to.
-      type: int
-      returned: always
-      sample: 1
 not_found:
   description: The identifiers asked for that do not exist (in the order asked).
   returned: always
@@ -278,7 +246,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import RdsReadError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import gather
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import list_policies
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
 
 
@@ -286,7 +253,6 @@ def main():
     argument_spec = dict(
         db_instance_identifiers=dict(type="list", elements="str"),
         db_cluster_identifiers=dict(type="list", elements="str"),
-        policy_path=dict(type="str"),
     )
     argument_spec.update(assume_role_argument_spec())
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -305,14 +271,7 @@ def main():
         module.fail_json_aws(e.exception, msg=e.message)
     for warning in warnings:
         module.warn(warning)
-    policies = []
-    if module.params["policy_path"]:
-        iam = aws_session.client(module, "iam", retry_decorator=retry)
-        try:
-            policies = list_policies(iam, module.params["policy_path"], retry=retry)
-        except RdsReadError as e:
-            module.fail_json_aws(e.exception, msg=e.message)
-    module.exit_json(changed=False, databases=databases, not_found=not_found, policies=policies)
+    module.exit_json(changed=False, databases=databases, not_found=not_found)
 
 
 if __name__ == "__main__":

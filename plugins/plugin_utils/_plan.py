@@ -398,13 +398,6 @@ def principal_policies(plan, prefix, path, account_id, partition="aws", allow_wi
     return result
 
 
-def obsolete_policies(principals, existing_names, prefix, max_policies=20):
-    """Names in existing_names that a principal's policies used to have and no longer need (a shrunk split)."""
-    wanted = {p["name"] for principal in principals for p in principal["policies"]}
-    ours = {policy_name(prefix, principal["name"], part) for principal in principals for part in range(1, max_policies + 1)}
-    return sorted(name for name in existing_names if name in ours and name not in wanted)
-
-
 def db_user_databases(plan_databases, source_databases, state="present"):
     """The ``databases`` argument of rds_iam_db_user for plan databases: the admin login (its password taken from
     the data model entry the plan database came from) and the users. Only for module arguments: never set it as a fact.
@@ -494,33 +487,3 @@ def verify_unexpected(rows):
             messages.append("%s -> %s as %s: logged in although the data model does not grant it to %s"
                             % (row["host"], row["database"], row["user"], row["principal"] or "this host"))
     return messages
-
-
-def access_summary(principals, *registered):
-    """What the iam_access role did per principal: role ARN, policies, and whether anything changed.
-
-    ``registered`` are the registered loop results of its tasks; an item is a principal or (principal, policy).
-    """
-    summary = []
-    for principal in principals:
-        changed = False
-        role_arn = None
-        for results in registered:
-            for result in (results or {}).get("results", []):
-                item = result.get("item")
-                owner = item[0] if isinstance(item, (list, tuple)) else item
-                if not isinstance(owner, Mapping) or owner.get("name") != principal["name"]:
-                    continue
-                changed = changed or bool(result.get("changed"))
-                role_arn = role_arn or (result.get("iam_role") or {}).get("arn")
-        documents = [p["document"] for p in principal["policies"]]
-        summary.append({
-            "name": principal["name"],
-            "role_arn": role_arn,
-            "policy_arns": [p["arn"] for p in principal["policies"]],
-            "policy_arn": principal["policies"][0]["arn"] if principal["policies"] else None,
-            "policy_documents": documents,
-            "policy_document": documents[0] if documents else None,
-            "changed": changed,
-        })
-    return summary

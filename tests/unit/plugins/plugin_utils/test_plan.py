@@ -12,7 +12,6 @@ from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._plan import (
     ModelError,
     build_plan,
     db_user_databases,
-    obsolete_policies,
     principal_policies,
     trust_document,
     verify_rows,
@@ -314,12 +313,6 @@ def test_principal_policies_need_resource_ids_and_distinct_names():
     databases[0]["users"][0]["principals"].append("app-role-part2")
     with pytest.raises(ModelError, match="principals app-role and app-role-part2 would both own the managed policy p-app-role-part2"):
         principal_policies(build_plan(databases, principals, discovered=discovered()), "p-", "/", "123456789012")
-
-
-def test_obsolete_policies_are_only_those_of_the_planned_principals_that_are_no_longer_needed():
-    principals = [{"name": "a", "policies": [{"name": "p-a"}]}, {"name": "b", "policies": []}]
-    existing = ["p-a", "p-a-part2", "p-a-part3", "p-b", "p-c", "p-a-other", "unrelated"]
-    assert obsolete_policies(principals, existing, "p-") == ["p-a-part2", "p-a-part3", "p-b"]
 
 
 def test_db_user_databases_join_the_admin_password_only_in_module_arguments():
