@@ -95,7 +95,8 @@ def test_tarball_job_templates(lab, installed, project, inventory, awx_env, secr
     grant = job("grant_user.yml", survey_vars("grant_user", {
         "grant_database": "lab-postgres", "grant_user": GRANT_USER, "grant_principals": "lab-report-role",
         "grant_roles": "pg_read_all_data"}))
-    created = [u for r in task_results(grant, "", role="db_users") for u in r.get("res", {}).get("users", [])]
+    created = [u for r in task_results(grant, "", role="db_users") for d in r.get("res", {}).get("databases", [])
+               for u in d.get("users", [])]
     assert {"name": GRANT_USER, "host": None, "action": "created"} in created, created
     iam = boto3.client("iam", endpoint_url=lab["endpoint_url"], region_name=lab["region"],
                        aws_access_key_id=lab["access_key"], aws_secret_access_key=lab["secret_key"])

@@ -57,9 +57,11 @@ def test_step_job_templates(lab, project, inventory, awx_env, secrets, clean_pro
     assumed = task_results(grant, "Assume the role of the job's AWS credential")
     assert assumed and all(r["res"].get("censored") for r in assumed)  # ran (not skipped), output hidden
     policy_args = invocation_args(task_results(grant, "", role="iam_access"))
-    keys = {a["access_key"] for a in policy_args if "access_key" in a}
-    # Every amazon.aws call used the role's temporary keys, none the credential's static ones.
+    # Every amazon.aws call used the role's temporary keys; the collection's own modules assume the role themselves.
+    keys = {a["access_key"] for a in policy_args if "access_key" in a and not a.get("assume_role_arn")}
     assert keys and all(k.startswith("ASIA") for k in keys), keys
+    ours = [a for a in policy_args if a.get("assume_role_arn")]
+    assert ours and all(a["assume_role_arn"].endswith(":role/" + AWX_ROLE_NAME) for a in ours)
     assert grant.changed() > 0
 
     job("db_users")
