@@ -351,26 +351,28 @@ class ControlPlane:
                 return instance["InstanceId"]
         return None
 
+    @property
+    def ec2_backend(self) -> Any:
+        from moto.ec2.models import ec2_backends
+
+        return ec2_backends[self.account_id][self.region]
+
     def instance_identity(self, instance_id: str) -> tuple[str, str | None, str | None, str | None]:
         """(instance id, instance profile ARN, instance profile id, role name) of an instance, live from moto.
 
-        The profile comes from the instance's association (DescribeIamInstanceProfileAssociations), the role
-        from the profile (GetInstanceProfile); None where there is none.
+        The profile comes from the instance's association (what DescribeIamInstanceProfileAssociations
+        lists), the role from the profile as IAM has it now (GetInstanceProfile); None where there is none.
+        Read from moto's backends in this process (no HTTP round trip: the metadata service answers fast).
         """
-        ec2 = self.client("ec2")
-        assoc = ec2.describe_iam_instance_profile_associations(
-            Filters=[{"Name": "instance-id", "Values": [instance_id]}])["IamInstanceProfileAssociations"]
-        assoc = [a for a in assoc if a.get("State") in (None, "associated", "associating")]
-        if not assoc:
+        assoc = self.ec2_backend.iam_instance_profile_associations.get(instance_id)
+        if assoc is None or getattr(assoc, "state", "associated") not in ("associated", "associating"):
             return instance_id, None, None, None
-        arn = assoc[0]["IamInstanceProfile"]["Arn"]
-        name = arn.rsplit("/", 1)[-1]
         try:
-            profile = self.client("iam").get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-        except self.client("iam").exceptions.NoSuchEntityException:
-            return instance_id, arn, None, None
-        roles = profile.get("Roles") or []
-        return instance_id, profile["Arn"], profile["InstanceProfileId"], roles[0]["RoleName"] if roles else None
+            profile = self.iam_backend.get_instance_profile(assoc.iam_instance_profile.name)
+        except Exception:  # moto's NotFoundException: the profile was deleted
+            return instance_id, assoc.iam_instance_profile.arn, None, None
+        roles = list(profile.roles or [])
+        return instance_id, profile.arn, profile.id, roles[0].name if roles else None
 
     def assume_instance_role(self, role_name: str, instance_id: str, duration: int = 3600) -> dict[str, Any]:
         """What EC2 does for an instance profile: a session of the role named after the instance."""

@@ -74,20 +74,13 @@ def ensure_ports(cfg: dict) -> bool:
     used = {cfg.get("moto_port"), cfg.get("ldap_port")} | {db.get("port") for db in cfg.get("databases", [])}
     hosts = cfg.setdefault("hosts", {})
 
-    def port() -> int:
-        while True:
-            candidate = procutil.free_port()
-            if candidate not in used:
-                used.add(candidate)
-                return candidate
-
     if not cfg.get("ssh_port"):
-        cfg["ssh_port"] = port()
+        cfg["ssh_port"] = procutil.new_port(used)
         changed = True
     for host in HOSTS:
         entry = hosts.setdefault(host, {})
         if not entry.get("imds_port"):
-            entry["imds_port"] = port()
+            entry["imds_port"] = procutil.new_port(used)
             changed = True
     return changed
 

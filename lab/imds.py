@@ -88,6 +88,15 @@ class HostIdentity:
         instance_id, _arn, _pid, attached = self._lookup()
         if attached is None or attached != role:
             return None
+        return self._session(role, instance_id)
+
+    def refresh(self) -> None:
+        """Have the profile role's credentials ready (the first request and rotations are not made to wait)."""
+        instance_id, _arn, _pid, role = self._lookup()
+        if role is not None:
+            self._session(role, instance_id)
+
+    def _session(self, role: str, instance_id: str) -> dict:
         with self._lock:
             cur = self._current
             if cur is not None and cur["role"] == role:
@@ -225,11 +234,29 @@ class MetadataServer(ThreadingHTTPServer):
             expires = self._tokens.get(token)
         return expires is not None and expires > self._clock()
 
-    def start(self) -> "MetadataServer":
+    def start(self, refresh_every: float = 30.0) -> "MetadataServer":
+        """Serve, and keep the credentials fresh in the background (ready before they are asked for)."""
         self.thread = threading.Thread(target=self.serve_forever, name=f"lab-imds-{self.identity.name}",
                                        daemon=True)
         self.thread.start()
+        self._stop = threading.Event()
+
+        def refresher():
+            while True:
+                try:
+                    self.identity.refresh()
+                except Exception as exc:  # moto not ready, role gone ...: the next round tries again
+                    LOG.warning("imds %s: refresh failed: %s", self.identity.name, type(exc).__name__)
+                if self._stop.wait(refresh_every):
+                    return
+
+        threading.Thread(target=refresher, name=f"lab-imds-refresh-{self.identity.name}", daemon=True).start()
         return self
+
+    def shutdown(self) -> None:
+        if getattr(self, "_stop", None) is not None:
+            self._stop.set()
+        super().shutdown()
 
     def stop(self) -> None:
         self.shutdown()

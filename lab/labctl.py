@@ -117,11 +117,7 @@ def load_or_create_config(state: Path) -> dict:
         used: set[int] = set()
 
         def port() -> int:
-            while True:
-                candidate = procutil.free_port()
-                if candidate not in used:
-                    used.add(candidate)
-                    return candidate
+            return procutil.new_port(used)
 
         cfg = {"region": REGION, "moto_port": port(), "ldap_port": port(), "databases": []}
         for db in DATABASES:
@@ -454,10 +450,10 @@ def status_text() -> tuple[str, bool]:
             out.append(f"{p['name']:<20} {p['role_arn']}")
     if status.get("hosts"):
         out.append("")
-        out.append(f"{'HOST':<11} {'CONNECTION':<34} {'INSTANCE':<20} {'ROLE (instance profile)':<24} METADATA")
+        out.append(f"{'HOST':<11} {'CONNECTION':<40} {'INSTANCE':<20} {'ROLE (instance profile)':<24} METADATA")
         for h in status["hosts"]:
             conn = (f"ssh {h['user']}@127.0.0.1:{h['ssh_port']}" if h.get("connection") == "ssh" else "local")
-            out.append(f"{h['name']:<11} {conn:<34} {h.get('instance_id') or '-':<20} {h.get('role') or '-':<24} "
+            out.append(f"{h['name']:<11} {conn:<40} {h.get('instance_id') or '-':<20} {h.get('role') or '-':<24} "
                        f"{h.get('imds_endpoint')}")
     refusals = read_refusals(state, 10)
     out.append("")
