@@ -226,3 +226,22 @@ def test_the_account_reaches_its_own_metadata_endpoint(lab):
     proc = ssh(entry, "/usr/bin/python3", "-c", f'"{script}"', entry["imds_endpoint"])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "lab-report-role"
+
+
+def test_without_root_the_hosts_are_local(tmp_path, monkeypatch):
+    """LAB_HOSTS=local (or not root): no accounts, no sshd; each host keeps a folder and a metadata port."""
+    from lab import hosts as lab_hosts
+
+    monkeypatch.setenv("LAB_HOSTS", "local")
+    assert lab_hosts.want_ssh() == (False, "LAB_HOSTS=local")
+    cfg = {"moto_port": 1, "ldap_port": 2, "databases": [{"port": 3}]}
+    assert lab_hosts.ensure_ports(cfg) and not lab_hosts.ensure_ports(cfg)  # chosen once, then kept
+    ports = [cfg["ssh_port"]] + [cfg["hosts"][h]["imds_port"] for h in HOSTS]
+    assert len(set(ports)) == 5 and not set(ports) & {1, 2, 3}
+    info = lab_hosts.up(tmp_path, cfg)
+    assert info["mode"] == "local" and not (tmp_path / "ssh").exists()
+    for name in HOSTS:
+        entry = info["hosts"][name]
+        assert entry["user"] is None and entry["files_dir"] == str(tmp_path / "hosts" / name)
+        assert (entry["principal"], entry["imds_port"]) == (ROLES[name], cfg["hosts"][name]["imds_port"])
+    assert json.loads((tmp_path / "hosts.json").read_text()) == info
