@@ -119,8 +119,8 @@ def test_credentials_are_the_profile_roles_session_and_the_verifier_accepts_them
     assert status == 404
     for db_id in test_logins.DB_IDS:
         db = lab.db(db_id)
-        assert login(lab, db_id, APP_USER, make_token(keys, "127.0.0.1", db["port"], APP_USER,
-                                                       lab.status["region"])) == (APP_USER, True)
+        token = make_token(keys, "127.0.0.1", db["port"], APP_USER, lab.status["region"])
+        assert login(lab, db_id, APP_USER, token) == (APP_USER, True)
 
 
 def test_botocore_reads_the_endpoint_from_the_environment(lab, monkeypatch):

@@ -28,10 +28,6 @@ import snapshot  # noqa: E402  pylint: disable=wrong-import-position
 from lab.labctl import secret_values as labctl_secret_values  # noqa: E402  pylint: disable=wrong-import-position
 from lab import labctl as lab_labctl  # noqa: E402  pylint: disable=wrong-import-position
 
-
-def labctl_control(request: dict):
-    return lab_labctl.control(lab_labctl.state_dir(), request)
-
 ROOT = Path(__file__).resolve().parents[2]
 VIEW = ROOT / ".build" / "view"
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -41,6 +37,11 @@ TOKEN_MARKERS = ("X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", 
 def labctl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lab.labctl", *args], cwd=str(ROOT), capture_output=True,
                           text=True, check=False)
+
+
+def labctl_control(request: dict):
+    """One request to the lab daemon's control socket (the verifier's accepted logins)."""
+    return lab_labctl.control(lab_labctl.state_dir(), request)
 
 
 @pytest.fixture(scope="module")
