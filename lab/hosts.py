@@ -105,6 +105,19 @@ def _key_line(public_key: str, state: Path) -> str:
     return f"{kind} {blob} rds-iam-lab:{state}"
 
 
+def _live_lines(lines: list[str], drop: str | None = None) -> list[str]:
+    """authorized_keys lines without ``drop``'s and without those of labs whose state folder is gone."""
+    kept = []
+    for line in lines:
+        comment = line.split()[2] if len(line.split()) > 2 else ""
+        if comment == drop:
+            continue
+        if comment.startswith("rds-iam-lab:") and not Path(comment[len("rds-iam-lab:"):]).is_dir():
+            continue  # a lab (a test's temporary one) that no longer exists
+        kept.append(line)
+    return kept
+
+
 def _account(host: str, key_line: str) -> dict:
     user = unix_user(host)
     try:
@@ -120,7 +133,7 @@ def _account(host: str, key_line: str) -> dict:
     auth = ssh / "authorized_keys"
     # Several labs (state folders) on one machine share the accounts: each adds its own key line.
     lines = auth.read_text().splitlines() if auth.exists() else []
-    lines = [line for line in lines if line.split()[2:3] != key_line.split()[2:3]] + [key_line]
+    lines = _live_lines(lines, drop=key_line.split()[2]) + [key_line]
     if not auth.exists() or auth.read_text() != "\n".join(lines) + "\n":
         procutil.write_private(auth, "\n".join(lines) + "\n")
     for path in (ssh, auth):
@@ -238,7 +251,7 @@ def purge_accounts(state: Path) -> bool:
             continue
         auth = Path(entry.pw_dir) / ".ssh" / "authorized_keys"
         lines = auth.read_text().splitlines() if auth.exists() else []
-        others = [line for line in lines if line.split()[2:3] != [mark]]
+        others = _live_lines(lines, drop=mark)
         if others:  # another lab of this machine still uses the account
             procutil.write_private(auth, "\n".join(others) + "\n")
             os.chown(auth, entry.pw_uid, entry.pw_gid)
