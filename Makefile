@@ -18,7 +18,7 @@ help:
 	@echo "make test    bootstrap, then run every test (sanity, units, lint, lab, integration, build)"
 	@echo "make demo    bootstrap, lab up, playbooks/site.yml twice (changed=0) and the verify table"
 	@echo "make sanity | units | lint | lab-tests | integration | e2e | molecule | build-install | awx   one suite"
-	@echo "make lab-up | lab-down | lab-status | lab-status-json | lab-maintenance"
+	@echo "make lab-up | lab-down | lab-purge | lab-status | lab-status-json | lab-maintenance"
 
 bootstrap:
 	@bash scripts/bootstrap.sh

@@ -10,9 +10,14 @@
   (the controller's principal);
 * roles ``lab-app-role``, ``lab-report-role``, ``lab-noaccess-role`` (no
   ``rds-db`` policy), each with a source IAM user (``<role>-source``) whose keys
-  may assume it.
+  may assume it, a trust for ``ec2.amazonaws.com`` and an instance profile of the
+  same name (the lab seeds them: the data model names these roles without ``trust``);
+* on request (:meth:`ControlPlane.launch_host_instance`), one EC2 instance per lab host
+  with the instance profile of its role: what the host's metadata service answers for
+  (:mod:`lab.imds`).
 
-Target hosts get credentials from the files written by :meth:`ControlPlane.write_aws_config`:
+Target hosts get their credentials from their instance metadata service (:mod:`lab.imds`). The
+files written by :meth:`ControlPlane.write_aws_config` remain for tools and tests:
 ``AWS_CONFIG_FILE``, ``AWS_SHARED_CREDENTIALS_FILE`` and ``AWS_PROFILE=<role name>``
 are enough (the profile names ``role_arn`` + ``source_profile``, the region and
 ``endpoint_url``).
@@ -320,6 +325,66 @@ class ControlPlane:
                     for name in [ADMIN_USER] + [p.name for p in self._principals]},
         }
 
+    # EC2 instances of the lab's hosts -------------------------------------------
+    def launch_host_instance(self, host: str, instance_profile: str | None) -> str:
+        """An EC2 instance for a lab host (tag Name=host), with ``instance_profile`` attached (None: none).
+
+        Idempotent: an instance tagged with the host's name is reused. Returns the instance id.
+        """
+        ec2 = self.client("ec2")
+        found = self.host_instance_id(host)
+        if found:
+            return found
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        params: dict[str, Any] = dict(
+            ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": host},
+                                                                     {"Key": "lab:host", "Value": host}]}],
+            MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        )
+        if instance_profile:
+            params["IamInstanceProfile"] = {"Name": instance_profile}
+        return ec2.run_instances(**params)["Instances"][0]["InstanceId"]
+
+    def host_instance_id(self, host: str) -> str | None:
+        ec2 = self.client("ec2")
+        reservations = ec2.describe_instances(Filters=[
+            {"Name": "tag:lab:host", "Values": [host]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+        for reservation in reservations:
+            for instance in reservation["Instances"]:
+                return instance["InstanceId"]
+        return None
+
+    @property
+    def ec2_backend(self) -> Any:
+        from moto.ec2.models import ec2_backends
+
+        return ec2_backends[self.account_id][self.region]
+
+    def instance_identity(self, instance_id: str) -> tuple[str, str | None, str | None, str | None]:
+        """(instance id, instance profile ARN, instance profile id, role name) of an instance, live from moto.
+
+        The profile comes from the instance's association (what DescribeIamInstanceProfileAssociations
+        lists), the role from the profile as IAM has it now (GetInstanceProfile); None where there is none.
+        Read from moto's backends in this process (no HTTP round trip: the metadata service answers fast).
+        """
+        assoc = self.ec2_backend.iam_instance_profile_associations.get(instance_id)
+        if assoc is None or getattr(assoc, "state", "associated") not in ("associated", "associating"):
+            return instance_id, None, None, None
+        try:
+            profile = self.iam_backend.get_instance_profile(assoc.iam_instance_profile.name)
+        except Exception:  # moto's NotFoundException: the profile was deleted
+            return instance_id, assoc.iam_instance_profile.arn, None, None
+        roles = list(profile.roles or [])
+        return instance_id, profile.arn, profile.id, roles[0].name if roles else None
+
+    def assume_instance_role(self, role_name: str, instance_id: str, duration: int = 3600) -> dict[str, Any]:
+        """What EC2 does for an instance profile: a session of the role named after the instance."""
+        role_arn = self.client("iam").get_role(RoleName=role_name)["Role"]["Arn"]
+        return self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=instance_id,
+                                              DurationSeconds=duration)["Credentials"]
+
     # lifecycle --------------------------------------------------------------
     def maintenance(self) -> list[str]:
         """Apply pending modifications (made with ApplyImmediately=false), as the maintenance window
@@ -381,6 +446,8 @@ class ControlPlane:
             iam.put_user_policy(UserName=source, PolicyName="assume-" + role, PolicyDocument=json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]}))
+            iam.create_instance_profile(InstanceProfileName=role, Path="/")
+            iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role)
             key = iam.create_access_key(UserName=source)["AccessKey"]
             self._principals.append(_Principal(role, role_arn, source, user["Arn"], key["AccessKeyId"],
                                                key["SecretAccessKey"]))

@@ -15,6 +15,9 @@ One process (``python -m lab.daemon --state-dir STATE``), started by ``labctl up
 * logical databases (``add_databases``): an RDS instance or cluster of their own in moto
   (own resource id, IAM auth off at creation) whose endpoint is a relay (:mod:`lab.relay`) to
   one of the three servers; they live as long as this process (``labctl down`` ends them);
+* one EC2 instance metadata endpoint (IMDSv2, :mod:`lab.imds`) per lab host (:mod:`lab.hosts`) on the port
+  kept in ``config.json``: each host is an EC2 instance in moto with the instance profile of its role, and
+  its endpoint gives out that role's session credentials, rotated before they expire;
 * ``STATE/lab.json`` (0600): what ``labctl status-json`` prints; ``STATE/daemon.pid``.
 
 SIGTERM/SIGINT: stop the endpoints and moto, remove the pid file and sockets.
@@ -97,6 +100,7 @@ class LabDaemon:
         self.servers: list[socketserver.BaseServer] = []
         self.started_at = time.time()
         self.relays = None
+        self.imds: dict[str, object] = {}  # host -> lab.imds.MetadataServer
         self.logical: dict[str, dict] = {}  # id -> {id, kind, engine, served_by}
         self._logical_lock = threading.Lock()
 
@@ -139,11 +143,50 @@ class LabDaemon:
         self.relays = RelayHub()
         self.ldap = LdapServer(cfg["ldap_port"], lambda u, d, t, dialled: self.check(u, d, t, "ldap", dialled)).start()
         self.servers.append(self.ldap)
+        self._start_imds()
         self.servers.append(self._unix_server("verify.sock", self._verify_handler()))
         self.servers.append(self._unix_server("control.sock", self._control_handler()))
         procutil.write_json_private(self.path("lab.json"), self.status())
         procutil.write_private(self.path("daemon.pid"), f"{os.getpid()}\n")
         LOG.info("lab daemon ready: moto %s, ldap %s", self.cp.endpoint_url, self.ldap.port)
+
+    def _start_imds(self) -> None:
+        """One EC2 instance (with its role's instance profile) and one metadata endpoint per lab host."""
+        from lab import hosts, imds
+
+        for host, principal in hosts.HOSTS.items():
+            port = int(self.config.get("hosts", {}).get(host, {}).get("imds_port") or 0)
+            instance_id = self.cp.launch_host_instance(host, principal)
+            cp = self.cp
+            identity = imds.HostIdentity(
+                host, lookup=lambda iid=instance_id: cp.instance_identity(iid),
+                assume=lambda role, session: cp.assume_instance_role(role, session, imds.SESSION_SECONDS),
+                clock=self.clock)
+            server = imds.MetadataServer(port, identity, cfg_region(self.config)).start()
+            self.imds[host] = server
+            self.servers.append(server)
+        LOG.info("instance metadata endpoints: %s",
+                 ", ".join(f"{h} 127.0.0.1:{s.port}" for h, s in self.imds.items()))
+
+    def hosts_status(self) -> list[dict]:
+        from lab import hosts, imds
+
+        info = hosts.read_info(self.state)
+        result = []
+        for host, server in self.imds.items():
+            entry = {"name": host, "mode": info.get("mode", "local"), "principal": hosts.HOSTS[host],
+                     "instance_profile": hosts.HOSTS[host]}
+            entry.update(info.get("hosts", {}).get(host, {}))
+            entry.update(imds.status(server))
+            if entry["mode"] == "ssh":
+                entry.update(connection="ssh", ssh_host="127.0.0.1", ssh_port=info["ssh_port"],
+                             ssh_private_key=info["ssh_private_key"], known_hosts=info["known_hosts"],
+                             python=info["python"])
+            else:
+                entry.update(connection="local", python=None,
+                             files_dir=entry.get("files_dir") or str(self.state / "hosts" / host))
+            result.append(entry)
+        return result
 
     def _unix_server(self, name: str, handler) -> socketserver.BaseServer:
         path = self.path(name)
@@ -383,6 +426,7 @@ class LabDaemon:
             "ca_cert": str(self.path("tls") / "ca.pem"),
             "databases": databases,
             "principals": principals,
+            "hosts": self.hosts_status(),
             "aws_config_dir": str(self.path("aws")),
             "aws_config_file": self.aws_files["config"],
             "aws_shared_credentials_file": self.aws_files["credentials"],
@@ -420,6 +464,10 @@ class LabDaemon:
         except (OSError, ValueError):
             pass
         LOG.info("lab daemon stopped")
+
+
+def cfg_region(cfg: dict) -> str:
+    return cfg.get("region") or "us-east-1"
 
 
 def main(argv=None) -> int:

@@ -16,6 +16,9 @@ fi
 have_cmd gcc || need+=(gcc libc6-dev)
 have_cmd dpkg-deb || need+=(dpkg)
 have_cmd setpriv || need+=(util-linux)
+if [ "$(id -u)" -eq 0 ] && [ "${LAB_HOSTS:-}" != local ] && [ ! -x /usr/sbin/sshd ]; then
+  need+=(openssh-server)  # the lab runs its own sshd for its target hosts (never the system one)
+fi
 
 if [ "${#need[@]}" -eq 0 ]; then
   echo "lab dependencies: all present"

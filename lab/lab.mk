@@ -4,13 +4,17 @@ LAB_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 PYTHON ?= $(LAB_ROOT)/.venv/bin/python
 LABCTL = cd $(LAB_ROOT) && $(PYTHON) -m lab.labctl
 
-.PHONY: lab-up lab-down lab-status lab-status-json lab-maintenance
+.PHONY: lab-up lab-down lab-purge lab-status lab-status-json lab-maintenance
 
 lab-up:
 	$(LABCTL) up
 
 lab-down:
 	$(LABCTL) down
+
+# down, and remove the lab's host accounts (rdsiamlab-*) that no other lab of this machine uses, and its SSH keys
+lab-purge:
+	$(LABCTL) down --purge
 
 lab-status:
 	$(LABCTL) status

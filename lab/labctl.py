@@ -8,7 +8,11 @@ State folder: ``lab/.state`` (git-ignored), or ``$LAB_STATE_DIR``.
   connections; write ``tests/integration/integration_config.yml``
   (``$LAB_INTEGRATION_CONFIG`` overrides the path, empty = skip). Idempotent.
   ``LAB_TEST_MODE=1`` lets tests shift the verifier's clock.
-* ``down``: stop the lab's own processes (pid files in the state folder).
+* ``down``: stop the lab's own processes (pid files in the state folder); ``--purge`` also removes the
+  lab's host accounts (``rdsiamlab-*``, made by ``up`` when root) with their homes, and the SSH keys.
+* target hosts (:mod:`lab.hosts`): as root, ``up`` makes one Unix account per host and starts the lab's
+  own sshd on 127.0.0.1; each host's AWS identity comes from its own instance metadata endpoint
+  (:mod:`lab.imds`, served by the daemon). Not root (or ``LAB_HOSTS=local``): local hosts, same endpoints.
 * ``status``: human summary incl. the last refusals of the verifier.
 * ``status-json``: one JSON object (endpoint, keys, CA, databases, principals ...).
 * ``maintenance``: apply pending RDS modifications (ApplyImmediately=false).
@@ -36,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from lab import procutil
+from lab import hosts, procutil
 
 LAB_DIR = Path(__file__).resolve().parent
 REPO = LAB_DIR.parent
@@ -83,6 +87,9 @@ def missing_packages() -> list[str]:
         raise LabError("the lab needs a Debian/Ubuntu system (dpkg-deb and apt-get)")
     if os.geteuid() == 0 and not shutil.which("setpriv"):
         missing.append("util-linux")
+    if os.geteuid() == 0 and os.environ.get("LAB_HOSTS", "").lower() != "local" and not Path(
+            "/usr/sbin/sshd").exists():
+        missing.append("openssh-server")
     return missing
 
 
@@ -110,16 +117,13 @@ def load_or_create_config(state: Path) -> dict:
         used: set[int] = set()
 
         def port() -> int:
-            while True:
-                candidate = procutil.free_port()
-                if candidate not in used:
-                    used.add(candidate)
-                    return candidate
+            return procutil.new_port(used)
 
         cfg = {"region": REGION, "moto_port": port(), "ldap_port": port(), "databases": []}
         for db in DATABASES:
             entry = dict(db, port=port(), admin_password=secrets.token_urlsafe(18))
             cfg["databases"].append(entry)
+    hosts.ensure_ports(cfg)  # the sshd port and one metadata port per host (a state from before gets them)
     cfg["test_mode"] = os.environ.get("LAB_TEST_MODE", "") in ("1", "true", "yes")
     procutil.write_json_private(path, cfg)
     return cfg
@@ -218,6 +222,9 @@ def up() -> dict:
     from lab.mariadb_server import build_plugin
 
     build_plugin(state / "plugin", state / "build")
+    host_info = hosts.up(state, cfg)
+    if host_info["mode"] == "local":
+        _say(f"lab hosts: local connections ({host_info['why_local']}); each still has its own metadata endpoint")
     proc = start_daemon(state)
 
     servers = _servers(state, cfg, tls)
@@ -287,7 +294,7 @@ def write_integration_config(status: dict) -> Path | None:
     return path
 
 
-def down() -> bool:
+def down(purge: bool = False) -> bool:
     state = state_dir()
     if not (state / "config.json").exists():
         _say("no lab state: nothing to stop")
@@ -306,6 +313,9 @@ def down() -> bool:
     if pid and not procutil.stop_pid(pid, 30):
         ok = False
         _say("could not stop the lab daemon")
+    if not hosts.down(state, purge=purge):
+        ok = False
+        _say("could not stop the lab's sshd" + (" or remove its accounts" if purge else ""))
     for name in ("daemon.pid", "control.sock", "verify.sock"):
         try:
             (state / name).unlink()
@@ -438,6 +448,13 @@ def status_text() -> tuple[str, bool]:
         out.append(f"{'PRINCIPAL':<20} ROLE ARN")
         for p in status["principals"]:
             out.append(f"{p['name']:<20} {p['role_arn']}")
+    if status.get("hosts"):
+        out.append("")
+        out.append(f"{'HOST':<11} {'CONNECTION':<40} {'INSTANCE':<20} {'ROLE (instance profile)':<24} METADATA")
+        for h in status["hosts"]:
+            conn = (f"ssh {h['user']}@127.0.0.1:{h['ssh_port']}" if h.get("connection") == "ssh" else "local")
+            out.append(f"{h['name']:<11} {conn:<40} {h.get('instance_id') or '-':<20} {h.get('role') or '-':<24} "
+                       f"{h.get('imds_endpoint')}")
     refusals = read_refusals(state, 10)
     out.append("")
     out.append(f"last refusals ({status.get('verifier_log') or state / 'verifier.log'}):")
@@ -455,9 +472,12 @@ def main(argv=None) -> int:
                                             "remove-databases"])
     parser.add_argument("file", nargs="?", help="add-databases / remove-databases: YAML or JSON list ('-' = stdin)")
     parser.add_argument("--all-logical", action="store_true", help="remove-databases: every logical database")
+    parser.add_argument("--purge", action="store_true", help="down: also remove the lab's host accounts and SSH keys")
     args = parser.parse_args(argv)
     if args.file and args.command not in ("add-databases", "remove-databases"):
         parser.error(f"{args.command} takes no FILE")
+    if args.purge and args.command != "down":
+        parser.error("--purge is for down")
     try:
         if args.command == "up":
             up()
@@ -465,7 +485,7 @@ def main(argv=None) -> int:
             print(text)
             return 0
         if args.command == "down":
-            return 0 if down() else 1
+            return 0 if down(purge=args.purge) else 1
         if args.command == "status":
             text, ok = status_text()
             print(text)

@@ -18,6 +18,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def new_port(used: set) -> int:
+    """A free 127.0.0.1 port that is not in ``used`` (added to it)."""
+    while True:
+        candidate = free_port()
+        if candidate not in used:
+            used.add(candidate)
+            return candidate
+
+
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

@@ -61,6 +61,13 @@ def render(status: dict) -> tuple[dict, dict]:
             } for db in status["databases"]
         },
         "lab_principals": [p["name"] for p in status["principals"]],
+        # the target hosts: connection (ssh to the host's account, or local), metadata endpoint, folders
+        "lab_hosts": {
+            h["name"]: {key: h.get(key) for key in (
+                "connection", "user", "ssh_port", "ssh_private_key", "known_hosts", "python", "home", "files_dir",
+                "imds_endpoint", "instance_id", "principal")}
+            for h in status.get("hosts", [])
+        },
     }
     secret = {
         "lab_access_key": status["access_key"],

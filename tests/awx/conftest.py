@@ -112,19 +112,8 @@ def inventory(lab, tmp_path_factory):
     assert proc.returncode == 0, proc.stderr
     # Instead of lab.yml: region, endpoint and keys come from the credential's environment.
     (inv / "group_vars" / "all" / "awx.yml").write_text("---\nrds_iam_aws: {}\n", encoding="utf-8")
-    # The lab's targets are local hosts, so they would inherit the job's AWS keys from the environment (a remote
-    # target never sees them): blank them, so that each host signs with its own profile as on EC2.
-    (inv / "group_vars" / "rds_iam_targets.yml").write_text(
-        "---\n"
-        "rds_iam_host_environment:\n"
-        "  AWS_CONFIG_FILE: \"{{ lab_aws_config_file }}\"\n"
-        "  AWS_SHARED_CREDENTIALS_FILE: \"{{ lab_aws_shared_credentials_file }}\"\n"
-        "  AWS_PROFILE: \"{{ rds_iam_principal }}\"\n"
-        "  AWS_EC2_METADATA_DISABLED: \"true\"\n"
-        "  AWS_ACCESS_KEY_ID: \"\"\n"
-        "  AWS_SECRET_ACCESS_KEY: \"\"\n"
-        "  AWS_SESSION_TOKEN: \"\"\n",
-        encoding="utf-8")
+    # The targets keep hosts.yml's environment: their own metadata endpoints (their instance profiles), the job's
+    # keys blanked (a local target would inherit them; an SSH target never sees them).
     return inv
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # the repository root, for the lab package
 import snapshot  # noqa: E402  pylint: disable=wrong-import-position
 from lab.labctl import secret_values as labctl_secret_values  # noqa: E402  pylint: disable=wrong-import-position
+from lab import labctl as lab_labctl  # noqa: E402  pylint: disable=wrong-import-position
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEW = ROOT / ".build" / "view"
@@ -35,6 +37,11 @@ TOKEN_MARKERS = ("X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", 
 def labctl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lab.labctl", *args], cwd=str(ROOT), capture_output=True,
                           text=True, check=False)
+
+
+def labctl_control(request: dict):
+    """One request to the lab daemon's control socket (the verifier's accepted logins)."""
+    return lab_labctl.control(lab_labctl.state_dir(), request)
 
 
 @pytest.fixture(scope="module")
@@ -129,13 +136,38 @@ def client_logins(lab: dict, host_dir: Path) -> dict:
             "postgres": psql.stdout.strip().splitlines()[-1].replace("|", " ")}
 
 
+def host_dirs(lab: dict) -> dict:
+    """Each target host's own folder (client files): ~/rds-iam of its account, or a folder of the lab's state."""
+    return {h["name"]: Path(h["files_dir"]) for h in lab["hosts"]}
+
+
+def test_targets_are_hosts_with_instance_profiles(lab, inventory):
+    """Each target runs as its own account over SSH (root) and gets its identity from its metadata endpoint."""
+    hosts = {h["name"]: h for h in lab["hosts"]}
+    assert sorted(hosts) == ["app-1", "app-2", "noaccess-1", "report-1"]
+    expect_ssh = os.geteuid() == 0 and os.environ.get("LAB_HOSTS", "").lower() != "local"
+    proc = subprocess.run(["ansible", "-i", str(inventory), "rds_iam_targets", "-o", "-m", "ansible.builtin.command",
+                           "-a", "id -un"], cwd=str(ROOT), capture_output=True, text=True, check=False,
+                          env=dict({k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+                                   PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+                                   ANSIBLE_COLLECTIONS_PATH=str(VIEW), ANSIBLE_NOCOLOR="1"))
+    assert proc.returncode == 0, tail(proc)
+    for name, entry in hosts.items():
+        assert entry["connection"] == ("ssh" if expect_ssh else "local")
+        line = next(l for l in proc.stdout.splitlines() if l.startswith(name + " "))
+        if expect_ssh:
+            assert line.rstrip().endswith("(stdout) " + entry["user"]), line
+        assert entry["role"] == entry["principal"] and entry["instance_id"].startswith("i-")
+
+
 def test_site_flow(lab, inventory, secrets, tmp_path):
     # Fresh state: nothing granted, no users, IAM authentication off.
     proc, _recap = playbook(inventory, "revoke.yml")
     assert ok(proc), tail(proc)
     proc, _recap = playbook(inventory, "enable.yml", "-e", "enable_state=disabled")
     assert ok(proc), tail(proc)
-    shutil.rmtree(inventory / ".hosts", ignore_errors=True)
+    for folder in host_dirs(lab).values():
+        shutil.rmtree(folder, ignore_errors=True)
     fresh = snapshot.snapshot(lab)
     assert not any(fresh["aws"]["iam_auth"].values())
 
@@ -144,7 +176,7 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
     assert ok(proc), tail(proc)
     assert changed(recap) > 0
     assert snapshot.snapshot(lab) == fresh
-    assert not (inventory / ".hosts").exists()
+    assert not [f for f in host_dirs(lab).values() if f.exists()]
 
     # 2. Real run at -vvv: no secret, no token in anything printed.
     proc, recap = playbook(inventory, "site.yml", "-vvv")
@@ -167,13 +199,22 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
     pg_app = after["catalogs"]["lab-postgres"]["app_user"]
     assert pg_app["member_of"] == ["pg_read_all_data", "pg_write_all_data", "rds_iam"]
     assert after["catalogs"]["lab-aurora"]["report_user"]["member_of"] == ["pg_read_all_data", "rds_iam"]
-    assert (inventory / ".hosts" / "app-1" / "rds-ca-bundle.pem").read_bytes() == Path(lab["ca_cert"]).read_bytes()
+    app_1 = host_dirs(lab)["app-1"]
+    assert (app_1 / "rds-ca-bundle.pem").read_bytes() == Path(lab["ca_cert"]).read_bytes()
+    app_1_host = next(h for h in lab["hosts"] if h["name"] == "app-1")
+    if app_1_host["connection"] == "ssh":  # written by the host's own account
+        assert (app_1 / "rds-ca-bundle.pem").stat().st_uid == pwd.getpwnam(app_1_host["user"]).pw_uid
 
     # 3. Check mode again: nothing to change, nothing written.
     proc, recap = playbook(inventory, "site.yml", "--check")
     assert ok(proc), tail(proc)
     assert changed(recap) == 0, tail(proc)
     assert snapshot.snapshot(lab) == after
+
+    # The hosts signed with their instance profiles' sessions (named after their instances), nothing else.
+    instances = {h["instance_id"] for h in lab["hosts"]}
+    accepts = labctl_control({"cmd": "accepts", "limit": 50})
+    assert accepts and all(a["principal_arn"].rsplit("/", 1)[-1] in instances for a in accepts[-9:]), accepts[-9:]
 
     # 4. Re-run: changed=0 everywhere; the verify table as expected.
     rows_file = tmp_path / "verify.json"
@@ -189,7 +230,7 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
             assert row["connected"] and row["current_user"] == key[2] and row["tls_version"].startswith("TLS"), row
 
     # The client role's settings: the mysql/psql command line clients log in with a token over verified TLS.
-    for engine, line in client_logins(lab, inventory / ".hosts" / "app-1").items():
+    for engine, line in client_logins(lab, host_dirs(lab)["app-1"]).items():
         assert line.split() in (["app_user", "TLSv1.3"], ["app_user@%", "TLSv1.3"]), (engine, line)
 
     # 5. Revoke: policies and users gone, nothing else touched; every host is refused now.
