@@ -15,7 +15,8 @@ if ! have_cmd mariadb-install-db || ! { have_cmd mariadbd || [ -x /usr/sbin/mari
 fi
 have_cmd gcc || need+=(gcc libc6-dev)
 have_cmd dpkg-deb || need+=(dpkg)
-have_cmd setpriv || need+=(util-linux)
+# setpriv runs PostgreSQL as its service account, needed only when the lab runs as root
+if [ "$(id -u)" -eq 0 ]; then have_cmd setpriv || need+=(util-linux); fi
 
 if [ "${#need[@]}" -eq 0 ]; then
   echo "lab dependencies: all present"

@@ -4,13 +4,17 @@ LAB_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 PYTHON ?= $(LAB_ROOT)/.venv/bin/python
 LABCTL = cd $(LAB_ROOT) && $(PYTHON) -m lab.labctl
 
-.PHONY: lab-up lab-down lab-status lab-status-json lab-maintenance
+.PHONY: lab-up lab-down lab-purge lab-status lab-status-json lab-maintenance
 
 lab-up:
 	$(LABCTL) up
 
 lab-down:
 	$(LABCTL) down
+
+# down, then delete the lab's state folder (data, keys, logs): the next lab-up starts afresh
+lab-purge:
+	$(LABCTL) purge
 
 lab-status:
 	$(LABCTL) status
