@@ -4,14 +4,14 @@
 # checkout as git would commit it (tracked files and untracked ones that are not ignored, so uncommitted
 # work is tested too) in a git repository it owns under its home, and run there, as that account:
 #   make lab-tests                           (its own labs: real logins to the three servers)
-#   make integration TARGETS=rds_iam_verify  (the checkout's lab, started and stopped by the target)
+#   make integration TARGETS=rds_iam_db_user_postgres  (the checkout's lab, started and stopped by the target)
 # The lab then runs PostgreSQL and MariaDB as that account, with its state in the copy's lab/.state.
 # Not root: skipped, because the run itself is the unprivileged case.
 # UNPRIVILEGED_USER names another account, UNPRIVILEGED_TARGETS other make targets (quoted, space-separated).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 user="${UNPRIVILEGED_USER:-rdsiamlab-ci}"
-read -r -a targets <<<"${UNPRIVILEGED_TARGETS:-lab-tests integration TARGETS=rds_iam_verify}"
+read -r -a targets <<<"${UNPRIVILEGED_TARGETS:-lab-tests integration TARGETS=rds_iam_db_user_postgres}"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "unprivileged: skipped: not root; this run is itself the unprivileged case (the lab runs its servers as $(id -un))"
