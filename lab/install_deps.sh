@@ -15,7 +15,8 @@ if ! have_cmd mariadb-install-db || ! { have_cmd mariadbd || [ -x /usr/sbin/mari
 fi
 have_cmd gcc || need+=(gcc libc6-dev)
 have_cmd dpkg-deb || need+=(dpkg)
-have_cmd setpriv || need+=(util-linux)
+# setpriv runs PostgreSQL as its service account, needed only when the lab runs as root
+if [ "$(id -u)" -eq 0 ]; then have_cmd setpriv || need+=(util-linux); fi
 if [ "$(id -u)" -eq 0 ] && [ "${LAB_HOSTS:-}" != local ] && [ ! -x /usr/sbin/sshd ]; then
   need+=(openssh-server)  # the lab runs its own sshd for its target hosts (never the system one)
 fi

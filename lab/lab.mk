@@ -12,9 +12,9 @@ lab-up:
 lab-down:
 	$(LABCTL) down
 
-# down, and remove the lab's host accounts (rdsiamlab-*) that no other lab of this machine uses, and its SSH keys
+# down, remove the lab's host accounts (rdsiamlab-*) that no other lab uses, then delete its state folder
 lab-purge:
-	$(LABCTL) down --purge
+	$(LABCTL) purge
 
 lab-status:
 	$(LABCTL) status

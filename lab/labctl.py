@@ -1,6 +1,9 @@
-"""Control the dbauth.rds_iam lab: ``python -m lab.labctl up|down|status|status-json|maintenance|add-databases|remove-databases``.
+"""Control the dbauth.rds_iam lab: ``python -m lab.labctl up|down|purge|status|status-json|maintenance|add-databases|remove-databases``.
 
-State folder: ``lab/.state`` (git-ignored), or ``$LAB_STATE_DIR``.
+State folder (:func:`state_dir`): ``$LAB_STATE_DIR`` when set; otherwise ``lab/.state`` in the
+checkout (git-ignored) when not root, and ``/var/lib/rds-iam-lab/NAME-HASH`` when root (the checkout
+may sit in a folder that PostgreSQL's service account cannot traverse; HASH is taken from the
+checkout's path, so each checkout has a lab of its own).
 
 * ``up``: install missing Debian packages (root only), create once (CA, ports,
   passwords, data dirs, MariaDB plugin) and start the lab daemon (moto + verifier
@@ -13,6 +16,8 @@ State folder: ``lab/.state`` (git-ignored), or ``$LAB_STATE_DIR``.
 * target hosts (:mod:`lab.hosts`): as root, ``up`` makes one Unix account per host and starts the lab's
   own sshd on 127.0.0.1; each host's AWS identity comes from its own instance metadata endpoint
   (:mod:`lab.imds`, served by the daemon). Not root (or ``LAB_HOSTS=local``): local hosts, same endpoints.
+* ``purge``: ``down --purge``, then delete the state folder (servers' data, keys, logs) and the
+  integration config. The next ``up`` starts afresh.
 * ``status``: human summary incl. the last refusals of the verifier.
 * ``status-json``: one JSON object (endpoint, keys, CA, databases, principals ...).
 * ``maintenance``: apply pending RDS modifications (ApplyImmediately=false).
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import hashlib
 import json
 import os
 import secrets
@@ -60,8 +66,53 @@ class LabError(RuntimeError):
     pass
 
 
+SYSTEM_STATE_BASE = Path("/var/lib/rds-iam-lab")
+
+
+def checkout_state_dir() -> Path:
+    """The state folder inside the checkout (the default when not root)."""
+    return LAB_DIR / ".state"
+
+
+def system_state_dir() -> Path:
+    """The state folder of this checkout when root: outside the checkout, where PostgreSQL's
+    service account can reach it (``$LAB_STATE_BASE`` overrides the base folder)."""
+    base = Path(os.environ.get("LAB_STATE_BASE") or SYSTEM_STATE_BASE)
+    digest = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in REPO.name)[:40] or "checkout"
+    return base / f"{name}-{digest}"
+
+
 def state_dir() -> Path:
-    return Path(os.environ.get("LAB_STATE_DIR") or (LAB_DIR / ".state")).resolve()
+    env = os.environ.get("LAB_STATE_DIR")
+    if env:
+        return Path(env).resolve()
+    return system_state_dir() if os.geteuid() == 0 else checkout_state_dir().resolve()
+
+
+def make_state_dir(state: Path) -> None:
+    """Create the state folder. When root, PostgreSQL runs as its service account: the folder is
+    0711 (traversable, not listable), the default base folder too, and every folder on the way
+    must let that account through (checked here, so that initdb does not fail later)."""
+    if os.geteuid() == 0 and not os.environ.get("LAB_STATE_DIR"):
+        base = state.parent
+        if not base.exists():
+            base.mkdir(parents=True, exist_ok=True)
+            os.chmod(base, 0o711)
+    state.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        os.chmod(state, 0o700)
+        return
+    os.chmod(state, 0o711)
+    marker = state / "checkout"
+    if not marker.exists():
+        marker.write_text(f"{REPO}\n")
+    user = procutil.service_user()
+    blocked = procutil.untraversable(state, user[0], user[1])
+    if blocked is not None:
+        raise LabError(f"PostgreSQL runs as {user[2]!r} when the lab runs as root, and {user[2]!r} cannot traverse "
+                       f"{blocked} on the way to the lab state {state}; unset LAB_STATE_DIR (root's default is "
+                       f"{system_state_dir()}) or choose a folder that {user[2]!r} can traverse")
 
 
 def _say(msg: str) -> None:
@@ -213,9 +264,8 @@ def wait_daemon(state: Path, proc: subprocess.Popen | None, timeout: float = 90)
 def up() -> dict:
     t0 = time.monotonic()
     state = state_dir()
-    state.mkdir(parents=True, exist_ok=True)
-    os.chmod(state, 0o711)  # PostgreSQL runs as another user when we are root: it must traverse
     ensure_deps()
+    make_state_dir(state)
     cfg = load_or_create_config(state)
     tls = _tls_paths(state)
 
@@ -294,8 +344,24 @@ def write_integration_config(status: dict) -> Path | None:
     return path
 
 
+def other_state_dirs() -> list[Path]:
+    """State folders of this checkout that are not the active one but may hold a lab: root's labs
+    lived in ``lab/.state`` before they moved out of the checkout. ``down`` and ``purge`` see them."""
+    if os.environ.get("LAB_STATE_DIR") or os.geteuid() != 0:
+        return []
+    legacy = checkout_state_dir().resolve()
+    return [legacy] if legacy != state_dir() and (legacy / "config.json").exists() else []
+
+
 def down(purge: bool = False) -> bool:
-    state = state_dir()
+    ok = True
+    for other in other_state_dirs():
+        _say(f"also stopping the lab in {other}")
+        ok = _down(other, purge) and ok
+    return _down(state_dir(), purge) and ok
+
+
+def _down(state: Path, purge: bool = False) -> bool:
     if not (state / "config.json").exists():
         _say("no lab state: nothing to stop")
         return True
@@ -323,6 +389,32 @@ def down(purge: bool = False) -> bool:
             pass
     _say("lab down" if ok else "lab partly down")
     return ok
+
+
+def purge() -> bool:
+    """down (with the host accounts), then delete the state folder(s) of this checkout and the integration config."""
+    if not down(purge=True):
+        _say("labctl purge: the lab did not stop; nothing deleted")
+        return False
+    for state in [state_dir()] + other_state_dirs():
+        if not state.exists():
+            continue
+        if not (state / "config.json").exists() and any(state.iterdir()):
+            if not (state / "checkout").exists():
+                _say(f"labctl purge: {state} does not look like a lab state folder; left alone")
+                continue
+        shutil.rmtree(state)
+        _say(f"removed {state}")
+        if state.parent == Path(os.environ.get("LAB_STATE_BASE") or SYSTEM_STATE_BASE):
+            try:
+                state.parent.rmdir()  # only when no other checkout has a lab there
+            except OSError:
+                pass
+    config = integration_config_path()
+    if config is not None and config.exists():
+        config.unlink()
+        _say(f"removed {config}")
+    return True
 
 
 def clear_logical_routes(servers: list) -> None:
@@ -468,7 +560,7 @@ def status_text() -> tuple[str, bool]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="labctl", description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("command", choices=["up", "down", "status", "status-json", "maintenance", "add-databases",
+    parser.add_argument("command", choices=["up", "down", "purge", "status", "status-json", "maintenance", "add-databases",
                                             "remove-databases"])
     parser.add_argument("file", nargs="?", help="add-databases / remove-databases: YAML or JSON list ('-' = stdin)")
     parser.add_argument("--all-logical", action="store_true", help="remove-databases: every logical database")
@@ -486,6 +578,8 @@ def main(argv=None) -> int:
             return 0
         if args.command == "down":
             return 0 if down(purge=args.purge) else 1
+        if args.command == "purge":
+            return 0 if purge() else 1
         if args.command == "status":
             text, ok = status_text()
             print(text)

@@ -22,6 +22,16 @@ PLUGIN_SOURCE = Path(__file__).resolve().parent / "mariadb_plugin" / "aws_authen
 PLUGIN_SO = "aws_authentication_plugin.so"
 
 
+def mariadbd_path() -> str:
+    """The server binary: on PATH, else /usr/sbin (not on an ordinary user's PATH)."""
+    found = shutil.which("mariadbd")
+    if found:
+        return found
+    if Path("/usr/sbin/mariadbd").exists():
+        return "/usr/sbin/mariadbd"
+    raise RuntimeError("mariadbd not found; run lab/install_deps.sh")
+
+
 def _installed_version() -> str:
     out = subprocess.run(
         ["dpkg-query", "-W", "-f=${Version}", "mariadb-server"],
@@ -143,6 +153,7 @@ class MariaDBServer:
     def init(self) -> None:
         """mariadb-install-db into the lab folder, then create the admin user."""
         self.base.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base, 0o700)  # the server runs as whoever runs the lab: nobody else needs in
         self.write_config()
         if self.initialized() and (self.base / ".admin-ready").exists():
             return
@@ -186,7 +197,7 @@ class MariaDBServer:
             self.wait_ready(admin_ready)
             return
         with open(self.log, "ab") as log:
-            subprocess.Popen(["mariadbd", f"--defaults-file={self.cnf}"], stdin=subprocess.DEVNULL,
+            subprocess.Popen([mariadbd_path(), f"--defaults-file={self.cnf}"], stdin=subprocess.DEVNULL,
                              stdout=log, stderr=log, start_new_session=True, cwd=str(self.base))
         self.wait_ready(admin_ready)
 

@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import signal
+import stat
 import socket
 import subprocess
 import time
@@ -121,6 +122,32 @@ def service_user() -> tuple[int, int, str] | None:
         except KeyError:
             continue
     raise RuntimeError("running as root but neither a postgres nor a nobody account exists")
+
+
+def untraversable(path: Path, uid: int, gid: int) -> Path | None:
+    """The first folder from / down to path (included) that the account uid/gid cannot search
+    (x permission for its owner, group or others class), or None when it can reach path."""
+    try:
+        groups = set(os.getgrouplist(pwd.getpwuid(uid).pw_name, gid))
+    except KeyError:
+        groups = {gid}
+    path = Path(path).resolve()
+    for folder in list(reversed(path.parents)) + [path]:
+        try:
+            info = os.stat(folder)
+        except FileNotFoundError:
+            return None  # created later by us, with modes of our choosing
+        if uid == 0:
+            continue
+        if info.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return folder
+    return None
 
 
 def chown_tree(path: Path, uid: int, gid: int) -> None:
