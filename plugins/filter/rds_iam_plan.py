@@ -2,76 +2,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: rds_iam_plan
-short_description: Check the whole data model and turn it into the plan every role reads
-version_added: 0.2.0
-description:
-  - Validates C(rds_iam_databases), C(rds_iam_principals) and the variables of the target hosts against one schema
-    (types, choices, suboptions; unknown keys are refused with the closest known key), checks that every reference
-    resolves (principals, databases and users in host logins) and that nothing is listed twice, and normalises the
-    result into the plan. A model with problems fails with all of them, each naming the entry and the key, before
-    anything changes.
-  - The plan holds no secret (admin passwords stay in the data model).
-  - Makes no AWS call; give O(discovered) (what M(dbauth.rds_iam.rds_iam_info) or M(dbauth.rds_iam.rds_iam_enable)
-    returned) to add resource ids, C(rds-db) ARN prefixes and endpoints.
-options:
-  _input:
-    description: The databases (C(rds_iam_databases)); V(null) means the variable is not defined.
-    type: list
-    elements: dict
-    required: true
-  principals:
-    description: The IAM principals (C(rds_iam_principals)). Omitted, principal names are not checked.
-    type: list
-    elements: dict
-  hostvars:
-    description: C(hostvars), to read the variables of O(targets) and to find misspelt C(rds_iam_*) variables.
-    type: dict
-  targets:
-    description: The target hosts (C(groups['rds_iam_targets'])).
-    type: list
-    elements: str
-  controller:
-    description: The host the play runs on (C(inventory_hostname)); its C(rds_iam_*) variable names are checked.
-    type: str
-  hosts:
-    description: Variables of target hosts given directly, host name to variables (instead of O(hostvars)).
-    type: dict
-  discovered:
-    description: The databases as AWS reports them (resource ids, endpoints); every planned database must be there.
-    type: list
-    elements: dict
-  allow_empty:
-    description: An empty or missing database list is an error unless this is V(true).
-    type: bool
-    default: false
-  require_endpoints:
-    description: Fail when a database has no endpoint (neither O(discovered) nor an C(endpoint) override).
-    type: bool
-    default: false
-  check_admin:
-    description: Require an C(admin) login on every database that has users (V(false) for steps that do not log in as admin).
-    type: bool
-    default: true
-"""
-
-EXAMPLES = r"""
-- name: Check the data model and make the plan
-  ansible.builtin.set_fact:
-    rds_iam_plan: >-
-      {{ rds_iam_databases | default(none) | dbauth.rds_iam.rds_iam_plan(principals=rds_iam_principals | default([]),
-         hostvars=hostvars, targets=groups['rds_iam_targets'] | default([]), controller=inventory_hostname) }}
-"""
-
-RETURN = r"""
-_value:
-  description:
-    - The plan, with C(databases) (id, kind, engine, family, endpoint, resource ids, admin login without password,
-      users), C(principals) (with their C(grants)), C(hosts) (per target host its principal and logins, each with
-      C(granted)), C(families) and C(empty).
-  type: dict
-"""
+# The filters of this file are documented in the .yml files of the same names beside it.
 
 from collections.abc import Mapping
 
