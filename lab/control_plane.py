@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import pathlib
+import secrets
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -117,6 +118,8 @@ class ControlPlane:
         self._stopped = False
         self._session: Any = None
         self._session_lock = threading.Lock()
+        #: lab.api_auth.ApiGuard in front of moto (None only when started with auth=False).
+        self.guard: Any = None
 
     # boto3 ------------------------------------------------------------------
     def client(self, service: str, access_key: str | None = None, secret_key: str | None = None,
@@ -342,10 +345,16 @@ class ControlPlane:
 
     # seeding ----------------------------------------------------------------
     def _seed(self) -> None:
-        # Any key works before IAM users exist (moto does not authenticate).
-        boot = dict(access_key="lab-bootstrap", secret_key="lab-bootstrap")
+        # No IAM key exists yet: the guard accepts a random in-process key until the admin
+        # key is made (lab.api_auth.ApiGuard.open_bootstrap), then only keys moto knows.
+        boot_key = "AKIALABBOOT" + secrets.token_hex(5).upper()
+        boot_secret = secrets.token_urlsafe(30)
+        if self.guard is not None:
+            self.guard.open_bootstrap(boot_key, boot_secret)
+        boot = dict(access_key=boot_key, secret_key=boot_secret)
         iam = self.client("iam", **boot)
-        iam.create_user(UserName=ADMIN_USER)
+        admin = iam.create_user(UserName=ADMIN_USER)["User"]
+        self.account_id = admin["Arn"].split(":")[4]
         policy_arn = iam.create_policy(
             PolicyName=ADMIN_POLICY,
             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
@@ -358,6 +367,8 @@ class ControlPlane:
         ident = self.client("sts").get_caller_identity()
         self.account_id = ident["Account"]
         self.admin_user_arn = ident["Arn"]
+        if self.guard is not None:
+            self.guard.close_bootstrap()
 
         iam = self.client("iam")
         account_root = f"arn:{PARTITION}:iam::{self.account_id}:root"
@@ -450,10 +461,15 @@ def _reset_moto() -> None:
 
 
 def start_control_plane(databases: list[DatabaseSpec], region: str = "us-east-1",
-                        host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> ControlPlane:
+                        host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
+                        auth: bool = True) -> ControlPlane:
     """Start moto in this process on host:port (0 = free port), patch it, seed it.
 
-    ``quiet`` silences werkzeug's per-request access log.
+    ``quiet`` silences werkzeug's per-request access log. ``auth`` puts
+    :class:`lab.api_auth.ApiGuard` in front of moto: every request must be signed with a
+    key moto knows and be allowed by the caller's policies (the lab's own evaluator),
+    as AWS does; moto's own access control (``INITIAL_NO_AUTH_ACTION_COUNT``) stays off
+    because its decisions would not be the lab evaluator's.
     """
     global _RUNNING
     from moto.server import ThreadedMotoServer
@@ -476,6 +492,12 @@ def start_control_plane(databases: list[DatabaseSpec], region: str = "us-east-1"
         server.start()
         bound_host, bound_port = server.get_host_and_port()
         plane = ControlPlane(server, host, int(bound_port), region, databases)
+        if auth:
+            from lab.api_auth import ApiGuard
+
+            wsgi_server = server._server  # werkzeug's server; its app is moto's dispatcher
+            plane.guard = ApiGuard(plane).wrap(wsgi_server.app)
+            wsgi_server.app = plane.guard
         _RUNNING = plane
     try:
         plane._seed()
