@@ -327,7 +327,9 @@ class ApiGuard:
         self._lock = threading.Lock()
         self._refusals: collections.deque[dict[str, Any]] = collections.deque(maxlen=ring_size)
         self._bootstrap: tuple[str, str] | None = None
-        self.record_actions: list[str] | None = None  # tests: every (principal, action) seen
+        #: a file to append "PRINCIPAL ACTION RESOURCE DECISION" of every authorized call to
+        #: (finding the calls a playbook makes); None: not recorded
+        self.actions_log_path: str | None = None
 
     # setup ------------------------------------------------------------------
     def wrap(self, app: Any) -> ApiGuard:
@@ -497,9 +499,8 @@ class ApiGuard:
             return
         prefix = req.service or "unknown"
         action = f"{prefix}:{req.action or 'UnknownOperation'}"
-        if self.record_actions is not None:
-            self.record_actions.append(f"{caller.arn} {action}")
         if action in ALWAYS_ALLOWED:
+            self._record(caller.arn, action, "*", "allowed")
             return
         cp = self.control_plane
         resource = request_resource(prefix, req.action, req.params, cp.region, cp.account_id,
@@ -508,6 +509,7 @@ class ApiGuard:
         context.update(request_context_keys(prefix, req.action, req.params, self._resource_tags(prefix, req)))
         result = iam_policy.evaluate(caller.policies, action, resource, context,
                                      boundary=caller.boundary, session_policy=caller.session_policy)
+        self._record(caller.arn, action, resource, result.decision)
         if prefix == "sts" and req.action == "AssumeRole" and result.decision != iam_policy.EXPLICIT_DENY:
             from lab import sts_trust
 
@@ -520,6 +522,11 @@ class ApiGuard:
         if not result.allowed:
             self._refuse(caller.arn, caller.access_key_id, req, "AccessDenied", action, resource, result.reason)
             raise ApiError(403, "AccessDenied", denial_message(caller.arn, action, resource, result))
+
+    def _record(self, arn: str, action: str, resource: str, decision: str) -> None:
+        if self.actions_log_path:
+            with self._lock, open(self.actions_log_path, "a", encoding="utf-8") as handle:
+                handle.write(f"{arn} {action} {resource} {decision}\n")
 
     def _role(self, name: str) -> Any:
         try:

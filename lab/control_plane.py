@@ -318,6 +318,18 @@ class ControlPlane:
                     for name in [ADMIN_USER] + [p.name for p in self._principals]},
         }
 
+    def expire_session(self, access_key_id: str) -> bool:
+        """End the assumed-role session of ``access_key_id`` now (its expiration moves to the
+        past): its calls then get ``ExpiredToken`` as on AWS after ``DurationSeconds``."""
+        import datetime as dt
+
+        found = False
+        for assumed in list(self.sts_backend.assumed_roles):
+            if assumed.access_key_id == access_key_id:
+                assumed.expiration = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(seconds=1)
+                found = True
+        return found
+
     # lifecycle --------------------------------------------------------------
     def maintenance(self) -> list[str]:
         """Apply pending modifications (made with ApplyImmediately=false)."""
