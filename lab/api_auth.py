@@ -235,7 +235,9 @@ def request_resource(service: str, action: str, params: dict[str, str], region: 
         return "*"
     if service == "iam":
         base = f"arn:aws:iam::{account}"
-        if p("PolicyArn"):
+        # Attach/Detach{Role,User,Group}Policy act on the role, user or group ([SAR]); the
+        # policy is the condition key iam:PolicyARN.
+        if p("PolicyArn") and not action.startswith(("Attach", "Detach")):
             return p("PolicyArn")
         if action == "CreatePolicy":
             return f"{base}:policy{p('Path') or '/'}{p('PolicyName')}"

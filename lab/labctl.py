@@ -274,6 +274,8 @@ def write_integration_config(status: dict) -> Path | None:
         "lab_aws_config_dir": status["aws_config_dir"],
         "lab_state_dir": status["state_dir"],
         "lab_verifier_log": status["verifier_log"],
+        # the repository root: tests run `python -m lab.labctl ...` (api-refusals, expire-session) from it
+        "lab_root": str(LAB_DIR.parent),
     }
     try:
         import yaml
