@@ -9,8 +9,9 @@
 * ``lab-admin``: IAM user with access keys and an attached admin policy
   (the controller's principal);
 * roles ``lab-app-role``, ``lab-report-role``, ``lab-noaccess-role`` (no
-  ``rds-db`` policy), each with a source IAM user (``<role>-source``) whose keys
-  may assume it.
+  ``rds-db`` policy; an inline ``lab-diagnose-self`` policy with the read-only calls of a
+  host's self-diagnosis, :func:`diagnose_policy`), each with a source IAM user
+  (``<role>-source``) whose keys may assume it.
 
 Target hosts get credentials from the files written by :meth:`ControlPlane.write_aws_config`:
 ``AWS_CONFIG_FILE``, ``AWS_SHARED_CREDENTIALS_FILE`` and ``AWS_PROFILE=<role name>``
@@ -42,6 +43,22 @@ PARTITION = "aws"
 ROLE_NAMES = ("lab-app-role", "lab-report-role", "lab-noaccess-role")
 ADMIN_USER = "lab-admin"
 ADMIN_POLICY = "lab-admin-policy"
+DIAGNOSE_POLICY = "lab-diagnose-self"
+
+
+def diagnose_policy(role_arn: str) -> dict[str, Any]:
+    """Read-only calls a target host makes to diagnose its own refused login (docs of
+    rds_iam_verify: ``rds:Describe*`` for the IAM setting; the role's own policies, or
+    ``iam:SimulatePrincipalPolicy`` on itself, for ``policy_denied``). No ``rds-db:connect``."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DescribeDatabases", "Effect": "Allow",
+         "Action": ["rds:DescribeDBInstances", "rds:DescribeDBClusters"], "Resource": "*"},
+        {"Sid": "ReadOwnPolicies", "Effect": "Allow",
+         "Action": ["iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
+                    "iam:SimulatePrincipalPolicy"], "Resource": role_arn},
+        {"Sid": "ReadManagedPolicies", "Effect": "Allow",
+         "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"], "Resource": "*"},
+    ]}
 
 DEFAULT_ENGINE_VERSIONS = {
     "mysql": "8.0.40",
@@ -394,6 +411,10 @@ class ControlPlane:
             ]}
             role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
                                        Description=f"lab role {role}")["Role"]["Arn"]
+            # The lab's AWS API authorizes every call (lab/api_auth.py): a target host's role may make
+            # the read-only calls with which rds_iam_verify diagnoses its own refused logins.
+            iam.put_role_policy(RoleName=role, PolicyName=DIAGNOSE_POLICY,
+                                PolicyDocument=json.dumps(diagnose_policy(role_arn)))
             iam.put_user_policy(UserName=source, PolicyName="assume-" + role, PolicyDocument=json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]}))
