@@ -16,8 +16,10 @@ ansible-playbook -i localhost, -c local -e "@${CONFIG}" main.yml "$@"
 
 # 2. The lookup's EXAMPLES run as documented (the first takes its credentials from the environment).
 "${PYTHON}" examples_playbook.py "${OUT}/rds_iam_token-examples.yml"
+ansible-playbook -i localhost, -c local -e "@${CONFIG}" -e example_role_state=present example_role.yml "$@"
 env AWS_ACCESS_KEY_ID="$(config_value aws_access_key)" AWS_SECRET_ACCESS_KEY="$(config_value aws_secret_key)" \
   ansible-playbook -i localhost, -c local -e "@${CONFIG}" "${OUT}/rds_iam_token-examples.yml" "$@"
+ansible-playbook -i localhost, -c local -e "@${CONFIG}" -e example_role_state=absent example_role.yml "$@"
 
 # 3. Leak scan: a -vvv run in which every task that handles a token has no_log, plus failing
 #    tasks without no_log that are given the secret key and a session token.
