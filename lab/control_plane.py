@@ -60,6 +60,7 @@ def diagnose_policy(role_arn: str) -> dict[str, Any]:
          "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"], "Resource": "*"},
     ]}
 
+
 DEFAULT_ENGINE_VERSIONS = {
     "mysql": "8.0.40",
     "mariadb": None,  # moto_patches picks a supported 10.11 release

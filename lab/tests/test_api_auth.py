@@ -174,8 +174,8 @@ def test_resource_scoped_policy(lab_control_plane, lab_iam):
         rds.describe_db_instances()  # every instance: arn:...:db:*
     assert _code(excinfo) == "AccessDenied"
     iam = _client(cp, "iam", creds)
-    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
-                                                                "Resource": "*"}]})
+    doc = json.dumps({"Version": "2012-10-17",
+                      "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
     name = "t-" + uuid.uuid4().hex[:6]
     arn = iam.create_policy(PolicyName=name, Path="/only-here/", PolicyDocument=doc)["Policy"]["Arn"]
     iam.delete_policy(PolicyArn=arn)
@@ -190,8 +190,8 @@ def test_explicit_deny_message(lab_control_plane, lab_iam):
         {"Effect": "Allow", "Action": "rds:*", "Resource": "*"},
         {"Effect": "Deny", "Action": "rds:ModifyDBInstance", "Resource": "*"}]}))
     with pytest.raises(ClientError) as excinfo:
-        _client(lab_control_plane, "rds", creds).modify_db_instance(DBInstanceIdentifier="lab-postgres",
-                                                                     EnableIAMDatabaseAuthentication=True)
+        rds = _client(lab_control_plane, "rds", creds)
+        rds.modify_db_instance(DBInstanceIdentifier="lab-postgres", EnableIAMDatabaseAuthentication=True)
     assert _code(excinfo) == "AccessDenied"
     assert "with an explicit deny in an identity-based policy" in excinfo.value.response["Error"]["Message"]
 

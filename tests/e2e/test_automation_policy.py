@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # pylint: disable=wrong-import-position
-from test_site_flow import ROOT, changed, inventory, lab, ok, playbook, tail  # noqa: E402,F401
+from test_site_flow import ROOT, changed, inventory, lab, ok, playbook, tail  # noqa: E402,F401  pylint: disable=unused-import
 
 POLICY = json.loads((ROOT / "docs" / "automation_role_policy.json").read_text())
 DENIED = re.compile(r"AccessDenied\)? when calling the (\w+) operation: User: (\S+) is not authorized to "
