@@ -9,8 +9,9 @@
 * ``lab-admin``: IAM user with access keys and an attached admin policy
   (the controller's principal);
 * roles ``lab-app-role``, ``lab-report-role``, ``lab-noaccess-role`` (no
-  ``rds-db`` policy), each with a source IAM user (``<role>-source``) whose keys
-  may assume it, a trust for ``ec2.amazonaws.com`` and an instance profile of the
+  ``rds-db`` policy; an inline ``lab-diagnose-self`` policy with the read-only calls of a
+  host's self-diagnosis, :func:`diagnose_policy`), each with a source IAM user (``<role>-source``)
+  whose keys may assume it, a trust for ``ec2.amazonaws.com`` and an instance profile of the
   same name (the lab seeds them: the data model names these roles without ``trust``);
 * on request (:meth:`ControlPlane.launch_host_instance`), one EC2 instance per lab host
   with the instance profile of its role: what the host's metadata service answers for
@@ -32,6 +33,7 @@ import json
 import logging
 import os
 import pathlib
+import secrets
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,6 +48,23 @@ PARTITION = "aws"
 ROLE_NAMES = ("lab-app-role", "lab-report-role", "lab-noaccess-role")
 ADMIN_USER = "lab-admin"
 ADMIN_POLICY = "lab-admin-policy"
+DIAGNOSE_POLICY = "lab-diagnose-self"
+
+
+def diagnose_policy(role_arn: str) -> dict[str, Any]:
+    """Read-only calls a target host makes to diagnose its own refused login (docs of
+    rds_iam_verify: ``rds:Describe*`` for the IAM setting; the role's own policies, or
+    ``iam:SimulatePrincipalPolicy`` on itself, for ``policy_denied``). No ``rds-db:connect``."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DescribeDatabases", "Effect": "Allow",
+         "Action": ["rds:DescribeDBInstances", "rds:DescribeDBClusters"], "Resource": "*"},
+        {"Sid": "ReadOwnPolicies", "Effect": "Allow",
+         "Action": ["iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
+                    "iam:SimulatePrincipalPolicy"], "Resource": role_arn},
+        {"Sid": "ReadManagedPolicies", "Effect": "Allow",
+         "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"], "Resource": "*"},
+    ]}
+
 
 DEFAULT_ENGINE_VERSIONS = {
     "mysql": "8.0.40",
@@ -122,6 +141,8 @@ class ControlPlane:
         self._stopped = False
         self._session: Any = None
         self._session_lock = threading.Lock()
+        #: lab.api_auth.ApiGuard in front of moto (None only when started with auth=False).
+        self.guard: Any = None
 
     # boto3 ------------------------------------------------------------------
     def client(self, service: str, access_key: str | None = None, secret_key: str | None = None,
@@ -385,6 +406,18 @@ class ControlPlane:
         return self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=instance_id,
                                               DurationSeconds=duration)["Credentials"]
 
+    def expire_session(self, access_key_id: str) -> bool:
+        """End the assumed-role session of ``access_key_id`` now (its expiration moves to the
+        past): its calls then get ``ExpiredToken`` as on AWS after ``DurationSeconds``."""
+        import datetime as dt
+
+        found = False
+        for assumed in list(self.sts_backend.assumed_roles):
+            if assumed.access_key_id == access_key_id:
+                assumed.expiration = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(seconds=1)
+                found = True
+        return found
+
     # lifecycle --------------------------------------------------------------
     def maintenance(self) -> list[str]:
         """Apply pending modifications (made with ApplyImmediately=false), as the maintenance window
@@ -414,10 +447,16 @@ class ControlPlane:
 
     # seeding ----------------------------------------------------------------
     def _seed(self) -> None:
-        # Any key works before IAM users exist (moto does not authenticate).
-        boot = dict(access_key="lab-bootstrap", secret_key="lab-bootstrap")
+        # No IAM key exists yet: the guard accepts a random in-process key until the admin
+        # key is made (lab.api_auth.ApiGuard.open_bootstrap), then only keys moto knows.
+        boot_key = "AKIALABBOOT" + secrets.token_hex(5).upper()
+        boot_secret = secrets.token_urlsafe(30)
+        if self.guard is not None:
+            self.guard.open_bootstrap(boot_key, boot_secret)
+        boot = dict(access_key=boot_key, secret_key=boot_secret)
         iam = self.client("iam", **boot)
-        iam.create_user(UserName=ADMIN_USER)
+        admin = iam.create_user(UserName=ADMIN_USER)["User"]
+        self.account_id = admin["Arn"].split(":")[4]
         policy_arn = iam.create_policy(
             PolicyName=ADMIN_POLICY,
             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
@@ -430,6 +469,8 @@ class ControlPlane:
         ident = self.client("sts").get_caller_identity()
         self.account_id = ident["Account"]
         self.admin_user_arn = ident["Arn"]
+        if self.guard is not None:
+            self.guard.close_bootstrap()
 
         iam = self.client("iam")
         account_root = f"arn:{PARTITION}:iam::{self.account_id}:root"
@@ -443,6 +484,10 @@ class ControlPlane:
             ]}
             role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
                                        Description=f"lab role {role}")["Role"]["Arn"]
+            # The lab's AWS API authorizes every call (lab/api_auth.py): a target host's role may make
+            # the read-only calls with which rds_iam_verify diagnoses its own refused logins.
+            iam.put_role_policy(RoleName=role, PolicyName=DIAGNOSE_POLICY,
+                                PolicyDocument=json.dumps(diagnose_policy(role_arn)))
             iam.put_user_policy(UserName=source, PolicyName="assume-" + role, PolicyDocument=json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]}))
@@ -530,10 +575,15 @@ def _reset_moto() -> None:
 
 
 def start_control_plane(databases: list[DatabaseSpec], region: str = "us-east-1",
-                        host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> ControlPlane:
+                        host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
+                        auth: bool = True) -> ControlPlane:
     """Start moto in this process on host:port (0 = free port), patch it, seed it.
 
-    ``quiet`` silences werkzeug's per-request access log.
+    ``quiet`` silences werkzeug's per-request access log. ``auth`` puts
+    :class:`lab.api_auth.ApiGuard` in front of moto: every request must be signed with a
+    key moto knows and be allowed by the caller's policies (the lab's own evaluator),
+    as AWS does; moto's own access control (``INITIAL_NO_AUTH_ACTION_COUNT``) stays off
+    because its decisions would not be the lab evaluator's.
     """
     global _RUNNING
     from moto.server import ThreadedMotoServer
@@ -556,6 +606,12 @@ def start_control_plane(databases: list[DatabaseSpec], region: str = "us-east-1"
         server.start()
         bound_host, bound_port = server.get_host_and_port()
         plane = ControlPlane(server, host, int(bound_port), region, databases)
+        if auth:
+            from lab.api_auth import ApiGuard
+
+            wsgi_server = server._server  # werkzeug's server; its app is moto's dispatcher
+            plane.guard = ApiGuard(plane).wrap(wsgi_server.app)
+            wsgi_server.app = plane.guard
         _RUNNING = plane
     try:
         plane._seed()

@@ -138,6 +138,10 @@ class LabDaemon:
         ]
         self.cp = start_control_plane(specs, region=cfg["region"], port=cfg["moto_port"])
         self.verifier = TokenVerifier(self.cp, clock=self.clock, log_path=self.path("verifier.log"))
+        if self.cp.guard is not None:  # the AWS API's refusals (lab/api_auth.py), no secrets
+            self.cp.guard.log_path = self.path("api_auth.log")
+            if os.environ.get("LAB_API_ACTIONS_LOG"):  # every authorized call: principal, action, resource
+                self.cp.guard.actions_log_path = os.environ["LAB_API_ACTIONS_LOG"]
         self.aws_files = self.cp.write_aws_config(self.path("aws"))
 
         self.relays = RelayHub()
@@ -262,6 +266,12 @@ class LabDaemon:
             result = self.remove_databases(list(request.get("ids") or []), bool(request.get("all_logical")))
             procutil.write_json_private(self.path("lab.json"), self.status())
             return result
+        if cmd == "api_refusals":
+            guard = self.cp.guard
+            return guard.recent_refusals(int(request.get("limit", 20))) if guard is not None else []
+        if cmd == "expire_session":
+            # Ends an assumed-role session now (tests of ExpiredToken): the lab only gets stricter.
+            return {"expired": self.cp.expire_session(str(request.get("access_key_id", "")))}
         if cmd == "set_clock_offset":
             if not self.test_mode:
                 raise PermissionError("set_clock_offset needs a lab started with LAB_TEST_MODE=1")
@@ -432,6 +442,7 @@ class LabDaemon:
             "aws_shared_credentials_file": self.aws_files["credentials"],
             "state_dir": str(self.state),
             "verifier_log": str(self.path("verifier.log")),
+            "api_auth_log": str(self.path("api_auth.log")),
             "daemon_log": str(self.path("daemon.log")),
             "ldap_port": self.ldap.port,
             "test_mode": self.test_mode,

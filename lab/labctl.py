@@ -331,6 +331,8 @@ def write_integration_config(status: dict) -> Path | None:
         "lab_aws_config_dir": status["aws_config_dir"],
         "lab_state_dir": status["state_dir"],
         "lab_verifier_log": status["verifier_log"],
+        # the repository root: tests run `python -m lab.labctl ...` (api-refusals, expire-session) from it
+        "lab_root": str(LAB_DIR.parent),
     }
     try:
         import yaml
@@ -561,12 +563,13 @@ def status_text() -> tuple[str, bool]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="labctl", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("command", choices=["up", "down", "purge", "status", "status-json", "maintenance", "add-databases",
-                                            "remove-databases"])
-    parser.add_argument("file", nargs="?", help="add-databases / remove-databases: YAML or JSON list ('-' = stdin)")
+                                            "remove-databases", "api-refusals", "expire-session"])
+    parser.add_argument("file", nargs="?",
+                        help="add-databases / remove-databases: YAML or JSON list ('-' = stdin); expire-session: access key id")
     parser.add_argument("--all-logical", action="store_true", help="remove-databases: every logical database")
     parser.add_argument("--purge", action="store_true", help="down: also remove the lab's host accounts and SSH keys")
     args = parser.parse_args(argv)
-    if args.file and args.command not in ("add-databases", "remove-databases"):
+    if args.file and args.command not in ("add-databases", "remove-databases", "expire-session"):
         parser.error(f"{args.command} takes no FILE")
     if args.purge and args.command != "down":
         parser.error("--purge is for down")
@@ -593,6 +596,16 @@ def main(argv=None) -> int:
             if not daemon_alive(state):
                 raise LabError("the lab is not running (labctl up)")
             result = control(state, {"cmd": "maintenance"})
+            print(json.dumps(result, indent=2))
+            return 0
+        if args.command in ("api-refusals", "expire-session"):
+            state = state_dir()
+            if not daemon_alive(state):
+                raise LabError("the lab is not running (labctl up)")
+            if args.command == "api-refusals":  # the AWS API's last refusals (no secrets)
+                result = control(state, {"cmd": "api_refusals", "limit": 50})
+            else:  # FILE = the access key id of an assumed-role session to end now
+                result = control(state, {"cmd": "expire_session", "access_key_id": args.file or ""})
             print(json.dumps(result, indent=2))
             return 0
         if args.command in ("add-databases", "remove-databases"):

@@ -16,6 +16,7 @@ ansible-playbook -i localhost, -c local -e "@${CONFIG}" main.yml "$@"
 
 # 2. The lookup's EXAMPLES run as documented (the first takes its credentials from the environment).
 "${PYTHON}" examples_playbook.py "${OUT}/rds_iam_token-examples.yml"
+ansible-playbook -i localhost, -c local -e "@${CONFIG}" -e assumed_roles_state=present assumed_roles.yml "$@"
 env AWS_ACCESS_KEY_ID="$(config_value aws_access_key)" AWS_SECRET_ACCESS_KEY="$(config_value aws_secret_key)" \
   ansible-playbook -i localhost, -c local -e "@${CONFIG}" "${OUT}/rds_iam_token-examples.yml" "$@"
 
@@ -24,6 +25,7 @@ env AWS_ACCESS_KEY_ID="$(config_value aws_access_key)" AWS_SECRET_ACCESS_KEY="$(
 ansible-playbook -i localhost, -c local -e "@${CONFIG}" -vvv no_leak.yml > "${OUT}/rds_iam_token-vvv.log" 2>&1 \
   || { echo "no_leak.yml failed, see ${OUT}/rds_iam_token-vvv.log"; exit 1; }
 "${PYTHON}" scan_output.py --config "${CONFIG}" --log "${OUT}/rds_iam_token-vvv.log" --expect-clean
+ansible-playbook -i localhost, -c local -e "@${CONFIG}" -e assumed_roles_state=absent assumed_roles.yml "$@"
 
 # 4. Positive control: the same scanner finds the token when a task prints it.
 ansible-playbook -i localhost, -c local -e "@${CONFIG}" -v show_token.yml > "${OUT}/rds_iam_token-show.log" 2>&1 \
