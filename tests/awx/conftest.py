@@ -52,12 +52,34 @@ def lab_control(request: dict):
     return labctl_module.control(labctl_module.state_dir(), request)
 
 
+def awx_role(lab) -> None:
+    """The role the AWX credential assumes, as an AWS admin would make it: trusting the credential's keys with the
+    credential's external id, and allowed exactly the published least-privilege policy (docs/automation_role_policy.json).
+    The lab checks AssumeRole against the trust policy and every call against the role's policy, as AWS does."""
+    import boto3  # pylint: disable=import-outside-toplevel
+
+    keys = dict(endpoint_url=lab["endpoint_url"], region_name=lab["region"], aws_access_key_id=lab["access_key"],
+                aws_secret_access_key=lab["secret_key"])
+    caller = boto3.client("sts", **keys).get_caller_identity()["Arn"]
+    iam = boto3.client("iam", **keys)
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": AWX_EXTERNAL_ID}}}]}
+    try:
+        iam.create_role(RoleName=AWX_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    except iam.exceptions.EntityAlreadyExistsException:
+        iam.update_assume_role_policy(RoleName=AWX_ROLE_NAME, PolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=AWX_ROLE_NAME, PolicyName="dbauth-rds-iam-automation",
+                        PolicyDocument=(ROOT / "docs" / "automation_role_policy.json").read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="session")
 def lab():
     started = labctl("status-json").returncode != 0
     up = labctl("up")
     assert up.returncode == 0, up.stderr[-2000:]
     status = LabStatus(json.loads(labctl("status-json").stdout))
+    awx_role(status)
     yield status
     if started:
         labctl("down")

@@ -23,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_site_flow import ROOT, changed, inventory, lab, ok, playbook, tail  # noqa: E402,F401  pylint: disable=unused-import
 
 POLICY = json.loads((ROOT / "docs" / "automation_role_policy.json").read_text())
-DENIED = re.compile(r"AccessDenied\)? when calling the (\w+) operation: User: (\S+) is not authorized to "
+# botocore's "An error occurred (AccessDenied) when calling the X operation: User: ..." (amazon.aws modules) and
+# "AccessDenied: User: ..." (the collection's rds_iam_grants).
+DENIED = re.compile(r"AccessDenied(?:\)? when calling the \w+ operation)?: User: (\S+) is not authorized to "
                     r"perform: ([\w-]+:\w+) on resource")
 
 
@@ -63,7 +65,7 @@ def automation_user(lab, inventory, tmp_path_factory):
 
 
 def _denied(proc) -> set[str]:
-    return {m.group(3) for m in DENIED.finditer(" ".join((proc.stdout + proc.stderr).split()))}
+    return {m.group(2) for m in DENIED.finditer(" ".join((proc.stdout + proc.stderr).split()))}
 
 
 def _statement_actions(sid: str) -> set[str]:
