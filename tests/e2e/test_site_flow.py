@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # the repository root, for the lab package
@@ -76,8 +77,9 @@ def secrets(lab):
     return sorted(labctl_secret_values(lab))
 
 
-def playbook(inventory: Path, name: str, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+def playbook(inventory: Path, name: str, *args: str, **extra_env: str) -> tuple[subprocess.CompletedProcess, dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(extra_env)
     env.update(PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(VIEW),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0",
                ANSIBLE_LOCAL_TEMP=str(inventory / ".ansible-tmp"))
@@ -285,3 +287,31 @@ def test_preflight_says_what_to_fix(lab, inventory, playbook_name, extra, messag
     assert message in " ".join(proc.stdout.split()), tail(proc)
     assert changed(recap) == 0
     assert snapshot.snapshot(lab) == before
+
+
+# The modules the roles of site.yml run on the controller with the AWS options of the play.
+CONTROLLER_AWS_MODULES = {"amazon.aws.aws_caller_info", "dbauth.rds_iam.rds_iam_info", "dbauth.rds_iam.rds_iam_enable",
+                          "dbauth.rds_iam.rds_iam_grants", "dbauth.rds_iam.rds_iam_db_user"}
+
+
+def test_one_module_defaults_block_reaches_every_module(lab, inventory, tmp_path):
+    """The controller plays give the AWS options in one block, group/dbauth.rds_iam.rds_iam, which extends amazon.aws's
+    group (meta/runtime.yml): site.yml runs with the lab's endpoint, keys and region in that block only (no AWS_*
+    variable, no shared AWS files), and every amazon.aws and dbauth.rds_iam module on the controller received them
+    (a module that did not would dial AWS, which is unreachable here, or sign for no region)."""
+    for path in sorted((ROOT / "playbooks").glob("*.yml")):
+        for play in yaml.safe_load(path.read_text()):
+            if "module_defaults" in play:
+                assert list(play["module_defaults"]) == ["group/dbauth.rds_iam.rds_iam"], path.name
+    assert not (Path.home() / ".aws").exists(), "a shared AWS configuration would hide a module without the options"
+    seen_log = tmp_path / "aws_options.jsonl"
+    proc, recap = playbook(inventory, "site.yml", "--check",
+                           ANSIBLE_CALLBACK_PLUGINS=str(Path(__file__).resolve().parent / "callback_plugins"),
+                           ANSIBLE_CALLBACKS_ENABLED="aws_options_seen", RDS_IAM_TEST_AWS_OPTIONS_LOG=str(seen_log))
+    assert ok(proc), tail(proc)
+    assert recap["localhost"]["failed"] == 0
+    seen = [json.loads(line) for line in seen_log.read_text().splitlines()]
+    controller = [e for e in seen if e["host"] == "localhost" and e["module"].startswith(("amazon.aws.", "dbauth.rds_iam."))]
+    assert {e["module"] for e in controller} >= CONTROLLER_AWS_MODULES, sorted({e["module"] for e in controller})
+    wrong = [e for e in controller if e["options"] != {"endpoint_url": lab["endpoint_url"], "region": lab["region"]}]
+    assert not wrong, wrong
