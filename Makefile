@@ -26,8 +26,10 @@ bootstrap:
 view: bootstrap
 	@bash scripts/collection-view.sh >/dev/null
 
+# ansible-test's sanity tests, then the collection's own (tests/sanity/extra: metadata and argument spec checks).
 sanity: view
 	cd $(VIEW) && ansible-test sanity --venv --python $(PY_VERSION) --color no
+	cd $(VIEW) && $(PYTHON) scripts/sanity_extra.py
 
 units: view
 	cd $(VIEW) && ansible-test units --venv --python $(PY_VERSION) --color no

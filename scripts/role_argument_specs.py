@@ -4,7 +4,8 @@
 
 The schema is the one source of the data model's keys: the plan checks against it, and each role option that
 takes part of the data model carries it as its suboptions. Run after changing the schema:
-``python scripts/role_argument_specs.py`` (``--check`` exits 1 when a file is out of date; the unit tests check too).
+``python scripts/role_argument_specs.py`` (``--check`` exits 1 when a file is out of date; ``make sanity`` checks too,
+in tests/sanity/extra/role-argument-specs.py).
 """
 
 from __future__ import annotations
