@@ -12,12 +12,12 @@ PY_VERSION := 3.11
 # Collections: ours from the view, amazon.aws & co. from the `ansible` package in the venv.
 COLLECTIONS_PATH := $(ROOT)/.build/view
 
-.PHONY: help bootstrap view sanity units lint lab-tests integration build-install test demo e2e molecule awx unprivileged
+.PHONY: help bootstrap view sanity units lint docs lab-tests integration build-install test demo e2e molecule awx unprivileged
 
 help:
-	@echo "make test    bootstrap, then run every test (sanity, units, lint, lab, integration, build)"
+	@echo "make test    bootstrap, then run every test (sanity, units, lint, docs, lab, integration, build)"
 	@echo "make demo    bootstrap, lab up, playbooks/site.yml twice (changed=0) and the verify table"
-	@echo "make sanity | units | lint | lab-tests | integration | e2e | molecule | build-install | awx | unprivileged   one suite"
+	@echo "make sanity | units | lint | docs | lab-tests | integration | e2e | molecule | build-install | awx | unprivileged   one suite"
 	@echo "make lab-up | lab-down | lab-purge | lab-status | lab-status-json | lab-maintenance"
 
 bootstrap:
@@ -36,6 +36,11 @@ units: view
 
 lint: view
 	cd $(VIEW) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_PATH) ansible-lint --profile production --offline
+
+# The reference of modules, plugins and roles, generated from DOCUMENTATION and argument_specs by antsibull-docs:
+# linted (lint-collection-docs --plugin-docs), then built with Sphinx into .build/docs/build/html (not committed).
+docs: view
+	bash scripts/docs.sh
 
 lab-tests: bootstrap
 	cd $(ROOT) && $(PYTHON) -m pytest lab/tests -q -p no:cacheprovider
@@ -70,7 +75,7 @@ unprivileged: bootstrap
 
 -include lab/lab.mk
 
-SUITES := sanity units lint lab-tests integration e2e molecule build-install awx unprivileged
+SUITES := sanity units lint docs lab-tests integration e2e molecule build-install awx unprivileged
 
 test: bootstrap
 	bash scripts/with-lab-restored.sh $(MAKE) --no-print-directory $(SUITES)

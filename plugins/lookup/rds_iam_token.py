@@ -20,7 +20,8 @@ description:
   - Tokens are cached per database host, port, user, region and principal in that process, and a
     cached token is handed out only while it has more than O(cache_min_ttl) seconds to live. Ansible
     evaluates each task in its own worker process, so the cache serves the loop items and repeated
-    lookups of one task; a later task signs a fresh token (which costs well under a millisecond).
+    lookups of one task; a later task signs a fresh token (which costs well under a millisecond, plus one STS
+    call with O(assume_role_arn)).
   - "The token is a secret for its 15 minutes of life; keep it out of output with C(no_log: true) on
     tasks that use it."
 author:
@@ -42,6 +43,7 @@ options:
     default: 60
 extends_documentation_fragment:
   - dbauth.rds_iam.token_options.plugins
+  - dbauth.rds_iam.token_options.notes
   - dbauth.rds_iam.assume_role.plugins
   - amazon.aws.common.plugins
   - amazon.aws.boto3
@@ -81,7 +83,7 @@ EXAMPLES = r"""
 #   community.postgresql.postgresql_query:
 #     login_host: mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com
 #     login_user: app_user
-#     login_password: "{{ lookup('dbauth.rds_iam.rds_iam_token', db_host=..., db_port=5432, db_user='app_user') }}"
+#     login_password: "{{ lookup('dbauth.rds_iam.rds_iam_token', db_host=db_host, db_port=5432, db_user='app_user') }}"
 #     ssl_mode: verify-full
 #   no_log: true
 """

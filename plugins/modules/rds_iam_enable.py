@@ -121,9 +121,28 @@ notes:
   - Batch mode (O(databases)) makes, when nothing has to change, one describe call for the instances and
     one for the clusters (one per page of 100 records); each change adds a modify call and the describe
     calls of its wait.
+  - With O(wait=true) the describe calls of the wait are 5, 10, 15, 20, then every 30 seconds apart; RDS takes seconds
+    to minutes for this change. A change already under way (status C(modifying), for example after a run that timed
+    out) is waited for instead of requested again, and reported as not changed. After a timeout, run the task again
+    with a longer O(wait_timeout).
+  - With O(apply_immediately=false) a re-run reports C(changed=false) and RV(pending=true) until the maintenance
+    window; after it RV(pending=false) and the setting is in effect.
+  - A database that needs no change is fine in any state (disabling IAM authentication on a stopped instance that
+    has it off is a no-op). The PostgreSQL C(rds.force_ssl) check reads the parameters set by the user first (one
+    call), then all of them, and runs only when something is to change, so that a no-op stays one call.
+  - MariaDB supports IAM database authentication on some versions only (10.11, 11.4 and 11.8 at the time of writing);
+    the module lets AWS judge the version and reports AWS's message.
+  - "IAM permissions of the caller - C(rds:DescribeDBInstances) or C(rds:DescribeDBClusters), C(rds:ModifyDBInstance) or
+    C(rds:ModifyDBCluster); optionally C(rds:DescribeDBParameters) or C(rds:DescribeDBClusterParameters) for the
+    PostgreSQL SSL check (without it, a warning) and C(sts:GetCallerIdentity) to name the account when the database is
+    not found."
 seealso:
   - module: amazon.aws.rds_instance
   - module: amazon.aws.rds_cluster
+  - module: dbauth.rds_iam.rds_iam_info
+  - name: Enabling and disabling IAM database authentication (AWS RDS user guide)
+    description: What the setting does for instances and Aurora clusters.
+    link: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Enabling.html
 """
 
 EXAMPLES = r"""

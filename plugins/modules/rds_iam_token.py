@@ -19,12 +19,16 @@ description:
     the AWS options); nothing in AWS changes, so the result is never C(changed).
   - "The token is a secret for its 15 minutes of life. Put C(no_log: true) on the task that registers
     it, or use the P(dbauth.rds_iam.rds_iam_token#lookup) lookup on the controller."
+  - Use the module when the host that connects should sign with its own IAM identity (as
+    M(dbauth.rds_iam.rds_iam_verify) does), the lookup to feed a login password on the controller. A module run costs
+    about half a second, like C(aws rds generate-db-auth-token); the lookup well under a millisecond a token.
 author:
   - dbauth.rds_iam contributors (@dbauth)
 options: {}
 extends_documentation_fragment:
   - dbauth.rds_iam.action_group
   - dbauth.rds_iam.token_options.modules
+  - dbauth.rds_iam.token_options.notes
   - dbauth.rds_iam.assume_role.modules
   - amazon.aws.common.modules
   - amazon.aws.region.modules

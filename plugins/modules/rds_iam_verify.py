@@ -25,6 +25,8 @@ description:
     admin login (O(login_user)), reads the user's catalog entry.
   - The token is never returned or printed.
   - Nothing is changed, so the result is never C(changed).
+  - "RDS does not say why it refused an IAM login (PostgreSQL answers C(PAM authentication failed), MySQL
+    C(Access denied ... (using password: YES))); the diagnosis is what this module adds."
   - With O(logins), one invocation tries many logins from the host, at most O(concurrency) at a time, each with
     its own freshly signed token (the host's credentials are resolved once), and returns one result per login in
     RV(logins).
@@ -202,6 +204,12 @@ attributes:
     description: Nothing changes, so there is no diff.
     support: N/A
 notes:
+  - With O(diagnose=true) the links are checked in this order - the credentials (C(sts:GetCallerIdentity)), a given
+    O(token) (its user, host, port and age), the region, IAM authentication on the instance or cluster, the user
+    (with O(login_user)), the policies. The first link that fails is RV(diagnosis); the other failures are named in
+    the message.
+  - With O(logins) and O(fail_on_error=true) the task fails after every login was tried. An entry whose options
+    cannot work (for example a port in O(logins[].db_host)) always fails the task.
   - "RV(diagnosis) is one of: V(network) (nothing answers at host:port), V(tls) (handshake, certificate or host
     name check failed, or TLS not required by O(ssl_mode)), V(no_credentials) (the host has no AWS credentials),
     V(credentials_expired), V(iam_disabled) (IAM database authentication is off on the instance or cluster),
