@@ -230,7 +230,7 @@ def test_the_account_reaches_its_own_metadata_endpoint(lab):
 
 def test_without_root_the_hosts_are_local(tmp_path, monkeypatch):
     """LAB_HOSTS=local (or not root): no accounts, no sshd; each host keeps a folder and a metadata port."""
-    from lab import hosts as lab_hosts
+    from rds_iam_lab import hosts as lab_hosts
 
     monkeypatch.setenv("LAB_HOSTS", "local")
     assert lab_hosts.want_ssh() == (False, "LAB_HOSTS=local")

@@ -25,8 +25,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # the repository root, for the lab package
 import snapshot  # noqa: E402  pylint: disable=wrong-import-position
-from lab.labctl import secret_values as labctl_secret_values  # noqa: E402  pylint: disable=wrong-import-position
-from lab import labctl as lab_labctl  # noqa: E402  pylint: disable=wrong-import-position
+from rds_iam_lab.labctl import secret_values as labctl_secret_values  # noqa: E402  pylint: disable=wrong-import-position
+from rds_iam_lab import labctl as lab_labctl  # noqa: E402  pylint: disable=wrong-import-position
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEW = ROOT / ".build" / "view"
@@ -35,7 +35,7 @@ TOKEN_MARKERS = ("X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", 
 
 
 def labctl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab.labctl", *args], cwd=str(ROOT), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rds_iam_lab", *args], cwd=str(ROOT), capture_output=True,
                           text=True, check=False)
 
 
@@ -48,7 +48,7 @@ def labctl_control(request: dict):
 def lab():
     if not (VIEW / "ansible_collections" / "dbauth" / "rds_iam" / "roles" / "enable").is_dir():
         pytest.fail("the collection view is missing: run `make view` (make e2e does)")
-    started = labctl("status-json").returncode != 0
+    started = labctl("status", "--json").returncode != 0
     up = labctl("up")
     assert up.returncode == 0, up.stderr[-2000:]
     yield snapshot.lab_status()
@@ -64,7 +64,7 @@ def inventory(lab, tmp_path_factory):
     (inv / "group_vars" / "all").mkdir(parents=True)
     for name in ("data_model.yml", "lab.yml"):
         shutil.copy(src / "group_vars" / "all" / name, inv / "group_vars" / "all" / name)
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "lab_inventory.py"), str(inv)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", "inventory", "--vars-only", str(inv)], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert (inv / "group_vars" / "all" / "lab_secrets.yml").stat().st_mode & 0o077 == 0

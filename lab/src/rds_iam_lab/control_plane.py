@@ -42,7 +42,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
-from lab import moto_patches
+from rds_iam_lab import moto_patches
 
 PARTITION = "aws"
 ROLE_NAMES = ("lab-app-role", "lab-report-role", "lab-noaccess-role")
@@ -607,7 +607,7 @@ def start_control_plane(databases: list[DatabaseSpec], region: str = "us-east-1"
         bound_host, bound_port = server.get_host_and_port()
         plane = ControlPlane(server, host, int(bound_port), region, databases)
         if auth:
-            from lab.api_auth import ApiGuard
+            from rds_iam_lab.api_auth import ApiGuard
 
             wsgi_server = server._server  # werkzeug's server; its app is moto's dispatcher
             plane.guard = ApiGuard(plane).wrap(wsgi_server.app)

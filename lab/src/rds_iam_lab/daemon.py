@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from lab import procutil
+from rds_iam_lab import procutil
 
 LOG = logging.getLogger("lab.daemon")
 
@@ -125,10 +125,10 @@ class LabDaemon:
 
     # -- start -----------------------------------------------------------
     def start(self) -> None:
-        from lab.control_plane import DatabaseSpec, start_control_plane
-        from lab.ldap_endpoint import LdapServer
-        from lab.relay import RelayHub
-        from lab.verifier import TokenVerifier
+        from rds_iam_lab.control_plane import DatabaseSpec, start_control_plane
+        from rds_iam_lab.ldap_endpoint import LdapServer
+        from rds_iam_lab.relay import RelayHub
+        from rds_iam_lab.verifier import TokenVerifier
 
         cfg = self.config
         specs = [
@@ -156,7 +156,7 @@ class LabDaemon:
 
     def _start_imds(self) -> None:
         """One EC2 instance (with its role's instance profile) and one metadata endpoint per lab host."""
-        from lab import hosts, imds
+        from rds_iam_lab import hosts, imds
 
         for host, principal in hosts.HOSTS.items():
             port = int(self.config.get("hosts", {}).get(host, {}).get("imds_port") or 0)
@@ -173,7 +173,7 @@ class LabDaemon:
                  ", ".join(f"{h} 127.0.0.1:{s.port}" for h, s in self.imds.items()))
 
     def hosts_status(self) -> list[dict]:
-        from lab import hosts, imds
+        from rds_iam_lab import hosts, imds
 
         info = hosts.read_info(self.state)
         result = []
@@ -310,7 +310,7 @@ class LabDaemon:
 
     def add_databases(self, entries: list) -> dict:
         """Create logical databases (idempotent: an existing one with the same kind/server/engine is kept)."""
-        from lab.control_plane import DatabaseSpec
+        from rds_iam_lab.control_plane import DatabaseSpec
 
         wanted = [self._check_logical(e) for e in entries]
         ids = [w["id"].lower() for w in wanted]
@@ -376,7 +376,7 @@ class LabDaemon:
 
     def _route_postgres(self, server_ids: set) -> None:
         """Give each PostgreSQL server one pg_hba.conf line per relay source address (then reload)."""
-        from lab.postgres_server import PostgresServer
+        from rds_iam_lab.postgres_server import PostgresServer
 
         for db in self.config["databases"]:
             if db["id"] not in server_ids or db["server"] != "postgresql":

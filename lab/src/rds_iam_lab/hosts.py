@@ -35,7 +35,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab import procutil
+from rds_iam_lab import procutil
 
 #: host -> the role whose instance profile the host's EC2 instance has (lab-noaccess-role: granted nothing)
 HOSTS = {

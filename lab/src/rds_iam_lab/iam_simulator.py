@@ -42,7 +42,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from lab import iam_policy
+from rds_iam_lab import iam_policy
 
 DECISIONS = {iam_policy.ALLOWED: "allowed", iam_policy.EXPLICIT_DENY: "explicitDeny",
              iam_policy.IMPLICIT_DENY: "implicitDeny"}

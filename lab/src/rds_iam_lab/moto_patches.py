@@ -55,7 +55,7 @@ from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
 from moto.rds.exceptions import InvalidParameterCombination
 
-from lab import iam_simulator
+from rds_iam_lab import iam_simulator
 
 PATCH_NAMES = (
     "unique_dbi_resource_id",

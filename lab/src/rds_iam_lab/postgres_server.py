@@ -25,7 +25,7 @@ import time
 import subprocess
 from pathlib import Path
 
-from lab import procutil
+from rds_iam_lab import procutil
 
 
 def pg_bindir() -> Path:

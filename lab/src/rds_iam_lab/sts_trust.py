@@ -32,8 +32,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lab import iam_policy
-from lab.api_auth import ApiError, request_context_keys
+from rds_iam_lab import iam_policy
+from rds_iam_lab.api_auth import ApiError, request_context_keys
 
 MIN_DURATION = 900
 ACTION = "sts:AssumeRole"

@@ -85,7 +85,7 @@ def main() -> int:
         if change:
             change(model)
         (inv / "group_vars" / "all" / "data_model.yml").write_text(yaml.safe_dump(model, sort_keys=False))
-        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "lab_inventory.py"), str(inv)], env=env,
+        proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", "inventory", "--vars-only", str(inv)], env=env,
                               capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr
         return inv
