@@ -33,7 +33,6 @@ checkout's path, so each checkout has a lab of its own). Installed from a wheel,
 
 from __future__ import annotations
 
-import argparse
 import configparser
 import hashlib
 import json
@@ -334,7 +333,7 @@ def up() -> dict:
     write_integration_config(status)
     elapsed = time.monotonic() - t0
     say(f"lab up in {elapsed:.1f}s: moto {status['endpoint_url']}, "
-         + ", ".join(f"{d['id']} 127.0.0.1:{d['port']}" for d in status["databases"]))
+        + ", ".join(f"{d['id']} 127.0.0.1:{d['port']}" for d in status["databases"]))
     return status
 
 
