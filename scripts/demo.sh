@@ -16,7 +16,7 @@ log_dir="$root/.build/demo"
 mkdir -p "$log_dir"
 
 "$python" -m rds_iam_lab up >/dev/null
-"$python" -m rds_iam_lab inventory --vars-only inventories/lab
+"$python" -m rds_iam_lab inventory --no-hosts inventories/lab
 
 site() {  # site NAME: site.yml with its output on the terminal and in .build/demo/NAME.log
   local name=$1 start

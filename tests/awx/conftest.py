@@ -129,13 +129,15 @@ def inventory(lab, tmp_path_factory):
     shutil.copy(src / "hosts.yml", inv / "hosts.yml")
     (inv / "group_vars" / "all").mkdir(parents=True)
     shutil.copy(src / "group_vars" / "all" / "data_model.yml", inv / "group_vars" / "all" / "data_model.yml")
-    proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", "inventory", "--vars-only", str(inv)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", "inventory", "--no-hosts", str(inv)], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    # Instead of lab.yml: region, endpoint and keys come from the credential's environment.
+    # Instead of the lab's rds_iam_aws (keys in variables): region, endpoint and keys come from the credential's
+    # environment.
+    (inv / "group_vars" / "all" / "lab_connection.yml").unlink()
     (inv / "group_vars" / "all" / "awx.yml").write_text("---\nrds_iam_aws: {}\n", encoding="utf-8")
-    # The targets keep hosts.yml's environment: their own metadata endpoints (their instance profiles), the job's
-    # keys blanked (a local target would inherit them; an SSH target never sees them).
+    # The targets keep the lab's environment (group_vars/rds_iam_targets): their own metadata endpoints (their
+    # instance profiles), the job's keys blanked (a local target would inherit them; an SSH target never sees them).
     return inv
 
 

@@ -40,9 +40,12 @@ def parser() -> argparse.ArgumentParser:
     commands["down"].add_argument("--purge", action="store_true", help="also the lab's host accounts and SSH keys")
     commands["status"].add_argument("--json", action="store_true", help="one JSON object (names secrets)")
     commands["inventory"].add_argument("directory", metavar="DIR", help="inventory folder (created if missing)")
-    commands["inventory"].add_argument("--vars-only", action="store_true",
-                                       help="only the lab's variables (group_vars/all/lab_*.yml), for an inventory "
-                                            "with hosts and connection settings of its own")
+    scope = commands["inventory"].add_mutually_exclusive_group()
+    scope.add_argument("--no-hosts", action="store_true",
+                       help="all but hosts.yml, for an inventory that names the lab's hosts itself")
+    scope.add_argument("--vars-only", action="store_true",
+                       help="only the lab's facts and secrets (group_vars/all/lab_generated.yml, lab_secrets.yml), "
+                            "for an inventory with hosts and connection settings of its own")
     commands["add-databases"].add_argument("file", metavar="FILE")
     removing = commands["remove-databases"]
     removing.add_argument("file", metavar="FILE", nargs="?")
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(shell_env.exports(_running_status(), str(labctl.state_dir())))
         return 0
     if command == "inventory":
-        written = inventory.write(_running_status(), Path(args.directory), vars_only=args.vars_only)
+        written = inventory.write(_running_status(), Path(args.directory),
+                                  hosts=not (args.no_hosts or args.vars_only), connection=not args.vars_only)
         labctl.say(f"lab inventory written to {args.directory}: " + ", ".join(p.name for p in written)
                    + " (secrets in lab_secrets.yml, mode 0600)")
         return 0

@@ -4,14 +4,19 @@ A user's data model (``rds_iam_databases``, ``rds_iam_principals``, the hosts' `
 targets the lab by changing identifiers only. Files written into DIR (JSON, which is YAML: values quoted
 safely, no dependency on a YAML dumper):
 
-* ``hosts.yml`` (not with ``--vars-only``): ``localhost`` (the controller) and the group ``rds_iam_targets`` with the lab's target hosts,
-  each with its instance profile's role as ``rds_iam_principal``, its connection (SSH to its account on the
-  lab's sshd, or local), and as its AWS identity its own instance metadata endpoint (no keys on the hosts);
-* ``group_vars/all/lab_connection.yml`` (not with ``--vars-only``): ``rds_iam_aws`` (how the controller's plays reach the lab's AWS
-  API) and ``rds_iam_ca_bundle_src`` (the lab's CA);
+* ``hosts.yml`` (not with ``--no-hosts``): ``localhost`` (the controller) and the group ``rds_iam_targets``
+  with the lab's target hosts, each with its instance profile's role as ``rds_iam_principal``;
+* ``group_vars/rds_iam_targets/lab_targets.yml``: how the target hosts are reached (SSH to their account on the
+  lab's sshd, or local) and their AWS identity: their own instance metadata endpoint (no keys on the hosts);
+* ``group_vars/all/lab_connection.yml``: ``rds_iam_aws`` (how the controller's plays reach the lab's AWS API)
+  and ``rds_iam_ca_bundle_src`` (the lab's CA);
 * ``group_vars/all/lab_generated.yml``: endpoint, region, account, CA, AWS config files, databases, hosts
   (no secrets);
 * ``group_vars/all/lab_secrets.yml`` (0600): the controller's access key pair and the admin passwords.
+
+``--no-hosts`` leaves out ``hosts.yml``, for an inventory that names the lab's hosts itself (``inventories/lab`` of
+the dbauth.rds_iam repository); ``--vars-only`` writes the last two files only, for an inventory with hosts and
+connection settings of its own.
 
 Nothing secret is printed.
 """
@@ -86,7 +91,7 @@ def hosts_inventory(status: dict) -> dict:
     return {"all": {
         "hosts": {"localhost": {"ansible_connection": "local",
                                 "ansible_python_interpreter": "{{ ansible_playbook_python }}"}},
-        "children": {"rds_iam_targets": {"hosts": targets, "vars": TARGET_VARS}},
+        "children": {"rds_iam_targets": {"hosts": targets}},
     }}
 
 
@@ -130,15 +135,19 @@ def _dump(data: dict) -> str:
     return HEADER + json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def write(status: dict, directory: Path, vars_only: bool = False) -> list[Path]:
-    """Write the inventory into ``directory`` (``vars_only``: the lab's variables only, for an inventory with
-    hosts and connection settings of its own); returns the files written."""
+def write(status: dict, directory: Path, hosts: bool = True, connection: bool = True) -> list[Path]:
+    """Write the inventory into ``directory``: ``hosts.yml`` unless not ``hosts``, the hosts' and the controller's
+    connection settings unless not ``connection``, the lab's facts and secrets always. Returns the files written."""
     public, secret = render(status)
     group_vars = directory / "group_vars" / "all"
     group_vars.mkdir(parents=True, exist_ok=True)
     files = [(group_vars / "lab_generated.yml", public)]
-    if not vars_only:
-        files = [(directory / "hosts.yml", hosts_inventory(status)), (group_vars / "lab_connection.yml", CONNECTION_VARS)] + files
+    if connection:
+        (directory / "group_vars" / "rds_iam_targets").mkdir(parents=True, exist_ok=True)
+        files += [(directory / "group_vars" / "rds_iam_targets" / "lab_targets.yml", TARGET_VARS),
+                  (group_vars / "lab_connection.yml", CONNECTION_VARS)]
+    if hosts:
+        files.append((directory / "hosts.yml", hosts_inventory(status)))
     written = []
     for path, data in files:
         path.write_text(_dump(data), encoding="utf-8")
