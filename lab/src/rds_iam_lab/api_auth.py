@@ -39,7 +39,7 @@ first, as AWS's front door does, and hands the request to moto only when it pass
    not an AWS API and are refused from the network (the lab drives moto in-process).
 
 2. **Authorization** -- IAM User Guide, "Policy evaluation logic" ([EVAL]), decided by
-   the lab's own evaluator :mod:`lab.iam_policy`, never by moto's: the caller's identity
+   the lab's own evaluator :mod:`rds_iam_lab.iam_policy`, never by moto's: the caller's identity
    policies (user: inline, attached, groups; role session: the role's), permissions
    boundary and session policy must allow the action (``service:Operation``, the IAM
    action names of the "Service Authorization Reference" ([SAR]) for RDS, IAM and

@@ -15,13 +15,13 @@ the lab runs itself:
   ``StrictHostKeyChecking=yes``.
 * Accounts: ``useradd --create-home --user-group --shell /bin/sh --password '*'`` (no password that could
   ever match: ``*`` is not a hash; not ``!``, which sshd without PAM reads as a locked account). They are
-  made once and kept: ``labctl down`` leaves them (``up`` reuses them). Several labs of one machine (state
-  folders) share them, each with its own key line (comment ``rds-iam-lab:STATE``); ``labctl down --purge``
+  made once and kept: ``rds-iam-lab down`` leaves them (``up`` reuses them). Several labs of one machine (state
+  folders) share them, each with its own key line (comment ``rds-iam-lab:STATE``); ``rds-iam-lab down --purge``
   takes this lab's line out and removes an account that no lab uses any more, with its home
   (``userdel --remove``), and only accounts with the lab's prefix and comment.
 
 This needs root (useradd, sshd). Otherwise, or with ``LAB_HOSTS=local``, the hosts fall back to local
-connections on the controller (``mode: local``); each still has its own metadata endpoint (:mod:`lab.imds`)
+connections on the controller (``mode: local``); each still has its own metadata endpoint (:mod:`rds_iam_lab.imds`)
 and its own folder in ``STATE/hosts/<host>``.
 """
 
@@ -145,7 +145,7 @@ def _account(host: str, key_line: str) -> dict:
 def sshd_config(state: Path, port: int, users: list[str]) -> str:
     ssh = state / "ssh"
     return "\n".join([
-        "# written by labctl up (dbauth.rds_iam lab): the lab's own sshd, loopback only",
+        "# written by rds-iam-lab up (dbauth.rds_iam lab): the lab's own sshd, loopback only",
         f"Port {port}",
         "ListenAddress 127.0.0.1",
         f"HostKey {ssh / 'ssh_host_ed25519_key'}",

@@ -366,7 +366,7 @@ def write_integration_config(status: dict) -> Path | None:
     try:
         import yaml
 
-        text = "# written by `labctl up` (dbauth.rds_iam lab); do not commit\n" + yaml.safe_dump(
+        text = "# written by `rds-iam-lab up` (dbauth.rds_iam lab); do not commit\n" + yaml.safe_dump(
             data, sort_keys=False, default_flow_style=False)
     except ImportError:  # JSON is YAML too
         text = json.dumps(data, indent=2)
@@ -425,14 +425,14 @@ def _down(state: Path, purge: bool = False) -> bool:
 def purge() -> bool:
     """down (with the host accounts), then delete the state folder(s) of this checkout and the integration config."""
     if not down(purge=True):
-        say("labctl purge: the lab did not stop; nothing deleted")
+        say("rds-iam-lab purge: the lab did not stop; nothing deleted")
         return False
     for state in [state_dir()] + other_state_dirs():
         if not state.exists():
             continue
         if not (state / "config.json").exists() and any(state.iterdir()):
             if not (state / "checkout").exists():
-                say(f"labctl purge: {state} does not look like a lab state folder; left alone")
+                say(f"rds-iam-lab purge: {state} does not look like a lab state folder; left alone")
                 continue
         shutil.rmtree(state)
         say(f"removed {state}")
@@ -477,7 +477,7 @@ def read_database_list(path: str) -> list:
 def change_databases(command: str, path: str | None, all_logical: bool = False) -> dict:
     state = state_dir()
     if not daemon_alive(state):
-        raise LabError("the lab is not running (labctl up)")
+        raise LabError("the lab is not running (rds-iam-lab up)")
     if command == "add-databases":
         if not path:
             raise LabError("add-databases needs FILE")
