@@ -68,7 +68,7 @@ TARGET_VARS = {
         "AWS_SECRET_ACCESS_KEY": "",
         "AWS_SESSION_TOKEN": "",
     },
-    # Each host keeps its client files in its own folder (~/rds-iam of its account; a real host would use the
+    # Each host keeps its client files in its own folder (~/rds-iam-LABID of its account; a real host would use the
     # role defaults in /etc, with become).
     "rds_iam_ca_cert": "{{ _lab_host.files_dir }}/rds-ca-bundle.pem",
     "client_mysql_option_file": "{{ _lab_host.files_dir }}/my.cnf",
