@@ -54,11 +54,16 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _running_status() -> dict:
+def _running_state() -> Path:
+    """The state folder of the running lab (LabError when it does not run)."""
     state = labctl.state_dir()
     if not labctl.daemon_alive(state):
         raise labctl.LabError(f"the lab is not running in {state} (rds-iam-lab up)")
-    return labctl.control(state, {"cmd": "status"})
+    return state
+
+
+def _running_status() -> dict:
+    return labctl.control(_running_state(), {"cmd": "status"})
 
 
 def seed_lab(model_plan: dict) -> dict:
@@ -115,9 +120,7 @@ def run(args: argparse.Namespace) -> int:
         result = labctl.change_databases(command, args.file, getattr(args, "all_logical", False))
         print(json.dumps(result, indent=2))
         return 0
-    state = labctl.state_dir()
-    if not labctl.daemon_alive(state):
-        raise labctl.LabError(f"the lab is not running in {state} (rds-iam-lab up)")
+    state = _running_state()
     if command == "maintenance":
         result = labctl.control(state, {"cmd": "maintenance"})
     elif command == "api-refusals":
