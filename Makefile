@@ -12,12 +12,12 @@ PY_VERSION := 3.11
 # Collections: ours from the view, amazon.aws & co. from the `ansible` package in the venv.
 COLLECTIONS_PATH := $(ROOT)/.build/view
 
-.PHONY: help bootstrap view sanity units lint docs lab-tests integration build-install test demo e2e molecule awx unprivileged
+.PHONY: help bootstrap view sanity units lint docs lab-tests integration build-install test demo e2e molecule user-scenarios awx unprivileged
 
 help:
 	@echo "make test    bootstrap, then run every test (sanity, units, lint, docs, lab, integration, build)"
 	@echo "make demo    bootstrap, lab up, playbooks/site.yml twice (changed=0) and the verify table"
-	@echo "make sanity | units | lint | docs | lab-tests | integration | e2e | molecule | build-install | awx | unprivileged   one suite"
+	@echo "make sanity | units | lint | docs | lab-tests | integration | e2e | molecule | user-scenarios | build-install | awx | unprivileged   one suite"
 	@echo "make lab-up | lab-down | lab-purge | lab-status | lab-status-json | lab-maintenance"
 
 bootstrap:
@@ -62,6 +62,11 @@ e2e: view
 molecule: view
 	cd $(ROOT) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_PATH) molecule test -s site
 
+# The lab as users get it (issue 15): the built wheel and collection in a fresh venv and an empty collections path,
+# from a scratch folder: rds-iam-lab up --seed / inventory / site.yml / down, and `molecule test` of a user's role.
+user-scenarios: view
+	cd $(ROOT) && $(PYTHON) -m pytest tests/user_scenarios -q -p no:cacheprovider
+
 # AWX / distribution (issue #8): ansible-builder create on the EE definition, the credential type and surveys,
 # the playbooks as job templates through ansible-runner on the lab, the tarball installed and run from there.
 awx: view
@@ -75,7 +80,7 @@ unprivileged: bootstrap
 
 -include lab/lab.mk
 
-SUITES := sanity units lint docs lab-tests integration e2e molecule build-install awx unprivileged
+SUITES := sanity units lint docs lab-tests integration e2e molecule user-scenarios build-install awx unprivileged
 
 test: bootstrap
 	bash scripts/with-lab-restored.sh $(MAKE) --no-print-directory $(SUITES)

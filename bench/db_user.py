@@ -33,7 +33,7 @@ VIEW = os.path.join(ROOT, ".build", "view")
 
 
 def lab_status():
-    out = subprocess.run([sys.executable, "-m", "lab.labctl", "status-json"], cwd=ROOT, check=True,
+    out = subprocess.run([sys.executable, "-m", "rds_iam_lab", "status", "--json"], cwd=ROOT, check=True,
                          stdout=subprocess.PIPE).stdout
     return json.loads(out)
 

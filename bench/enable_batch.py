@@ -35,7 +35,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lab.control_plane import start_control_plane  # noqa: E402  (needs ROOT on sys.path)
+from rds_iam_lab.control_plane import start_control_plane  # noqa: E402  (needs ROOT on sys.path)
 
 
 def _bench_enable():

@@ -26,7 +26,7 @@ The bench uses only the data model of docs/data_model.md (rds_iam_databases with
 db_instance_identifier/db_cluster_identifier, engine, db_name, admin, users with privileges/roles and
 principals; rds_iam_principals with trust) and the host variables rds_iam_principal,
 rds_iam_host_environment and rds_iam_ca_cert; the lab's addresses and secrets come from
-scripts/lab_inventory.py (lab_databases, lab_admin_passwords, ...), never from this script's output.
+`rds-iam-lab inventory --vars-only` (lab_databases, lab_admin_passwords, ...), never from this script's output.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def data_model(n_databases: int, n_users: int, roles: list) -> list:
 
 
 def lab_status() -> dict:
-    return json.loads(labctl("status-json").stdout)
+    return json.loads(labctl("status", "--json").stdout)
 
 
 def aws_config(directory: Path, lab: dict, roles: list) -> Path:
@@ -141,13 +141,13 @@ def inventory(directory: Path, lab: dict, n_databases: int, n_users: int, n_host
                         "access_key": "{{ lab_access_key }}", "secret_key": "{{ lab_secret_key }}"},
     }, indent=1))
     # lab_databases / lab_admin_passwords (the logical databases included) from the lab's status
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "lab_inventory.py"), str(directory)], check=True,
+    subprocess.run([sys.executable, "-m", "rds_iam_lab", "inventory", "--vars-only", str(directory)], check=True,
                    capture_output=True, cwd=str(ROOT))
     return n_databases * n_users
 
 
 def labctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "lab.labctl", *args], cwd=str(ROOT), capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", *args], cwd=str(ROOT), capture_output=True, text=True,
                           check=False)
     if check and proc.returncode != 0:
         raise SystemExit(f"bench: labctl {args[0]} failed: {proc.stderr[-2000:]}")

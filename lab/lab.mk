@@ -1,26 +1,26 @@
-# Lab targets, included by the top Makefile (`-include lab/lab.mk`).
+# Lab targets, included by the top Makefile (`-include lab/lab.mk`): the `rds-iam-lab` command of the lab
+# package (lab/pyproject.toml), installed into .venv from this checkout by scripts/bootstrap.sh.
 # Usable alone too: make -f lab/lab.mk lab-up
 LAB_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
-PYTHON ?= $(LAB_ROOT)/.venv/bin/python
-LABCTL = cd $(LAB_ROOT) && $(PYTHON) -m lab.labctl
+RDS_IAM_LAB ?= $(LAB_ROOT)/.venv/bin/rds-iam-lab
 
 .PHONY: lab-up lab-down lab-purge lab-status lab-status-json lab-maintenance
 
 lab-up:
-	$(LABCTL) up
+	$(RDS_IAM_LAB) up
 
 lab-down:
-	$(LABCTL) down
+	$(RDS_IAM_LAB) down
 
 # down, remove the lab's host accounts (rdsiamlab-*) that no other lab uses, then delete its state folder
 lab-purge:
-	$(LABCTL) purge
+	$(RDS_IAM_LAB) purge
 
 lab-status:
-	$(LABCTL) status
+	$(RDS_IAM_LAB) status
 
 lab-status-json:
-	@$(LABCTL) status-json
+	@$(RDS_IAM_LAB) status --json
 
 lab-maintenance:
-	$(LABCTL) maintenance
+	$(RDS_IAM_LAB) maintenance

@@ -17,18 +17,20 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   fi
 fi
 # Database servers, compiler and headers for the lab.
-if [ -x lab/install_deps.sh ]; then
-  lab/install_deps.sh
+if [ -x lab/src/rds_iam_lab/install_deps.sh ]; then
+  lab/src/rds_iam_lab/install_deps.sh
 fi
 
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 stamp=.venv/.requirements-dev.sha256
-want="$(sha256sum tests/requirements-dev.txt | cut -d' ' -f1)"
+want="$(cat tests/requirements-dev.txt lab/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r tests/requirements-dev.txt
+  # The lab package from its source tree (the `rds-iam-lab` command; edits take effect without reinstalling).
+  .venv/bin/python -m pip install --quiet --no-deps --editable ./lab
   echo "$want" >"$stamp"
 fi
 

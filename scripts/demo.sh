@@ -15,8 +15,8 @@ cd "$root"
 log_dir="$root/.build/demo"
 mkdir -p "$log_dir"
 
-"$python" -m lab.labctl up >/dev/null
-"$python" scripts/lab_inventory.py
+"$python" -m rds_iam_lab up >/dev/null
+"$python" -m rds_iam_lab inventory --no-hosts inventories/lab
 
 site() {  # site NAME: site.yml with its output on the terminal and in .build/demo/NAME.log
   local name=$1 start

@@ -11,16 +11,16 @@ config=tests/integration/integration_config.yml
 cd "$root"
 
 started=no
-if ! "$python" -m lab.labctl status-json >/dev/null 2>&1; then
+if ! "$python" -m rds_iam_lab status --json >/dev/null 2>&1; then
   started=yes
 fi
 stop_lab() {
   if [ "$started" = yes ]; then
-    "$python" -m lab.labctl down >/dev/null || true
+    "$python" -m rds_iam_lab down >/dev/null || true
   fi
 }
 trap stop_lab EXIT
-"$python" -m lab.labctl up
+"$python" -m rds_iam_lab up
 bash scripts/collection-view.sh >/dev/null
 install -m 0600 "$config" "$view/$config"
 cd "$view"

@@ -83,7 +83,7 @@ echo "unprivileged: $user ($uid, groups: $(id -nG "$user")) runs in $dest: make 
 # Whatever happens, the account's lab is stopped again (pid files of its own state folder).
 stop_lab() {
   if [ -x "$dest/.venv/bin/python" ]; then
-    (cd "$dest" && as_user .venv/bin/python -m lab.labctl down >/dev/null 2>&1) || true
+    (cd "$dest" && as_user .venv/bin/python -m rds_iam_lab down >/dev/null 2>&1) || true
   fi
 }
 trap 'stop_lab; rm -f "$wanted" "$wanted.have"' EXIT

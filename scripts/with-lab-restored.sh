@@ -5,12 +5,12 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 python="$root/.venv/bin/python"
 was_up=no
-if "$python" -m lab.labctl status-json >/dev/null 2>&1; then
+if "$python" -m rds_iam_lab status --json >/dev/null 2>&1; then
   was_up=yes
 fi
 restore() {
   if [ "$was_up" = no ]; then
-    (cd "$root" && "$python" -m lab.labctl down >/dev/null 2>&1) || true
+    (cd "$root" && "$python" -m rds_iam_lab down >/dev/null 2>&1) || true
   fi
 }
 trap restore EXIT

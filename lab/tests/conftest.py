@@ -19,8 +19,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from lab import moto_patches
-from lab.control_plane import ControlPlane, DatabaseSpec, start_control_plane
+from rds_iam_lab import moto_patches
+from rds_iam_lab.control_plane import ControlPlane, DatabaseSpec, start_control_plane
 
 LAB_TEST_SPECS = (
     ("lab-mysql", "instance", "mariadb", 13306),

@@ -8,7 +8,7 @@ import re
 import botocore.session
 import pytest
 
-from lab import auth_token
+from rds_iam_lab import auth_token
 
 LAB = pathlib.Path(__file__).resolve().parents[1]
 

@@ -22,12 +22,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import botocore.session
 import pytest
 
 from lab.tests import test_logins
 from lab.tests.test_logins import APP_USER, login, make_token
+from rds_iam_lab import hosts as lab_hosts
 
 lab = test_logins.lab  # a lab of this module's own
 iam = test_logins.iam
@@ -198,6 +200,15 @@ def test_each_host_is_its_own_account(lab, name):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == entry["user"]
     assert ssh(entry, "id", "-u").stdout.strip() != "0"
+    # the client files of this lab have a folder of their own in the shared account's home
+    files = Path(entry["files_dir"])
+    assert files.parent == Path(entry["home"]) and files.name == lab_hosts.files_dir_name(Path(lab.status["state_dir"]))
+
+
+def test_labs_sharing_the_accounts_keep_their_client_files_apart(tmp_path):
+    names = {lab_hosts.files_dir_name(tmp_path / s) for s in ("one", "two")}
+    assert len(names) == 2 and all(n.startswith("rds-iam-") for n in names)
+    assert lab_hosts.files_dir_name(tmp_path / "one") == lab_hosts.files_dir_name(tmp_path / "one")
 
 
 @needs_ssh
@@ -230,8 +241,6 @@ def test_the_account_reaches_its_own_metadata_endpoint(lab):
 
 def test_without_root_the_hosts_are_local(tmp_path, monkeypatch):
     """LAB_HOSTS=local (or not root): no accounts, no sshd; each host keeps a folder and a metadata port."""
-    from lab import hosts as lab_hosts
-
     monkeypatch.setenv("LAB_HOSTS", "local")
     assert lab_hosts.want_ssh() == (False, "LAB_HOSTS=local")
     cfg = {"moto_port": 1, "ldap_port": 2, "databases": [{"port": 3}]}

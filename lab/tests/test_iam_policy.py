@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 
-from lab import iam_policy
+from rds_iam_lab import iam_policy
 
 ARN = "arn:aws:rds-db:us-east-1:123456789012:dbuser:db-ABC/app_user"
 ALLOW = {"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow", "Action": "rds-db:connect",

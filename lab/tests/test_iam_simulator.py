@@ -9,7 +9,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from lab import moto_patches
+from rds_iam_lab import moto_patches
 
 RESOURCE = "arn:aws:rds-db:us-east-1:{account}:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/app"
 CONNECT = "rds-db:connect"

@@ -1,4 +1,4 @@
-"""The lab is an independent judge: nothing under lab/ imports or loads the collection's plugins/.
+"""The lab is an independent judge: nothing of the lab package imports or loads the collection's plugins/.
 
 (DESIGN.md, "The lab is an independent judge".) Two proofs:
 
@@ -19,8 +19,10 @@ import re
 import subprocess
 import sys
 
+# the lab's project folder (pyproject.toml, the package under src/, these tests)
 LAB = pathlib.Path(__file__).resolve().parents[1]
 ROOT = LAB.parent
+PACKAGE = LAB / "src" / "rds_iam_lab"
 THIS = pathlib.Path(__file__).resolve()
 FORBIDDEN_MODULES = ("ansible_collections", "plugins")
 # a path part naming the collection's code: plugins, module_utils or ansible_collections
@@ -78,7 +80,7 @@ def test_scanner_catches_the_old_loader(tmp_path: pathlib.Path) -> None:
 
 def test_no_python_source_under_lab_refers_to_plugins() -> None:
     files = _python_files()
-    assert LAB / "verifier.py" in files and LAB / "iam_policy.py" in files
+    assert PACKAGE / "verifier.py" in files and PACKAGE / "iam_policy.py" in files
     offences = [o for path in files for o in _offences(path)]
     assert offences == []
 
@@ -94,10 +96,10 @@ def test_no_script_under_lab_refers_to_plugins() -> None:
 
 def _lab_modules() -> list[str]:
     modules = []
-    for path in sorted(LAB.rglob("*.py")):
-        if "__pycache__" in path.parts:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "__pycache__" in path.parts or path.name == "__main__.py":  # __main__ runs the command
             continue
-        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts = parts[:-1]
         modules.append(".".join(parts))
@@ -126,7 +128,7 @@ print(json.dumps({"failed": failed, "loaded": loaded, "count": len(sys.modules)}
 
 def test_importing_every_lab_module_loads_nothing_from_plugins() -> None:
     modules = _lab_modules()
-    assert "lab.verifier" in modules and "lab.iam_policy" in modules and "lab.daemon" in modules
+    assert {"rds_iam_lab.verifier", "rds_iam_lab.iam_policy", "rds_iam_lab.daemon", "rds_iam_lab.cli"} <= set(modules)
     result = subprocess.run([sys.executable, "-c", PROBE, str(ROOT), json.dumps(modules)], cwd=ROOT,
                             capture_output=True, text=True, check=True)
     report = json.loads(result.stdout.strip().splitlines()[-1])

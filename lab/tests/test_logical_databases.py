@@ -213,7 +213,7 @@ def test_add_is_idempotent_and_refuses_conflicts(lab, logical, tmp_path):
 
 
 def test_inventory_variables_cover_logical_databases(lab, logical, tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "lab_inventory.py"), str(tmp_path)], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", "inventory", "--vars-only", str(tmp_path)], cwd=REPO,
                           env=lab.env, capture_output=True, text=True, check=True)
     assert "lg-" not in proc.stdout  # names no database, prints no secret
     target = tmp_path / "group_vars" / "all"
@@ -264,7 +264,7 @@ def test_down_ends_them(lab, logical, tmp_path):
     add(lab, tmp_path, [{"id": "lg-again", "kind": "instance", "server": "lab-postgres"}])
     assert "lg-again" in {d["id"] for d in lab.refresh()["databases"]}
     lab.labctl("down")
-    stopped = json.loads(lab.labctl("status-json", check=False).stdout)
+    stopped = json.loads(lab.labctl("status", "--json", check=False).stdout)
     assert "lg-again" not in {d["id"] for d in stopped["databases"]}
     assert not (lab.state / "postgres" / "logical-routes.json").exists()
     lab.labctl("up")

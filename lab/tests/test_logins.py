@@ -52,18 +52,18 @@ class Lab:
         self.status: dict = {}
 
     def labctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([PYTHON, "-m", "lab.labctl", *args], cwd=REPO, env=self.env,
+        proc = subprocess.run([PYTHON, "-m", "rds_iam_lab", *args], cwd=REPO, env=self.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300, check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"labctl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
     def refresh(self) -> dict:
-        self.status = json.loads(self.labctl("status-json").stdout)
+        self.status = json.loads(self.labctl("status", "--json").stdout)
         return self.status
 
     def control(self, request: dict):
-        from lab import labctl
+        from rds_iam_lab import labctl
 
         return labctl.control(self.state, request)
 

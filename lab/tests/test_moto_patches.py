@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
-from lab import moto_patches
+from rds_iam_lab import moto_patches
 
 
 def _id(prefix: str) -> str:
@@ -285,7 +285,7 @@ _PAGE = re.compile(r'"[A-Z][^"]{3,}"')  # a quoted page (or data type) title
 
 
 def _installed_functions():
-    """Every function lab.moto_patches installs into moto's classes (methods and property accessors)."""
+    """Every function rds_iam_lab.moto_patches installs into moto's classes (methods and property accessors)."""
     from moto.iam.responses import IamResponse
     from moto.rds import models, responses
 
@@ -296,13 +296,13 @@ def _installed_functions():
         for value in vars(cls).values():
             funcs = [value.fget, value.fset] if isinstance(value, property) else [value]
             for func in funcs:
-                if callable(func) and getattr(func, "__module__", "") == "lab.moto_patches":
+                if callable(func) and getattr(func, "__module__", "") == moto_patches.__name__:
                     found[func.__name__] = func
     return found
 
 
 def test_every_patch_function_cites_an_aws_page():
-    from lab import control_plane
+    from rds_iam_lab import control_plane
 
     functions = dict(_installed_functions())
     assert len(functions) >= 18, sorted(functions)

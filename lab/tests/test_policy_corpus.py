@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lab import iam_policy
+from rds_iam_lab import iam_policy
 
 CORPUS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "policy_corpus"
 DECISIONS = {iam_policy.ALLOWED, iam_policy.EXPLICIT_DENY, iam_policy.IMPLICIT_DENY}

@@ -15,9 +15,9 @@ import uuid
 
 import pytest
 
-from lab.control_plane import ControlPlane
+from rds_iam_lab.control_plane import ControlPlane
 from lab.tests.conftest import Creds
-from lab.verifier import TokenVerifier, request_context
+from rds_iam_lab.verifier import TokenVerifier, request_context
 
 HOST = "127.0.0.1"
 PG_PORT = 15432

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lab import labctl, procutil
+from rds_iam_lab import labctl, procutil
 
 
 def test_lab_state_dir_wins(monkeypatch, tmp_path):
@@ -57,3 +57,38 @@ def test_untraversable_names_the_blocking_folder():
         assert procutil.untraversable(private / "not-yet", *nobody) is None
     finally:
         shutil.rmtree(base)
+
+
+def test_installed_package_keeps_state_per_user(monkeypatch, tmp_path):
+    """Installed from a wheel (no checkout): per user, never the current folder."""
+    monkeypatch.delenv("LAB_STATE_DIR", raising=False)
+    monkeypatch.delenv("LAB_STATE_BASE", raising=False)
+    monkeypatch.setattr(labctl, "REPO", None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert labctl.state_dir() == (tmp_path / "xdg" / "rds-iam-lab").resolve()
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert labctl.state_dir() == (tmp_path / "home" / ".local" / "state" / "rds-iam-lab").resolve()
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert labctl.state_dir() == Path("/var/lib/rds-iam-lab/default")
+    assert labctl.integration_config_path() is None  # no checkout, no ansible-test config
+    assert labctl.other_state_dirs() == []
+
+
+def test_state_dir_option_names_the_folder(monkeypatch, tmp_path):
+    """`rds-iam-lab --state-dir DIR` is the folder the daemon and every helper use."""
+    from rds_iam_lab import cli
+
+    monkeypatch.setenv("LAB_STATE_DIR", "")  # so that monkeypatch restores what cli.main sets
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--state-dir", "mine", "status"]) == 1  # nothing runs there
+    assert os.environ["LAB_STATE_DIR"] == str(tmp_path / "mine")
+    assert labctl.state_dir() == tmp_path / "mine"
+    assert not (tmp_path / "mine").exists()  # status creates nothing
+
+
+def test_this_checkout_is_found_from_the_package_path():
+    assert labctl.REPO is not None and (labctl.REPO / "lab" / "pyproject.toml").is_file()
+    assert labctl.PACKAGE_DIR == labctl.REPO / "lab" / "src" / "rds_iam_lab"

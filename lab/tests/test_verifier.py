@@ -15,8 +15,8 @@ from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from lab.control_plane import ControlPlane, DatabaseSpec
-from lab.verifier import MAX_EXPIRES, TokenVerifier, parse_token
+from rds_iam_lab.control_plane import ControlPlane, DatabaseSpec
+from rds_iam_lab.verifier import MAX_EXPIRES, TokenVerifier, parse_token
 
 HOST = "127.0.0.1"
 PG_PORT = 15432
@@ -365,7 +365,7 @@ def test_target_host_chain_through_written_aws_config(lab_control_plane, iam_ena
 
 
 def test_one_control_plane_per_process(lab_control_plane):
-    from lab.control_plane import start_control_plane
+    from rds_iam_lab.control_plane import start_control_plane
 
     with pytest.raises(RuntimeError, match="already running"):
         start_control_plane([])
@@ -391,7 +391,7 @@ def test_databases_report(lab_control_plane, iam_enabled):
     ("127.0.0.1:3306", "127.0.0.1:3306"),
 ])
 def test_canonical_host_matches_what_botocore_signs(netloc, host_header):
-    from lab.auth_token import canonical_host
+    from rds_iam_lab.auth_token import canonical_host
     assert canonical_host(netloc) == host_header
 
 
@@ -444,7 +444,7 @@ def test_dialled_logical_database_is_checked_against_its_own_resource_id(
 
 
 def test_ldap_dn_names_the_logical_database_from_the_right():
-    from lab.ldap_endpoint import parse_dn
+    from rds_iam_lab.ldap_endpoint import parse_dn
 
     assert parse_dn("cn=alice,dc=lab-postgres,dc=lab") == ("alice", "lab-postgres", None)
     assert parse_dn("cn=alice,dc=lab-postgres,ou=bench-db-001,dc=lab") == ("alice", "lab-postgres", "bench-db-001")

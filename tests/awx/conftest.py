@@ -32,15 +32,15 @@ AWX_EXTERNAL_ID = "awx-lab-external-id"
 
 
 def labctl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab.labctl", *args], cwd=str(ROOT), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rds_iam_lab", *args], cwd=str(ROOT), capture_output=True,
                           text=True, check=False)
 
 
 def lab_module():
-    """lab.labctl, imported from the repository root."""
+    """rds_iam_lab.labctl (the lab package, installed into .venv from lab/)."""
     sys.path.insert(0, str(ROOT))
     try:
-        from lab import labctl  # pylint: disable=import-outside-toplevel
+        from rds_iam_lab import labctl  # pylint: disable=import-outside-toplevel
     finally:
         sys.path.remove(str(ROOT))
     return labctl
@@ -75,10 +75,10 @@ def awx_role(lab) -> None:
 
 @pytest.fixture(scope="session")
 def lab():
-    started = labctl("status-json").returncode != 0
+    started = labctl("status", "--json").returncode != 0
     up = labctl("up")
     assert up.returncode == 0, up.stderr[-2000:]
-    status = LabStatus(json.loads(labctl("status-json").stdout))
+    status = LabStatus(json.loads(labctl("status", "--json").stdout))
     awx_role(status)
     yield status
     if started:
@@ -129,13 +129,15 @@ def inventory(lab, tmp_path_factory):
     shutil.copy(src / "hosts.yml", inv / "hosts.yml")
     (inv / "group_vars" / "all").mkdir(parents=True)
     shutil.copy(src / "group_vars" / "all" / "data_model.yml", inv / "group_vars" / "all" / "data_model.yml")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "lab_inventory.py"), str(inv)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", "inventory", "--no-hosts", str(inv)], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    # Instead of lab.yml: region, endpoint and keys come from the credential's environment.
+    # Instead of the lab's rds_iam_aws (keys in variables): region, endpoint and keys come from the credential's
+    # environment.
+    (inv / "group_vars" / "all" / "lab_connection.yml").unlink()
     (inv / "group_vars" / "all" / "awx.yml").write_text("---\nrds_iam_aws: {}\n", encoding="utf-8")
-    # The targets keep hosts.yml's environment: their own metadata endpoints (their instance profiles), the job's
-    # keys blanked (a local target would inherit them; an SSH target never sees them).
+    # The targets keep the lab's environment (group_vars/rds_iam_targets): their own metadata endpoints (their
+    # instance profiles), the job's keys blanked (a local target would inherit them; an SSH target never sees them).
     return inv
 
 

@@ -90,6 +90,33 @@ def test_ansible_builder_create_offline(tmp_path, tarball):
     assert "/etc/pki/rds/global-bundle.pem" in containerfile
 
 
+@pytest.mark.parametrize("with_lab", [False, True])
+def test_the_lab_is_an_optional_extra_of_the_ee(tmp_path, tarball, with_lab):
+    """Off by default (extensions/ee/lab holds only its README); a wheel put there is copied and installed."""
+    src = tmp_path / "src"
+    shutil.copytree(EE, src / "extensions" / "ee", ignore=shutil.ignore_patterns("context", "*.whl", "*.tar.gz"))
+    for name in ("requirements.txt", "bindep.txt"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copy(tarball, src / "extensions" / "ee" / "collections" / tarball.name)
+    if with_lab:
+        proc = subprocess.run([str(VENV_BIN / "python"), "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+                               str(src / "extensions" / "ee" / "lab"), str(ROOT / "lab")],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+    context = tmp_path / "context"
+    proc = subprocess.run([str(VENV_BIN / "ansible-builder"), "create", "-f", "extensions/ee/execution-environment.yml",
+                           "-c", str(context), "--output-filename", "Containerfile"], cwd=str(src),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shipped = sorted(p.name for p in (context / "_build" / "lab").iterdir())
+    wheels = [n for n in shipped if n.endswith(".whl")]
+    assert "README.md" in shipped and len(wheels) == (1 if with_lab else 0)
+    containerfile = (context / "Containerfile").read_text()
+    assert "COPY _build/lab/ /usr/share/rds-iam-lab/" in containerfile
+    assert re.search(r'^RUN for w in /usr/share/rds-iam-lab/rds_iam_lab-\*\.whl; do \[ ! -e "\$w" \] \|\| '
+                     r'\$PYCMD -m pip install', containerfile, re.M)
+
+
 def test_credential_type_fields_and_injectors():
     ctype = credential_type()
     assert ctype["kind"] == "cloud"

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def lab_status() -> dict:
-    proc = subprocess.run([sys.executable, "-m", "lab.labctl", "status-json"], cwd=str(ROOT), capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", "status", "--json"], cwd=str(ROOT), capture_output=True,
                           text=True, check=False)
     status = json.loads(proc.stdout or "{}")
     if not status.get("running"):

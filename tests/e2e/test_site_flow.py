@@ -26,8 +26,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # the repository root, for the lab package
 import snapshot  # noqa: E402  pylint: disable=wrong-import-position
-from lab.labctl import secret_values as labctl_secret_values  # noqa: E402  pylint: disable=wrong-import-position
-from lab import labctl as lab_labctl  # noqa: E402  pylint: disable=wrong-import-position
+from rds_iam_lab.labctl import secret_values as labctl_secret_values  # noqa: E402  pylint: disable=wrong-import-position
+from rds_iam_lab import labctl as lab_labctl  # noqa: E402  pylint: disable=wrong-import-position
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEW = ROOT / ".build" / "view"
@@ -36,7 +36,7 @@ TOKEN_MARKERS = ("X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", 
 
 
 def labctl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab.labctl", *args], cwd=str(ROOT), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rds_iam_lab", *args], cwd=str(ROOT), capture_output=True,
                           text=True, check=False)
 
 
@@ -49,7 +49,7 @@ def labctl_control(request: dict):
 def lab():
     if not (VIEW / "ansible_collections" / "dbauth" / "rds_iam" / "roles" / "enable").is_dir():
         pytest.fail("the collection view is missing: run `make view` (make e2e does)")
-    started = labctl("status-json").returncode != 0
+    started = labctl("status", "--json").returncode != 0
     up = labctl("up")
     assert up.returncode == 0, up.stderr[-2000:]
     yield snapshot.lab_status()
@@ -63,9 +63,8 @@ def inventory(lab, tmp_path_factory):
     src = ROOT / "inventories" / "lab"
     shutil.copy(src / "hosts.yml", inv / "hosts.yml")
     (inv / "group_vars" / "all").mkdir(parents=True)
-    for name in ("data_model.yml", "lab.yml"):
-        shutil.copy(src / "group_vars" / "all" / name, inv / "group_vars" / "all" / name)
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "lab_inventory.py"), str(inv)], capture_output=True,
+    shutil.copy(src / "group_vars" / "all" / "data_model.yml", inv / "group_vars" / "all" / "data_model.yml")
+    proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", "inventory", "--no-hosts", str(inv)], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert (inv / "group_vars" / "all" / "lab_secrets.yml").stat().st_mode & 0o077 == 0

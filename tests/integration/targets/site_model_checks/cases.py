@@ -80,12 +80,11 @@ def main() -> int:
         if change_hosts:
             change_hosts(hosts)
         (inv / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
-        shutil.copy(source / "group_vars" / "all" / "lab.yml", inv / "group_vars" / "all" / "lab.yml")
         model = yaml.safe_load((source / "group_vars" / "all" / "data_model.yml").read_text())
         if change:
             change(model)
         (inv / "group_vars" / "all" / "data_model.yml").write_text(yaml.safe_dump(model, sort_keys=False))
-        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "lab_inventory.py"), str(inv)], env=env,
+        proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", "inventory", "--no-hosts", str(inv)], env=env,
                               capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr
         return inv

@@ -1,8 +1,8 @@
 """IAM's policy simulator for the lab: ``iam:SimulatePrincipalPolicy`` and ``iam:SimulateCustomPolicy``.
 
 moto 5.2 implements neither. The lab serves both through moto's own server (the patch
-``iam_policy_simulator`` of :mod:`lab.moto_patches` adds them to moto's IAM responses) and decides
-with its own evaluator, :mod:`lab.iam_policy`. The behaviour follows the IAM API reference
+``iam_policy_simulator`` of :mod:`rds_iam_lab.moto_patches` adds them to moto's IAM responses) and decides
+with its own evaluator, :mod:`rds_iam_lab.iam_policy`. The behaviour follows the IAM API reference
 (cited as [API]): "SimulatePrincipalPolicy", "SimulateCustomPolicy", "EvaluationResult",
 "Statement", "ContextEntry", and the IAM user guide "Testing IAM policies with the IAM policy
 simulator" ([SIM]).
@@ -42,7 +42,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from lab import iam_policy
+from rds_iam_lab import iam_policy
 
 DECISIONS = {iam_policy.ALLOWED: "allowed", iam_policy.EXPLICIT_DENY: "explicitDeny",
              iam_policy.IMPLICIT_DENY: "implicitDeny"}

@@ -6,11 +6,11 @@ CA) and sends members of ``rds_iam`` to the lab's LDAP endpoint: PostgreSQL's
 ``ldap`` method in simple-bind mode passes the whole password (the token) as the
 bind password for ``cn=USER,dc=DB_ID,dc=lab``; the endpoint asks the verifier.
 
-Logical databases served by a cluster (``labctl add-databases``) reach it through
-relays that connect from loopback addresses of their own (:mod:`lab.relay`): one
+Logical databases served by a cluster (``rds-iam-lab add-databases``) reach it through
+relays that connect from loopback addresses of their own (:mod:`rds_iam_lab.relay`): one
 ``hostssl`` line per relay address gives the LDAP DN ``cn=USER,dc=DB_ID,ou=LOGICAL_ID,dc=lab``,
 so the verifier knows which endpoint the client dialled. The routes are kept in
-``BASE/logical-routes.json`` while the lab daemon runs (``labctl down`` clears them).
+``BASE/logical-routes.json`` while the lab daemon runs (``rds-iam-lab down`` clears them).
 
 When the lab runs as root, PostgreSQL (which refuses root) runs as the
 ``postgres`` account (or ``nobody``) and its data dir is chowned to it.
@@ -25,7 +25,7 @@ import time
 import subprocess
 from pathlib import Path
 
-from lab import procutil
+from rds_iam_lab import procutil
 
 
 def pg_bindir() -> Path:
@@ -85,7 +85,7 @@ class PostgresServer:
         logical = "".join(f"hostssl   all  +rds_iam  {source}/32   {ldap(f',dc={self.db_id},ou={db_id},dc=lab')}\n"
                           for source, db_id in sorted(self.logical_routes().items()))
         return (
-            "# written by the dbauth.rds_iam lab (lab/postgres_server.py)\n"
+            "# written by the dbauth.rds_iam lab (rds_iam_lab/postgres_server.py)\n"
             "# TYPE  DATABASE USER     ADDRESS        METHOD\n"
             "# IAM users (members of rds_iam): TLS only, token checked by the lab verifier via LDAP\n"
             "hostnossl all  +rds_iam  127.0.0.0/8    reject\n"

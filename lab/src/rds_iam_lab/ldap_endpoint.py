@@ -8,7 +8,7 @@ answers a BindResponse with success (0) or invalidCredentials (49). Anything els
 is answered with protocolError/unwillingToPerform, or the connection is closed.
 
 A logical database served by that PostgreSQL server (reached through its relay,
-:mod:`lab.relay`) has its own ``pg_hba.conf`` line whose suffix also names it:
+:mod:`rds_iam_lab.relay`) has its own ``pg_hba.conf`` line whose suffix also names it:
 ``cn=USER,dc=DB_ID,ou=LOGICAL_ID,dc=lab`` -> ``dialled`` = LOGICAL_ID (None otherwise).
 The DN is read from the right: the parts the server's configuration adds come
 last, so a login name cannot pose as them.

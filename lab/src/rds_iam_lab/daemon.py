@@ -1,7 +1,7 @@
 """The long-running lab process: AWS control plane + token verifier + the endpoints
 the database servers ask.
 
-One process (``python -m lab.daemon --state-dir STATE``), started by ``labctl up``:
+One process (``python -m rds_iam_lab.daemon --state-dir STATE``), started by ``rds-iam-lab up``:
 
 * moto (part A's ``start_control_plane``) on the port kept in ``STATE/config.json``,
   seeded with ``lab-mysql`` (instance, mysql), ``lab-postgres`` (instance, postgres)
@@ -9,16 +9,16 @@ One process (``python -m lab.daemon --state-dir STATE``), started by ``labctl up
 * ``TokenVerifier`` logging refusals to ``STATE/verifier.log``;
 * the LDAP endpoint (thread) that PostgreSQL's ``ldap`` method binds to;
 * ``STATE/verify.sock``: the MariaDB plugin's verify requests (``AWSV2`` frames, ``AWSV1`` read too);
-* ``STATE/control.sock``: JSON-line control requests from ``labctl``
+* ``STATE/control.sock``: JSON-line control requests from ``rds-iam-lab``
   (``ping``, ``status``, ``maintenance``, ``refusals``, ``add_databases``, ``remove_databases``,
   ``set_clock_offset`` in test mode);
 * logical databases (``add_databases``): an RDS instance or cluster of their own in moto
-  (own resource id, IAM auth off at creation) whose endpoint is a relay (:mod:`lab.relay`) to
-  one of the three servers; they live as long as this process (``labctl down`` ends them);
-* one EC2 instance metadata endpoint (IMDSv2, :mod:`lab.imds`) per lab host (:mod:`lab.hosts`) on the port
+  (own resource id, IAM auth off at creation) whose endpoint is a relay (:mod:`rds_iam_lab.relay`) to
+  one of the three servers; they live as long as this process (``rds-iam-lab down`` ends them);
+* one EC2 instance metadata endpoint (IMDSv2, :mod:`rds_iam_lab.imds`) per lab host (:mod:`rds_iam_lab.hosts`) on the port
   kept in ``config.json``: each host is an EC2 instance in moto with the instance profile of its role, and
   its endpoint gives out that role's session credentials, rotated before they expire;
-* ``STATE/lab.json`` (0600): what ``labctl status-json`` prints; ``STATE/daemon.pid``.
+* ``STATE/lab.json`` (0600): what ``rds-iam-lab status --json`` prints; ``STATE/daemon.pid``.
 
 SIGTERM/SIGINT: stop the endpoints and moto, remove the pid file and sockets.
 Tokens, secrets and passwords are never logged.
@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from lab import procutil
+from rds_iam_lab import procutil
 
 LOG = logging.getLogger("lab.daemon")
 
@@ -100,7 +100,7 @@ class LabDaemon:
         self.servers: list[socketserver.BaseServer] = []
         self.started_at = time.time()
         self.relays = None
-        self.imds: dict[str, object] = {}  # host -> lab.imds.MetadataServer
+        self.imds: dict[str, object] = {}  # host -> rds_iam_lab.imds.MetadataServer
         self.logical: dict[str, dict] = {}  # id -> {id, kind, engine, served_by}
         self._logical_lock = threading.Lock()
 
@@ -125,10 +125,10 @@ class LabDaemon:
 
     # -- start -----------------------------------------------------------
     def start(self) -> None:
-        from lab.control_plane import DatabaseSpec, start_control_plane
-        from lab.ldap_endpoint import LdapServer
-        from lab.relay import RelayHub
-        from lab.verifier import TokenVerifier
+        from rds_iam_lab.control_plane import DatabaseSpec, start_control_plane
+        from rds_iam_lab.ldap_endpoint import LdapServer
+        from rds_iam_lab.relay import RelayHub
+        from rds_iam_lab.verifier import TokenVerifier
 
         cfg = self.config
         specs = [
@@ -138,7 +138,7 @@ class LabDaemon:
         ]
         self.cp = start_control_plane(specs, region=cfg["region"], port=cfg["moto_port"])
         self.verifier = TokenVerifier(self.cp, clock=self.clock, log_path=self.path("verifier.log"))
-        if self.cp.guard is not None:  # the AWS API's refusals (lab/api_auth.py), no secrets
+        if self.cp.guard is not None:  # the AWS API's refusals (api_auth.py), no secrets
             self.cp.guard.log_path = self.path("api_auth.log")
             if os.environ.get("LAB_API_ACTIONS_LOG"):  # every authorized call: principal, action, resource
                 self.cp.guard.actions_log_path = os.environ["LAB_API_ACTIONS_LOG"]
@@ -156,7 +156,7 @@ class LabDaemon:
 
     def _start_imds(self) -> None:
         """One EC2 instance (with its role's instance profile) and one metadata endpoint per lab host."""
-        from lab import hosts, imds
+        from rds_iam_lab import hosts, imds
 
         for host, principal in hosts.HOSTS.items():
             port = int(self.config.get("hosts", {}).get(host, {}).get("imds_port") or 0)
@@ -173,7 +173,7 @@ class LabDaemon:
                  ", ".join(f"{h} 127.0.0.1:{s.port}" for h, s in self.imds.items()))
 
     def hosts_status(self) -> list[dict]:
-        from lab import hosts, imds
+        from rds_iam_lab import hosts, imds
 
         info = hosts.read_info(self.state)
         result = []
@@ -310,7 +310,7 @@ class LabDaemon:
 
     def add_databases(self, entries: list) -> dict:
         """Create logical databases (idempotent: an existing one with the same kind/server/engine is kept)."""
-        from lab.control_plane import DatabaseSpec
+        from rds_iam_lab.control_plane import DatabaseSpec
 
         wanted = [self._check_logical(e) for e in entries]
         ids = [w["id"].lower() for w in wanted]
@@ -376,7 +376,7 @@ class LabDaemon:
 
     def _route_postgres(self, server_ids: set) -> None:
         """Give each PostgreSQL server one pg_hba.conf line per relay source address (then reload)."""
-        from lab.postgres_server import PostgresServer
+        from rds_iam_lab.postgres_server import PostgresServer
 
         for db in self.config["databases"]:
             if db["id"] not in server_ids or db["server"] != "postgresql":

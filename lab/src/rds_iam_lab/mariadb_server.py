@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from lab import procutil
+from rds_iam_lab import procutil
 
 PLUGIN_SOURCE = Path(__file__).resolve().parent / "mariadb_plugin" / "aws_authentication_plugin.c"
 PLUGIN_SO = "aws_authentication_plugin.so"

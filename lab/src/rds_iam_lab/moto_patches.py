@@ -35,7 +35,7 @@ Patches (name: what stock moto 5.2.5 does -> what RDS does):
     per-instance change is refused as RDS does.
 ``iam_policy_simulator``
     ``SimulatePrincipalPolicy`` / ``SimulateCustomPolicy`` are not implemented ->
-    served by :mod:`lab.iam_simulator` on the lab's evaluator (IAM API reference).
+    served by :mod:`rds_iam_lab.iam_simulator` on the lab's evaluator (IAM API reference).
 
 Every wrapper below names in its docstring the AWS page and the rule it follows
 (``lab/tests/test_moto_patches.py`` checks that each has one); what has no AWS source
@@ -55,7 +55,7 @@ from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
 from moto.rds.exceptions import InvalidParameterCombination
 
-from lab import iam_simulator
+from rds_iam_lab import iam_simulator
 
 PATCH_NAMES = (
     "unique_dbi_resource_id",
@@ -173,7 +173,7 @@ def apply_pending_maintenance(backend: Any) -> list[str]:
     """Apply pending IAM modifications of ``backend`` (an RDSBackend): what the maintenance window
     does with changes made with ApplyImmediately=false (RDS user guide, "Maintaining a DB instance",
     "The Amazon RDS maintenance window"; patch ``deferred_iam_modification``). When the window comes
-    is the lab's command (``labctl maintenance``), an assumption."""
+    is the lab's command (``rds-iam-lab maintenance``), an assumption."""
     changes = []
     with _LOCK:
         for cluster in list(backend.clusters.values()):

@@ -47,9 +47,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from lab import auth_token, iam_policy, iam_simulator
-from lab.auth_token import ParsedToken, expected_signature
-from lab.control_plane import PARTITION, ControlPlane
+from rds_iam_lab import auth_token, iam_policy, iam_simulator
+from rds_iam_lab.auth_token import ParsedToken, expected_signature
+from rds_iam_lab.control_plane import PARTITION, ControlPlane
 
 
 ALGORITHM = "AWS4-HMAC-SHA256"

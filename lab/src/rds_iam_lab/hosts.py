@@ -15,18 +15,19 @@ the lab runs itself:
   ``StrictHostKeyChecking=yes``.
 * Accounts: ``useradd --create-home --user-group --shell /bin/sh --password '*'`` (no password that could
   ever match: ``*`` is not a hash; not ``!``, which sshd without PAM reads as a locked account). They are
-  made once and kept: ``labctl down`` leaves them (``up`` reuses them). Several labs of one machine (state
-  folders) share them, each with its own key line (comment ``rds-iam-lab:STATE``); ``labctl down --purge``
+  made once and kept: ``rds-iam-lab down`` leaves them (``up`` reuses them). Several labs of one machine (state
+  folders) share them, each with its own key line (comment ``rds-iam-lab:STATE``); ``rds-iam-lab down --purge``
   takes this lab's line out and removes an account that no lab uses any more, with its home
   (``userdel --remove``), and only accounts with the lab's prefix and comment.
 
 This needs root (useradd, sshd). Otherwise, or with ``LAB_HOSTS=local``, the hosts fall back to local
-connections on the controller (``mode: local``); each still has its own metadata endpoint (:mod:`lab.imds`)
+connections on the controller (``mode: local``); each still has its own metadata endpoint (:mod:`rds_iam_lab.imds`)
 and its own folder in ``STATE/hosts/<host>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -35,7 +36,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab import procutil
+from rds_iam_lab import procutil
 
 #: host -> the role whose instance profile the host's EC2 instance has (lab-noaccess-role: granted nothing)
 HOSTS = {
@@ -118,7 +119,13 @@ def _live_lines(lines: list[str], drop: str | None = None) -> list[str]:
     return kept
 
 
-def _account(host: str, key_line: str) -> dict:
+def files_dir_name(state: Path) -> str:
+    """The host's folder for this lab's client files (CA bundle, client settings) in the account's home: one per
+    lab (state folder), so that labs sharing the accounts never overwrite or remove each other's files."""
+    return "rds-iam-" + hashlib.sha256(str(state).encode()).hexdigest()[:12]
+
+
+def _account(host: str, key_line: str, files_dir: str) -> dict:
     user = unix_user(host)
     try:
         entry = pwd.getpwnam(user)
@@ -139,13 +146,13 @@ def _account(host: str, key_line: str) -> dict:
     for path in (ssh, auth):
         os.chown(path, entry.pw_uid, entry.pw_gid)
     os.chmod(ssh, 0o700)
-    return {"user": user, "uid": entry.pw_uid, "home": str(home), "files_dir": str(home / "rds-iam")}
+    return {"user": user, "uid": entry.pw_uid, "home": str(home), "files_dir": str(home / files_dir)}
 
 
 def sshd_config(state: Path, port: int, users: list[str]) -> str:
     ssh = state / "ssh"
     return "\n".join([
-        "# written by labctl up (dbauth.rds_iam lab): the lab's own sshd, loopback only",
+        "# written by rds-iam-lab up (dbauth.rds_iam lab): the lab's own sshd, loopback only",
         f"Port {port}",
         "ListenAddress 127.0.0.1",
         f"HostKey {ssh / 'ssh_host_ed25519_key'}",
@@ -191,7 +198,7 @@ def up(state: Path, cfg: dict) -> dict:
         key_line = _key_line((ssh / "id_ed25519.pub").read_text(), state)
         host_key = (ssh / "ssh_host_ed25519_key.pub").read_text().split()
         for host in HOSTS:
-            hosts[host] = _account(host, key_line)
+            hosts[host] = _account(host, key_line, files_dir_name(state))
         port = int(cfg["ssh_port"])
         procutil.write_private(ssh / "known_hosts", f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
         conf = ssh / "sshd_config"

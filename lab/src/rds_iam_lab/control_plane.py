@@ -1,7 +1,7 @@
 """The lab's AWS control plane: moto in server mode, in this process, patched and seeded.
 
 ``start_control_plane(specs)`` starts ``moto.server.ThreadedMotoServer`` on
-127.0.0.1 (free port by default), applies :mod:`lab.moto_patches`, and seeds:
+127.0.0.1 (free port by default), applies :mod:`rds_iam_lab.moto_patches`, and seeds:
 
 * one RDS instance per ``kind="instance"`` spec, one Aurora cluster with one member
   instance per ``kind="cluster"`` spec, IAM database authentication OFF, endpoints
@@ -15,9 +15,9 @@
   same name (the lab seeds them: the data model names these roles without ``trust``);
 * on request (:meth:`ControlPlane.launch_host_instance`), one EC2 instance per lab host
   with the instance profile of its role: what the host's metadata service answers for
-  (:mod:`lab.imds`).
+  (:mod:`rds_iam_lab.imds`).
 
-Target hosts get their credentials from their instance metadata service (:mod:`lab.imds`). The
+Target hosts get their credentials from their instance metadata service (:mod:`rds_iam_lab.imds`). The
 files written by :meth:`ControlPlane.write_aws_config` remain for tools and tests:
 ``AWS_CONFIG_FILE``, ``AWS_SHARED_CREDENTIALS_FILE`` and ``AWS_PROFILE=<role name>``
 are enough (the profile names ``role_arn`` + ``source_profile``, the region and
@@ -42,7 +42,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
-from lab import moto_patches
+from rds_iam_lab import moto_patches
 
 PARTITION = "aws"
 ROLE_NAMES = ("lab-app-role", "lab-report-role", "lab-noaccess-role")
@@ -141,7 +141,7 @@ class ControlPlane:
         self._stopped = False
         self._session: Any = None
         self._session_lock = threading.Lock()
-        #: lab.api_auth.ApiGuard in front of moto (None only when started with auth=False).
+        #: rds_iam_lab.api_auth.ApiGuard in front of moto (None only when started with auth=False).
         self.guard: Any = None
 
     # boto3 ------------------------------------------------------------------
@@ -448,7 +448,7 @@ class ControlPlane:
     # seeding ----------------------------------------------------------------
     def _seed(self) -> None:
         # No IAM key exists yet: the guard accepts a random in-process key until the admin
-        # key is made (lab.api_auth.ApiGuard.open_bootstrap), then only keys moto knows.
+        # key is made (rds_iam_lab.api_auth.ApiGuard.open_bootstrap), then only keys moto knows.
         boot_key = "AKIALABBOOT" + secrets.token_hex(5).upper()
         boot_secret = secrets.token_urlsafe(30)
         if self.guard is not None:
@@ -484,7 +484,7 @@ class ControlPlane:
             ]}
             role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
                                        Description=f"lab role {role}")["Role"]["Arn"]
-            # The lab's AWS API authorizes every call (lab/api_auth.py): a target host's role may make
+            # The lab's AWS API authorizes every call (api_auth.py): a target host's role may make
             # the read-only calls with which rds_iam_verify diagnoses its own refused logins.
             iam.put_role_policy(RoleName=role, PolicyName=DIAGNOSE_POLICY,
                                 PolicyDocument=json.dumps(diagnose_policy(role_arn)))
@@ -580,7 +580,7 @@ def start_control_plane(databases: list[DatabaseSpec], region: str = "us-east-1"
     """Start moto in this process on host:port (0 = free port), patch it, seed it.
 
     ``quiet`` silences werkzeug's per-request access log. ``auth`` puts
-    :class:`lab.api_auth.ApiGuard` in front of moto: every request must be signed with a
+    :class:`rds_iam_lab.api_auth.ApiGuard` in front of moto: every request must be signed with a
     key moto knows and be allowed by the caller's policies (the lab's own evaluator),
     as AWS does; moto's own access control (``INITIAL_NO_AUTH_ACTION_COUNT``) stays off
     because its decisions would not be the lab evaluator's.
@@ -607,7 +607,7 @@ def start_control_plane(databases: list[DatabaseSpec], region: str = "us-east-1"
         bound_host, bound_port = server.get_host_and_port()
         plane = ControlPlane(server, host, int(bound_port), region, databases)
         if auth:
-            from lab.api_auth import ApiGuard
+            from rds_iam_lab.api_auth import ApiGuard
 
             wsgi_server = server._server  # werkzeug's server; its app is moto's dispatcher
             plane.guard = ApiGuard(plane).wrap(wsgi_server.app)

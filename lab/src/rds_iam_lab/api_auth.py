@@ -39,7 +39,7 @@ first, as AWS's front door does, and hands the request to moto only when it pass
    not an AWS API and are refused from the network (the lab drives moto in-process).
 
 2. **Authorization** -- IAM User Guide, "Policy evaluation logic" ([EVAL]), decided by
-   the lab's own evaluator :mod:`lab.iam_policy`, never by moto's: the caller's identity
+   the lab's own evaluator :mod:`rds_iam_lab.iam_policy`, never by moto's: the caller's identity
    policies (user: inline, attached, groups; role session: the role's), permissions
    boundary and session policy must allow the action (``service:Operation``, the IAM
    action names of the "Service Authorization Reference" ([SAR]) for RDS, IAM and
@@ -85,7 +85,7 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from lab import iam_policy
+from rds_iam_lab import iam_policy
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = 15 * 60  # [ERRORS] RequestExpired: 15 minutes
@@ -481,7 +481,7 @@ class ApiGuard:
     def _caller(self, key_id: str, token: str | None, now: float) -> tuple[Caller, str]:
         if self._bootstrap is not None and key_id == self._bootstrap[0]:
             return Caller("lab-bootstrap", key_id, "bootstrap", [], None, None, {}), self._bootstrap[1]
-        from lab.verifier import TokenVerifier, _Refuse, _retrying
+        from rds_iam_lab.verifier import TokenVerifier, _Refuse, _retrying
 
         verifier = TokenVerifier(self.control_plane, clock=lambda: now)
         try:
@@ -513,7 +513,7 @@ class ApiGuard:
                                      boundary=caller.boundary, session_policy=caller.session_policy)
         self._record(caller.arn, action, resource, result.decision)
         if prefix == "sts" and req.action == "AssumeRole" and result.decision != iam_policy.EXPLICIT_DENY:
-            from lab import sts_trust
+            from rds_iam_lab import sts_trust
 
             try:
                 sts_trust.check_assume_role(cp, caller, req.params, now=self.clock(), identity_allows=result.allowed)

@@ -1,25 +1,26 @@
-"""Control the dbauth.rds_iam lab: ``python -m lab.labctl up|down|purge|status|status-json|maintenance|add-databases|remove-databases``.
+"""What ``rds-iam-lab`` does: start, stop and describe the lab (:mod:`rds_iam_lab.cli` parses the command line).
 
-State folder (:func:`state_dir`): ``$LAB_STATE_DIR`` when set; otherwise ``lab/.state`` in the
-checkout (git-ignored) when not root, and ``/var/lib/rds-iam-lab/NAME-HASH`` when root (the checkout
-may sit in a folder that PostgreSQL's service account cannot traverse; HASH is taken from the
-checkout's path, so each checkout has a lab of its own).
+State folder (:func:`state_dir`): ``--state-dir`` / ``$LAB_STATE_DIR`` when given. Otherwise, when the package
+runs from its source tree (``lab/src/rds_iam_lab`` of a dbauth.rds_iam checkout, e.g. an editable install), the
+lab belongs to that checkout: ``lab/.state`` when not root, ``/var/lib/rds-iam-lab/NAME-HASH`` when root (the
+checkout may sit in a folder that PostgreSQL's service account cannot traverse; HASH is taken from the
+checkout's path, so each checkout has a lab of its own). Installed from a wheel, the default is per user:
+``$XDG_STATE_HOME/rds-iam-lab`` (``~/.local/state/rds-iam-lab``), and ``/var/lib/rds-iam-lab/default`` for root.
 
 * ``up``: install missing Debian packages (root only), create once (CA, ports,
   passwords, data dirs, MariaDB plugin) and start the lab daemon (moto + verifier
   + LDAP endpoint) and the three database servers; wait until everything accepts
-  connections; write ``tests/integration/integration_config.yml``
+  connections; in a checkout, write ``tests/integration/integration_config.yml``
   (``$LAB_INTEGRATION_CONFIG`` overrides the path, empty = skip). Idempotent.
   ``LAB_TEST_MODE=1`` lets tests shift the verifier's clock.
 * ``down``: stop the lab's own processes (pid files in the state folder); ``--purge`` also removes the
   lab's host accounts (``rdsiamlab-*``, made by ``up`` when root) with their homes, and the SSH keys.
-* target hosts (:mod:`lab.hosts`): as root, ``up`` makes one Unix account per host and starts the lab's
+* target hosts (:mod:`rds_iam_lab.hosts`): as root, ``up`` makes one Unix account per host and starts the lab's
   own sshd on 127.0.0.1; each host's AWS identity comes from its own instance metadata endpoint
-  (:mod:`lab.imds`, served by the daemon). Not root (or ``LAB_HOSTS=local``): local hosts, same endpoints.
+  (:mod:`rds_iam_lab.imds`, served by the daemon). Not root (or ``LAB_HOSTS=local``): local hosts, same endpoints.
 * ``purge``: ``down --purge``, then delete the state folder (servers' data, keys, logs) and the
   integration config. The next ``up`` starts afresh.
-* ``status``: human summary incl. the last refusals of the verifier.
-* ``status-json``: one JSON object (endpoint, keys, CA, databases, principals ...).
+* ``status``: human summary incl. the last refusals of the verifier; ``--json``: one JSON object.
 * ``maintenance``: apply pending RDS modifications (ApplyImmediately=false).
 * ``add-databases FILE``: add logical databases to the running lab. FILE (YAML or JSON, ``-``
   = stdin) is a list of ``{id, kind: instance|cluster, server: lab-mysql|lab-postgres|lab-aurora}``
@@ -32,7 +33,6 @@ checkout's path, so each checkout has a lab of its own).
 
 from __future__ import annotations
 
-import argparse
 import configparser
 import hashlib
 import json
@@ -46,10 +46,9 @@ import threading
 import time
 from pathlib import Path
 
-from lab import hosts, procutil
+from rds_iam_lab import hosts, procutil
 
-LAB_DIR = Path(__file__).resolve().parent
-REPO = LAB_DIR.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
 REGION = "us-east-1"
 
 DATABASES = [
@@ -69,25 +68,54 @@ class LabError(RuntimeError):
 SYSTEM_STATE_BASE = Path("/var/lib/rds-iam-lab")
 
 
-def checkout_state_dir() -> Path:
-    """The state folder inside the checkout (the default when not root)."""
-    return LAB_DIR / ".state"
+def source_checkout() -> Path | None:
+    """The dbauth.rds_iam checkout this package runs from (``CHECKOUT/lab/src/rds_iam_lab``, its source tree:
+    an editable install or ``PYTHONPATH``), or None when it runs installed from a wheel."""
+    project = PACKAGE_DIR.parent.parent
+    if PACKAGE_DIR.parent.name == "src" and (project / "pyproject.toml").is_file():
+        return project.parent
+    return None
+
+
+# the checkout whose lab this is (None: an installed package, no checkout)
+REPO = source_checkout()
+
+
+def checkout_state_dir() -> Path | None:
+    """The state folder inside the checkout (the default there when not root)."""
+    return REPO / "lab" / ".state" if REPO is not None else None
+
+
+def system_state_base() -> Path:
+    """Where root's labs live (``$LAB_STATE_BASE`` overrides it)."""
+    return Path(os.environ.get("LAB_STATE_BASE") or SYSTEM_STATE_BASE)
 
 
 def system_state_dir() -> Path:
-    """The state folder of this checkout when root: outside the checkout, where PostgreSQL's
-    service account can reach it (``$LAB_STATE_BASE`` overrides the base folder)."""
-    base = Path(os.environ.get("LAB_STATE_BASE") or SYSTEM_STATE_BASE)
+    """Root's default state folder: outside the checkout, where PostgreSQL's service account can reach it,
+    one per checkout (``NAME-HASH``), or ``default`` for an installed package."""
+    if REPO is None:
+        return system_state_base() / "default"
     digest = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in REPO.name)[:40] or "checkout"
-    return base / f"{name}-{digest}"
+    return system_state_base() / f"{name}-{digest}"
+
+
+def user_state_dir() -> Path:
+    """An ordinary user's default state folder: in the checkout, or per user for an installed package
+    (XDG base directory specification: ``$XDG_STATE_HOME``, else ``~/.local/state``)."""
+    if REPO is not None:
+        return checkout_state_dir()
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "rds-iam-lab"
 
 
 def state_dir() -> Path:
+    """The state folder: ``$LAB_STATE_DIR`` (``rds-iam-lab --state-dir`` sets it) or the default (module docstring)."""
     env = os.environ.get("LAB_STATE_DIR")
     if env:
         return Path(env).resolve()
-    return system_state_dir() if os.geteuid() == 0 else checkout_state_dir().resolve()
+    return system_state_dir() if os.geteuid() == 0 else user_state_dir().resolve()
 
 
 def make_state_dir(state: Path) -> None:
@@ -106,7 +134,7 @@ def make_state_dir(state: Path) -> None:
     os.chmod(state, 0o711)
     marker = state / "checkout"
     if not marker.exists():
-        marker.write_text(f"{REPO}\n")
+        marker.write_text(f"{REPO or 'installed package ' + str(PACKAGE_DIR)}\n")
     user = procutil.service_user()
     blocked = procutil.untraversable(state, user[0], user[1])
     if blocked is not None:
@@ -115,14 +143,14 @@ def make_state_dir(state: Path) -> None:
                        f"{system_state_dir()}) or choose a folder that {user[2]!r} can traverse")
 
 
-def _say(msg: str) -> None:
+def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
 # -- dependencies --------------------------------------------------------------
 def missing_packages() -> list[str]:
     """Debian packages the lab needs that are not installed (checked by command)."""
-    from lab.postgres_server import pg_bindir
+    from rds_iam_lab.postgres_server import pg_bindir
 
     missing = []
     try:
@@ -150,10 +178,10 @@ def ensure_deps() -> None:
         return
     if os.geteuid() != 0:
         raise LabError("missing Debian packages: " + " ".join(missing)
-                       + f"\nrun as root: {LAB_DIR / 'install_deps.sh'} (or: sudo apt-get install "
+                       + f"\nrun as root: {PACKAGE_DIR / 'install_deps.sh'} (or: sudo apt-get install "
                        + " ".join(missing) + ")")
-    _say("installing missing packages: " + " ".join(missing))
-    subprocess.run(["bash", str(LAB_DIR / "install_deps.sh")], check=True)
+    say("installing missing packages: " + " ".join(missing))
+    subprocess.run(["bash", str(PACKAGE_DIR / "install_deps.sh")], check=True)
     still = missing_packages()
     if still:
         raise LabError("still missing after install_deps.sh: " + " ".join(still))
@@ -181,8 +209,8 @@ def load_or_create_config(state: Path) -> dict:
 
 
 def _servers(state: Path, cfg: dict, tls: dict) -> list:
-    from lab.mariadb_server import MariaDBServer
-    from lab.postgres_server import PostgresServer
+    from rds_iam_lab.mariadb_server import MariaDBServer
+    from rds_iam_lab.postgres_server import PostgresServer
 
     servers = []
     for db in cfg["databases"]:
@@ -199,7 +227,7 @@ def _servers(state: Path, cfg: dict, tls: dict) -> list:
 
 
 def _tls_paths(state: Path) -> dict:
-    from lab.tls import ensure_certs
+    from rds_iam_lab.tls import ensure_certs
 
     return ensure_certs(state / "tls")
 
@@ -240,10 +268,11 @@ def start_daemon(state: Path) -> subprocess.Popen | None:
     if old and procutil.pid_alive(old):
         procutil.stop_pid(old, 15)
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # the daemon imports this very copy of the package, installed or not
+    env["PYTHONPATH"] = str(PACKAGE_DIR.parent) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     log = open(state / "daemon.log", "ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "lab.daemon", "--state-dir", str(state)], cwd=str(REPO),
+        return subprocess.Popen([sys.executable, "-m", "rds_iam_lab.daemon", "--state-dir", str(state)], cwd=str(state),
                                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True)
     finally:
@@ -269,12 +298,12 @@ def up() -> dict:
     cfg = load_or_create_config(state)
     tls = _tls_paths(state)
 
-    from lab.mariadb_server import build_plugin
+    from rds_iam_lab.mariadb_server import build_plugin
 
     build_plugin(state / "plugin", state / "build")
     host_info = hosts.up(state, cfg)
     if host_info["mode"] == "local":
-        _say(f"lab hosts: local connections ({host_info['why_local']}); each still has its own metadata endpoint")
+        say(f"lab hosts: local connections ({host_info['why_local']}); each still has its own metadata endpoint")
     proc = start_daemon(state)
 
     servers = _servers(state, cfg, tls)
@@ -303,16 +332,18 @@ def up() -> dict:
     status = control(state, {"cmd": "status"})
     write_integration_config(status)
     elapsed = time.monotonic() - t0
-    _say(f"lab up in {elapsed:.1f}s: moto {status['endpoint_url']}, "
-         + ", ".join(f"{d['id']} 127.0.0.1:{d['port']}" for d in status["databases"]))
+    say(f"lab up in {elapsed:.1f}s: moto {status['endpoint_url']}, "
+        + ", ".join(f"{d['id']} 127.0.0.1:{d['port']}" for d in status["databases"]))
     return status
 
 
 def integration_config_path() -> Path | None:
+    """The integration config of ansible-test (a checkout's own tests): ``$LAB_INTEGRATION_CONFIG`` (empty:
+    none), else the checkout's ``tests/integration/integration_config.yml``; none for an installed package."""
     env = os.environ.get("LAB_INTEGRATION_CONFIG")
     if env is not None:
         return Path(env) if env else None
-    return REPO / "tests" / "integration" / "integration_config.yml"
+    return REPO / "tests" / "integration" / "integration_config.yml" if REPO is not None else None
 
 
 def write_integration_config(status: dict) -> Path | None:
@@ -331,13 +362,11 @@ def write_integration_config(status: dict) -> Path | None:
         "lab_aws_config_dir": status["aws_config_dir"],
         "lab_state_dir": status["state_dir"],
         "lab_verifier_log": status["verifier_log"],
-        # the repository root: tests run `python -m lab.labctl ...` (api-refusals, expire-session) from it
-        "lab_root": str(LAB_DIR.parent),
     }
     try:
         import yaml
 
-        text = "# written by `labctl up` (dbauth.rds_iam lab); do not commit\n" + yaml.safe_dump(
+        text = "# written by `rds-iam-lab up` (dbauth.rds_iam lab); do not commit\n" + yaml.safe_dump(
             data, sort_keys=False, default_flow_style=False)
     except ImportError:  # JSON is YAML too
         text = json.dumps(data, indent=2)
@@ -349,7 +378,7 @@ def write_integration_config(status: dict) -> Path | None:
 def other_state_dirs() -> list[Path]:
     """State folders of this checkout that are not the active one but may hold a lab: root's labs
     lived in ``lab/.state`` before they moved out of the checkout. ``down`` and ``purge`` see them."""
-    if os.environ.get("LAB_STATE_DIR") or os.geteuid() != 0:
+    if os.environ.get("LAB_STATE_DIR") or os.geteuid() != 0 or REPO is None:
         return []
     legacy = checkout_state_dir().resolve()
     return [legacy] if legacy != state_dir() and (legacy / "config.json").exists() else []
@@ -358,14 +387,14 @@ def other_state_dirs() -> list[Path]:
 def down(purge: bool = False) -> bool:
     ok = True
     for other in other_state_dirs():
-        _say(f"also stopping the lab in {other}")
+        say(f"also stopping the lab in {other}")
         ok = _down(other, purge) and ok
     return _down(state_dir(), purge) and ok
 
 
 def _down(state: Path, purge: bool = False) -> bool:
     if not (state / "config.json").exists():
-        _say("no lab state: nothing to stop")
+        say("no lab state: nothing to stop")
         return True
     cfg = json.loads((state / "config.json").read_text())
     tls = {k: str(state / "tls" / f) for k, f in
@@ -375,39 +404,39 @@ def _down(state: Path, purge: bool = False) -> bool:
     for server in servers:
         if not server.stop():
             ok = False
-            _say(f"could not stop {server.db_id}")
+            say(f"could not stop {server.db_id}")
     clear_logical_routes(servers)
     pid = procutil.read_pid(state / "daemon.pid")
     if pid and not procutil.stop_pid(pid, 30):
         ok = False
-        _say("could not stop the lab daemon")
+        say("could not stop the lab daemon")
     if not hosts.down(state, purge=purge):
         ok = False
-        _say("could not stop the lab's sshd" + (" or remove its accounts" if purge else ""))
+        say("could not stop the lab's sshd" + (" or remove its accounts" if purge else ""))
     for name in ("daemon.pid", "control.sock", "verify.sock"):
         try:
             (state / name).unlink()
         except FileNotFoundError:
             pass
-    _say("lab down" if ok else "lab partly down")
+    say("lab down" if ok else "lab partly down")
     return ok
 
 
 def purge() -> bool:
     """down (with the host accounts), then delete the state folder(s) of this checkout and the integration config."""
     if not down(purge=True):
-        _say("labctl purge: the lab did not stop; nothing deleted")
+        say("rds-iam-lab purge: the lab did not stop; nothing deleted")
         return False
     for state in [state_dir()] + other_state_dirs():
         if not state.exists():
             continue
         if not (state / "config.json").exists() and any(state.iterdir()):
             if not (state / "checkout").exists():
-                _say(f"labctl purge: {state} does not look like a lab state folder; left alone")
+                say(f"rds-iam-lab purge: {state} does not look like a lab state folder; left alone")
                 continue
         shutil.rmtree(state)
-        _say(f"removed {state}")
-        if state.parent == Path(os.environ.get("LAB_STATE_BASE") or SYSTEM_STATE_BASE):
+        say(f"removed {state}")
+        if state.parent == system_state_base():
             try:
                 state.parent.rmdir()  # only when no other checkout has a lab there
             except OSError:
@@ -415,7 +444,7 @@ def purge() -> bool:
     config = integration_config_path()
     if config is not None and config.exists():
         config.unlink()
-        _say(f"removed {config}")
+        say(f"removed {config}")
     return True
 
 
@@ -448,7 +477,7 @@ def read_database_list(path: str) -> list:
 def change_databases(command: str, path: str | None, all_logical: bool = False) -> dict:
     state = state_dir()
     if not daemon_alive(state):
-        raise LabError("the lab is not running (labctl up)")
+        raise LabError("the lab is not running (rds-iam-lab up)")
     if command == "add-databases":
         if not path:
             raise LabError("add-databases needs FILE")
@@ -558,65 +587,3 @@ def status_text() -> tuple[str, bool]:
         out.append(f"  {r.get('time')} {r.get('db_id')} user={r.get('user')} key={r.get('access_key_id')} "
                    f"{r.get('code')}: {r.get('reason')}")
     return "\n".join(out), ok
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="labctl", description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("command", choices=["up", "down", "purge", "status", "status-json", "maintenance", "add-databases",
-                                            "remove-databases", "api-refusals", "expire-session"])
-    parser.add_argument("file", nargs="?",
-                        help="add-databases / remove-databases: YAML or JSON list ('-' = stdin); expire-session: access key id")
-    parser.add_argument("--all-logical", action="store_true", help="remove-databases: every logical database")
-    parser.add_argument("--purge", action="store_true", help="down: also remove the lab's host accounts and SSH keys")
-    args = parser.parse_args(argv)
-    if args.file and args.command not in ("add-databases", "remove-databases", "expire-session"):
-        parser.error(f"{args.command} takes no FILE")
-    if args.purge and args.command != "down":
-        parser.error("--purge is for down")
-    try:
-        if args.command == "up":
-            up()
-            text, _healthy = status_text()
-            print(text)
-            return 0
-        if args.command == "down":
-            return 0 if down(purge=args.purge) else 1
-        if args.command == "purge":
-            return 0 if purge() else 1
-        if args.command == "status":
-            text, ok = status_text()
-            print(text)
-            return 0 if ok else 1
-        if args.command == "status-json":
-            status, ok = status_json()
-            print(json.dumps(status, indent=2, sort_keys=True))
-            return 0 if ok else 1
-        if args.command == "maintenance":
-            state = state_dir()
-            if not daemon_alive(state):
-                raise LabError("the lab is not running (labctl up)")
-            result = control(state, {"cmd": "maintenance"})
-            print(json.dumps(result, indent=2))
-            return 0
-        if args.command in ("api-refusals", "expire-session"):
-            state = state_dir()
-            if not daemon_alive(state):
-                raise LabError("the lab is not running (labctl up)")
-            if args.command == "api-refusals":  # the AWS API's last refusals (no secrets)
-                result = control(state, {"cmd": "api_refusals", "limit": 50})
-            else:  # FILE = the access key id of an assumed-role session to end now
-                result = control(state, {"cmd": "expire_session", "access_key_id": args.file or ""})
-            print(json.dumps(result, indent=2))
-            return 0
-        if args.command in ("add-databases", "remove-databases"):
-            result = change_databases(args.command, args.file, args.all_logical)
-            print(json.dumps(result, indent=2))
-            return 0
-    except (LabError, TimeoutError, subprocess.CalledProcessError, OSError, ValueError) as exc:
-        _say(f"labctl {args.command}: {exc}")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,7 +23,7 @@ Pages followed:
 * [EXT]     IAM User Guide, "Access to AWS accounts owned by third parties" (the
   external ID condition ``"StringEquals": {"sts:ExternalId": "..."}``).
 
-The identity-policy half is decided by :class:`lab.api_auth.ApiGuard` before this
+The identity-policy half is decided by :class:`rds_iam_lab.api_auth.ApiGuard` before this
 check (``sts:AssumeRole`` on the role ARN); here the trust half and the combination.
 """
 
@@ -32,8 +32,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lab import iam_policy
-from lab.api_auth import ApiError, request_context_keys
+from rds_iam_lab import iam_policy
+from rds_iam_lab.api_auth import ApiError, request_context_keys
 
 MIN_DURATION = 900
 ACTION = "sts:AssumeRole"
