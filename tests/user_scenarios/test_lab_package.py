@@ -49,7 +49,6 @@ collections:
 ROLE_TASKS = """---
 - name: IAM database access for the team's databases, with the dbauth.rds_iam roles
   module_defaults:
-    group/amazon.aws.aws: "{{ rds_iam_aws | default({}) }}"
     group/dbauth.rds_iam.rds_iam: "{{ rds_iam_aws | default({}) }}"
   block:
     - name: IAM authentication on
