@@ -238,7 +238,8 @@ def _model_findings(databases, principals, model_principals, rows, evaluator):
                 if principal is not None and db.get("resource_id"):
                     allowed = evaluator.evaluate(principal, db["resource_id"], name)[0] == policy_evaluator.ALLOW
                 if not allowed:
-                    why = "it has no rds-db:connect policy" if principal is None else "no policy allows it"
+                    why = ("there is no IAM role of that name with an rds-db:connect policy" if principal is None
+                           else "no policy allows it")
                     found.append(finding("model_grant_missing", "%s: the data model grants %s the user %s, but %s "
                                          "(site.yml would grant it)" % (db["id"], principal_name, name, why),
                                          database=db["id"], db_user=name, principal=principal_name))
@@ -274,7 +275,7 @@ def _model_findings(databases, principals, model_principals, rows, evaluator):
             flagged.add(row["principal_arn"])
             pairs = sorted("%s/%s" % (r["database"], r["db_user"]) for r in rows if r["principal_arn"] == row["principal_arn"]
                            and r["decision"] == policy_evaluator.ALLOW and r["database"] in model_dbs)
-            found.append(finding("principal_not_in_model", "%s can connect (%s) but is not in the data model's principals"
+            found.append(finding("principal_not_in_model", "%s is allowed rds-db:connect as %s but is not in the data model's principals"
                                  % (row["principal_arn"], ", ".join(pairs)), principal_arn=row["principal_arn"],
                                  pairs=pairs))
     return found

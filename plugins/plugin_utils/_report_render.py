@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from html import escape
 
-SEVERITY_COLOURS = {"high": "#f8d7da", "medium": "#fff3cd", "low": "#e2e3e5", "info": "#d1ecf1"}
+SEVERITIES = ("high", "medium", "low", "info")
 _CSS = """
 body{font-family:sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}
@@ -104,6 +104,7 @@ def report_html(report, title="IAM database access report"):
     summary = report.get("summary") or {}
     flagged = _flagged_pairs(findings)
     principals = _principals(matrix)
+    counts = summary.get("findings") or {}
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -113,7 +114,7 @@ def report_html(report, title="IAM database access report"):
         '<p id="summary">%s database(s), %s principal(s), %s pair(s), %s allowed; findings: %s</p>' % (
             _e(summary.get("databases", 0)), _e(summary.get("principals", 0)), _e(len(matrix)),
             _e(sum(1 for r in matrix if r["allowed"])),
-            ", ".join("%s %s" % (_e(n), _e(s)) for s, n in sorted((summary.get("findings") or {}).items())) or "none"),
+            ", ".join("%s %s" % (_e(counts[s]), s) for s in SEVERITIES if counts.get(s)) or "none"),
         "<h2>Findings</h2>",
     ]
     if findings:
@@ -148,7 +149,7 @@ def report_markdown(report, title="IAM database access report"):
              "%d database(s), %d principal(s), %d pair(s) of which %d allowed. Findings: %s." % (
                  summary.get("databases", 0), summary.get("principals", 0), len(matrix),
                  sum(1 for r in matrix if r["allowed"]),
-                 ", ".join("%d %s" % (counts[s], s) for s in ("high", "medium", "low", "info") if counts.get(s)) or "none"),
+                 ", ".join("%d %s" % (counts[s], s) for s in SEVERITIES if counts.get(s)) or "none"),
              ""]
     if findings:
         lines += ["## Findings", "", "| severity | code | message |", "|---|---|---|"]

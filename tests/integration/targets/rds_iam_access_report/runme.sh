@@ -23,3 +23,13 @@ trap cleanup EXIT
 ansible-playbook -i localhost, -c local -e "@${CONFIG}" -e @model.yml -e "rpt_out=${OUT}" main.yml "$@"
 "${PYTHON}" check_findings.py --report "${OUT}/report.json" --expected expected_findings.txt
 "${PYTHON}" try_logins.py --config "${CONFIG}" --report "${OUT}/report.json"
+
+# The playbook people run, then its HTML page in a real browser.
+ansible-playbook -i localhost, -c local -e "@${CONFIG}" -e @model.yml -e "rds_iam_report_dir=${OUT}/report" \
+  -e ansible_python_interpreter="${PYTHON}" dbauth.rds_iam.access_report "$@"
+for ext in json html md; do
+  test -s "${OUT}/report/access_report.${ext}"
+done
+grep -q '^# IAM database access report' "${OUT}/report/access_report.md"
+"${PYTHON}" browser_check.py --html "${OUT}/report/access_report.html" --json "${OUT}/report/access_report.json" \
+  --screenshot "${ARTIFACTS}/access_report.png"
