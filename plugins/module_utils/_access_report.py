@@ -152,8 +152,10 @@ def _database_findings(db, rows):
     if catalog is None:
         return found
     iam_users = sorted(set(u["name"] for u in catalog["iam_users"]))
-    if iam_users and (not db["iam_enabled"] or db.get("iam_pending")):
-        state = "pending (%s)" % ("on" if db.get("iam_pending") else "off") if db.get("iam_pending") is not None else "off"
+    pending = db.get("iam_pending")
+    if iam_users and (not db["iam_enabled"] or pending is not None):
+        state = "off" if pending is None else "%s, a change to %s is pending" % (
+            "on" if db["iam_enabled"] else "off", "on" if pending else "off")
         found.append(finding(
             "iam_auth_off", "%s has %d IAM user(s) (%s) but IAM database authentication is %s: their logins fail; "
             "run the enable step (rds_iam_enable) and apply the change" % (db["id"], len(iam_users), ", ".join(iam_users), state),
