@@ -17,7 +17,8 @@ Whatever the number of users:
   ``User_attributes``, where ``CREATE USER ... COMMENT`` is kept).
 
 Each login user is classified: an IAM user (``rds_iam`` member / ``AWSAuthenticationPlugin``), a
-password user, or an account the collection never touches (the admin login, the platform's own).
+password user, or an account the collection never touches (the admin login, the platform's own); an IAM user
+is ``marked`` when it carries the collection's marker (db_user_common.OWNER_MARKER), that is, the collection created it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +27,8 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import MARIADB_MARKER_KEY
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import OWNER_MARKER
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import IAM_AUTH_STRING
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import IAM_PLUGIN
@@ -85,7 +88,7 @@ def classify_postgres(rows, login_user, current_users):
         if protected_reason(name, "postgres", login_user, current_users) or superuser:
             _add(catalog, "protected_users", name)
         elif iam:
-            _add(catalog, "iam_users", name, comment=comment or "")
+            _add(catalog, "iam_users", name, marked=comment == OWNER_MARKER)
         else:
             _add(catalog, "password_users", name)
     return catalog
@@ -108,7 +111,7 @@ def classify_mysql(accounts, login_user, engine):
         if protected_reason(name, engine, login_user):
             _add(catalog, "protected_users", name, host=host)
         elif account.plugin == IAM_PLUGIN and account.auth_string == IAM_AUTH_STRING:
-            _add(catalog, "iam_users", name, host=host, comment=comment)
+            _add(catalog, "iam_users", name, host=host, marked=comment == OWNER_MARKER)
         else:
             _add(catalog, "password_users", name, host=host)
     return catalog
@@ -132,7 +135,7 @@ def read_catalog(conn, engine):
                 accounts = []
                 for row in cur.fetchall():
                     account = account_from_mariadb_row(row)
-                    accounts.append((account.name, account.host, account, mariadb_comment(row[2])))
+                    accounts.append((account.name, account.host, account, _mariadb_marker(row[2])))
             else:
                 cur.execute(MYSQL_CATALOG_QUERY)
                 accounts = []
@@ -144,10 +147,9 @@ def read_catalog(conn, engine):
     return catalog
 
 
-def mariadb_comment(priv):
-    """The marker MariaDB can keep on an account: the ``comment`` key of its mysql.global_priv JSON
-    (written by rds_iam_db_user with JSON_SET, MariaDB has no CREATE USER ... COMMENT)."""
+def _mariadb_marker(priv):
+    """The collection's marker of a MariaDB account: a key of its mysql.global_priv JSON (see db_user_common)."""
     try:
-        return json.loads(_text(priv) or "{}").get("comment") or ""
+        return json.loads(_text(priv) or "{}").get(MARIADB_MARKER_KEY) or ""
     except ValueError:
         return ""

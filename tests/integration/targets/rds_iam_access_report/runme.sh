@@ -33,3 +33,6 @@ done
 grep -q '^# IAM database access report' "${OUT}/report/access_report.md"
 "${PYTHON}" browser_check.py --html "${OUT}/report/access_report.html" --json "${OUT}/report/access_report.json" \
   --screenshot "${ARTIFACTS}/access_report.png"
+
+# Pruning (rds_iam_prune) through the roles, against fixtures seed.py made out of band.
+ansible-playbook -i localhost, -c local -e "@${CONFIG}" -e @model.yml -e "rpt_config=${CONFIG}" prune.yml "$@"

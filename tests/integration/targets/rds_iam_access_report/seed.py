@@ -24,11 +24,18 @@ import psycopg2.sql
 import pymysql
 import yaml
 
-ROLES = ("dbauth-rpt-app", "dbauth-rpt-stale", "dbauth-rpt-wide")
+ROLES = ("dbauth-rpt-app", "dbauth-rpt-stale", "dbauth-rpt-wide", "dbauth-rpt-gone", "dbauth-rpt-handmade")
+# What pruning is tried on: the policy path the prune play gives iam_access, the iam_access tags (the marker of what
+# the collection created), and a principal the data model no longer names with (gone) and without (handmade) them.
+PRUNE_PATH = "/dbauth-rpt/"
+PRUNE_TAGS = [{"Key": "managed-by", "Value": "dbauth.rds_iam.iam_access"}]
+PRUNE_PRINCIPALS = {"dbauth-rpt-gone": PRUNE_TAGS, "dbauth-rpt-handmade": []}
+# The users the collection created (the marker of rds_iam_db_user) that the data model no longer names.
+MARKER = "dbauth.rds_iam"
 ADMIN_DENY = "dbauth-rpt-deny-orphan"
 STALE_ID = "db-RPTSTALE0000000000000000"
-PG_IAM_USERS = ("rpt_app", "rpt_orphan", "rpt_both")
-MYSQL_IAM_USERS = ("rpt_app", "rpt_other")
+PG_IAM_USERS = ("rpt_app", "rpt_orphan", "rpt_both", "rpt_gone")
+MYSQL_IAM_USERS = ("rpt_app", "rpt_other", "rpt_gone")
 # What IAM authentication each database must have for the seeded findings (lab-aurora: off, iam_auth_off).
 IAM_WANTED = {"lab-mysql": True, "lab-postgres": True, "lab-aurora": False}
 
@@ -112,6 +119,21 @@ def up(config, state_path):
         except iam.exceptions.EntityAlreadyExistsException:
             pass
         iam.put_role_policy(RoleName=role, PolicyName="connect", PolicyDocument=policy(statements))
+    # Pruning fixtures; their documents do not matter to pruning (it goes by name and tags), so they name no
+    # rds-db:connect and the report's findings stay those of expected_findings.txt.
+    for role, tags in PRUNE_PRINCIPALS.items():
+        try:
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust, Tags=tags)
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+        name = "rds-iam-connect-" + role
+        arn = "arn:aws:iam::%s:policy%s%s" % (account, PRUNE_PATH, name)
+        try:
+            iam.create_policy(PolicyName=name, Path=PRUNE_PATH, Tags=tags, PolicyDocument=policy([
+                {"Effect": "Allow", "Action": "rds:DescribeDBInstances", "Resource": "*"}]))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
     # The caller (the lab's admin user, allowed everything) may not use rpt_orphan: an IAM user nobody can use.
     caller = sts.get_caller_identity()["Arn"].rsplit("/", 1)[-1]
     iam.put_user_policy(UserName=caller, PolicyName=ADMIN_DENY, PolicyDocument=policy([
@@ -132,6 +154,8 @@ def up(config, state_path):
         for name in PG_IAM_USERS:
             cur.execute(psycopg2.sql.SQL("GRANT rds_iam TO {}").format(psycopg2.sql.Identifier(name)))
         cur.execute("GRANT rds_ad TO rpt_both")
+        # rpt_gone carries the marker of the users the collection created: pruning may drop it, not the others.
+        cur.execute(psycopg2.sql.SQL("COMMENT ON ROLE rpt_gone IS {}").format(psycopg2.sql.Literal(MARKER)))
     conn.close()
     conn = pg_connect(config, "lab-aurora")
     with conn.cursor() as cur:
@@ -144,16 +168,26 @@ def up(config, state_path):
     with conn.cursor() as cur:
         for name in MYSQL_IAM_USERS:
             cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL", (name,))
+        # MariaDB has no account comment: the marker is a key of the account's JSON in mysql.global_priv.
+        cur.execute("UPDATE mysql.global_priv SET Priv = JSON_SET(Priv, '$.dbauth_rds_iam', %s) "
+                    "WHERE User = 'rpt_gone' AND Host = '%%'", (MARKER,))
+        cur.execute("FLUSH PRIVILEGES")
     conn.close()
 
 
 def down(config, state_path):
     iam, rds, sts = clients(config)
     state = json.loads(state_path.read_text()) if state_path.exists() else {"iam_before": {}, "created_rds_ad": False}
+    for listed in iam.get_paginator("list_policies").paginate(Scope="Local", PathPrefix=PRUNE_PATH).build_full_result()["Policies"]:
+        for attached in iam.list_entities_for_policy(PolicyArn=listed["Arn"])["PolicyRoles"]:
+            iam.detach_role_policy(RoleName=attached["RoleName"], PolicyArn=listed["Arn"])
+        iam.delete_policy(PolicyArn=listed["Arn"])
     for role in ROLES:
         try:
             for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
                 iam.delete_role_policy(RoleName=role, PolicyName=name)
+            for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
             iam.delete_role(RoleName=role)
         except iam.exceptions.NoSuchEntityException:
             pass

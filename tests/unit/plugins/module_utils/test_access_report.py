@@ -50,8 +50,8 @@ def keys(found):
 
 
 def test_a_clean_model_has_no_finding_and_a_full_matrix():
-    dbs = [database("pg", "db-A", ["app", "report"], model_users=[{"name": "app", "principals": ["app-role"]},
-                                                                   {"name": "report", "principals": ["report-role"]}])]
+    model = [{"name": "app", "principals": ["app-role"]}, {"name": "report", "principals": ["report-role"]}]
+    dbs = [database("pg", "db-A", ["app", "report"], model_users=model)]
     principals = [role("app-role", allow(arn("db-A", "app"))), role("report-role", allow(arn("db-A", "report")))]
     rows, found = run(dbs, principals, ["app-role", "report-role"])
     assert found == []
@@ -152,8 +152,8 @@ def test_model_principal_names_accept_entries_and_names():
 
 
 def test_summary_counts():
-    dbs = [database("pg", "db-A", ["app", "orphan"], model_users=[{"name": "app", "principals": ["r"]},
-                                                               {"name": "orphan"}])]
+    model = [{"name": "app", "principals": ["r"]}, {"name": "orphan"}]
+    dbs = [database("pg", "db-A", ["app", "orphan"], model_users=model)]
     principals = [role("r", allow(arn("db-A", "app")))]
     rows, found = run(dbs, principals, ["r"])
     assert report.summary(dbs, principals, rows, found) == {

@@ -15,7 +15,7 @@ def names(entries):
 
 def test_postgres_roles():
     rows = [
-        ("app", True, False, ["rds_iam"], "created by dbauth.rds_iam"),
+        ("app", True, False, ["rds_iam"], "dbauth.rds_iam"),
         ("indirect", True, False, ["iam_group", "rds_iam"], None),
         ("both", True, False, ["rds_ad", "rds_iam"], None),
         ("legacy", True, False, [], None),
@@ -26,7 +26,7 @@ def test_postgres_roles():
     ]
     catalog = _report_catalog.classify_postgres(rows, "master", ("master", "master"))
     assert names(catalog["iam_users"]) == ["app", "indirect", "both"]
-    assert catalog["iam_users"][0]["comment"] == "created by dbauth.rds_iam"
+    assert [u["marked"] for u in catalog["iam_users"]] == [True, False, False]
     assert names(catalog["password_users"]) == ["legacy"]
     assert names(catalog["protected_users"]) == ["postgres", "rdsadmin", "master"]
     assert catalog["rds_ad_conflicts"] == ["both"]
@@ -70,7 +70,7 @@ def priv(plugin, auth="", **extra):
 
 
 def test_mariadb_accounts_in_two_queries():
-    users = [("u%03d" % i, "%", priv("AWSAuthenticationPlugin", "RDS")) for i in range(200)]
+    users = [("u%03d" % i, "%", priv("AWSAuthenticationPlugin", "RDS", dbauth_rds_iam="dbauth.rds_iam")) for i in range(200)]
     rows = users + [
         ("legacy", "%", priv("mysql_native_password", "*ABC")),
         ("admin", "%", priv("mysql_native_password", "*DEF")),
@@ -82,7 +82,7 @@ def test_mariadb_accounts_in_two_queries():
     conn = Connection([[("10.11.19-MariaDB", "admin@%")], rows])
     catalog = _report_catalog.read_catalog(conn, "mariadb")
     assert len(conn.cur.executed) == 2 == catalog["queries"]
-    assert len(catalog["iam_users"]) == 200
+    assert len(catalog["iam_users"]) == 200 and all(u["marked"] for u in catalog["iam_users"])
     assert names(catalog["password_users"]) == ["legacy", "either"]
     assert names(catalog["protected_users"]) == ["admin", "mariadb.sys"]
 
@@ -92,7 +92,7 @@ def test_mysql8_accounts_and_their_comment():
             ("legacy", "%", "caching_sha2_password", "x", "", None)]
     conn = Connection([[("8.0.40", "admin@%")], rows])
     catalog = _report_catalog.read_catalog(conn, "mysql")
-    assert catalog["iam_users"] == [{"name": "app", "host": "%", "comment": "dbauth.rds_iam"}]
+    assert catalog["iam_users"] == [{"name": "app", "host": "%", "marked": True}]
     assert names(catalog["password_users"]) == ["legacy"]
 
 
