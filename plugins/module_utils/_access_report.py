@@ -75,6 +75,7 @@ class Evaluator:
         self.account = account
         self.partition = partition
         self.decisions = {}
+        self._allow_patterns = {}
 
     def resource(self, resource_id, user):
         return policy_evaluator.rds_db_user_arn(self.region, self.account, resource_id, user, self.partition)
@@ -86,7 +87,20 @@ class Evaluator:
             self.decisions[key] = self._local(principal, self.resource(resource_id, user))
         return self.decisions[key]
 
+    def _may_allow(self, principal, resource):
+        """Whether an Allow statement's Resource may match (a Condition or a Deny can only narrow that): without
+        one the decision is an implicit deny, known without a full evaluation (the common case at scale)."""
+        patterns = self._allow_patterns.get(principal["arn"])
+        if patterns is None:
+            patterns = [p for _n, effect, resources, _c in connect_statements(principal["policies"]) if effect == "Allow"
+                        for p in resources]
+            self._allow_patterns[principal["arn"]] = patterns
+        return any("$" in p or policy_evaluator.glob_match(p, resource) for p in patterns)
+
     def _local(self, principal, resource):
+        if not self._may_allow(principal, resource):
+            return (policy_evaluator.IMPLICIT_DENY, "implicit deny: no statement allows %s on %s" % (ACTION, resource),
+                    LOCAL)
         context = request_context(principal["type"], principal["arn"], self.account)
         result = policy_evaluator.evaluate(principal["policies"], ACTION, resource, context,
                                            unknown_keys=UNKNOWN_CONTEXT_KEYS)
