@@ -75,8 +75,9 @@ def labctl(*args: str) -> str:
     return proc.stdout
 
 
-def database_id(i: int) -> str:
-    return f"bench-report-{i:03d}"
+def database_id(run: str, i: int) -> str:
+    """Each run has its own identifiers: moto names a new cluster's snapshot after its identifier and the minute."""
+    return f"bench-report-{run}-{i:03d}"
 
 
 def user_name(i: int, j: int) -> str:
@@ -88,12 +89,12 @@ def iam_client(lab: dict):
                         aws_access_key_id=lab["access_key"], aws_secret_access_key=lab["secret_key"])
 
 
-def create_roles(lab: dict, prefixes: dict, n_databases: int, n_users: int, n_principals: int) -> list:
+def create_roles(lab: dict, prefixes: dict, run: str, n_databases: int, n_users: int, n_principals: int) -> list:
     """One role per principal, its inline policy naming the users granted to it (round robin)."""
     iam = iam_client(lab)
     grants = {k: [] for k in range(n_principals)}
     for index, (i, j) in enumerate((i, j) for i in range(n_databases) for j in range(n_users)):
-        grants[index % n_principals].append(prefixes[database_id(i)] + "/" + user_name(i, j))
+        grants[index % n_principals].append(prefixes[database_id(run, i)] + "/" + user_name(i, j))
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                         "Principal": {"AWS": f"arn:aws:iam::{lab['account_id']}:root"}}]})
     names = []
@@ -104,6 +105,18 @@ def create_roles(lab: dict, prefixes: dict, n_databases: int, n_users: int, n_pr
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "rds-db:connect", "Resource": resources}]}))
         names.append(name)
     return names
+
+
+def enable_iam(lab: dict, logical: list) -> None:
+    """IAM authentication on for the bench databases (so that allowed pairs are logins that work)."""
+    rds = boto3.client("rds", endpoint_url=lab["endpoint_url"], region_name=lab["region"],
+                       aws_access_key_id=lab["access_key"], aws_secret_access_key=lab["secret_key"])
+    for db in logical:
+        if db["kind"] == "cluster":
+            rds.modify_db_cluster(DBClusterIdentifier=db["id"], EnableIAMDatabaseAuthentication=True, ApplyImmediately=True)
+        else:
+            rds.modify_db_instance(DBInstanceIdentifier=db["id"], EnableIAMDatabaseAuthentication=True, ApplyImmediately=True)
+    time.sleep(3)  # the lab's "modifying" status lasts up to 2 s
 
 
 def delete_roles(lab: dict, names: list) -> None:
@@ -169,26 +182,28 @@ def iam_pages(lab: dict) -> int:
 
 
 def run_scale(lab: dict, n: int, users: int, n_principals: int, catalogs: bool) -> dict:
-    logical = [{"id": database_id(i), "kind": SERVERS[i % 3][1], "server": SERVERS[i % 3][0]} for i in range(n)]
+    run = "%d%s" % (n, "c" if catalogs else "")
+    logical = [{"id": database_id(run, i), "kind": SERVERS[i % 3][1], "server": SERVERS[i % 3][0]} for i in range(n)]
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         directory = Path(tmp)
         listing = directory / "databases.json"
         listing.write_text(json.dumps(logical))
-        labctl("add-databases", str(listing))
         roles = []
         try:
+            labctl("add-databases", str(listing))
+            enable_iam(lab, logical)
             status = json.loads(labctl("status-json"))
             prefixes = {d["id"]: d["resource_arn_prefix"] for d in status["databases"]}
             byid = {d["id"]: d for d in status["databases"]}
-            roles = create_roles(lab, prefixes, n, users, n_principals)
+            roles = create_roles(lab, prefixes, run, n, users, n_principals)
             model = []
             for i in range(n):
                 _server, _kind, key, engine = SERVERS[i % 3]
-                entry = {key: database_id(i), "engine": engine,
+                entry = {key: database_id(run, i), "engine": engine,
                          "users": [{"name": user_name(i, j), "principals": [roles[(i * users + j) % n_principals]]}
                                    for j in range(users)]}
                 if catalogs:
-                    db = byid[database_id(i)]
+                    db = byid[database_id(run, i)]
                     entry["admin"] = {"user": db["admin_user"], "password": db["admin_password"]}
                 model.append(entry)
             if catalogs:
@@ -200,7 +215,8 @@ def run_scale(lab: dict, n: int, users: int, n_principals: int, catalogs: bool) 
             if catalogs:
                 server_users(lab, users, create=False)
             delete_roles(lab, roles)
-            labctl("remove-databases", str(listing))
+            subprocess.run([sys.executable, "-m", "lab.labctl", "remove-databases", str(listing)], cwd=str(ROOT),
+                           capture_output=True, check=False)
 
 
 def main() -> int:
@@ -208,6 +224,7 @@ def main() -> int:
     parser.add_argument("--scales", default="3,30,100", help="numbers of databases, comma-separated (default 3,30,100)")
     parser.add_argument("--users", type=int, default=20, help="users per database (default 20)")
     parser.add_argument("--principals", type=int, default=50, help="IAM roles the users are granted to (default 50)")
+    parser.add_argument("--no-catalogs", action="store_true", help="leave out the row that reads the three catalogs")
     args = parser.parse_args()
     scales = [int(x) for x in args.scales.split(",") if x.strip()]
     if not scales or min(scales) < 1 or max(scales) > 1000 or args.users < 1 or args.principals < 1:
@@ -216,7 +233,7 @@ def main() -> int:
         raise SystemExit("bench: run `make view` first")
     labctl("up")
     lab = json.loads(labctl("status-json"))
-    rows = [run_scale(lab, 3, args.users, args.principals, catalogs=True)]
+    rows = [] if args.no_catalogs else [run_scale(lab, 3, args.users, args.principals, catalogs=True)]
     for n in scales:
         rows.append(run_scale(lab, n, args.users, args.principals, catalogs=False))
         print(f"  {n} database(s): {rows[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)

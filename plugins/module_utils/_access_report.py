@@ -51,9 +51,12 @@ FINDINGS = {
     "unmodelled_grant": ("low", "drift: a principal of the data model can use a user it is not granted (pruning would remove it)"),
 }
 SEVERITY_ORDER = ("high", "medium", "low", "info")
+# The reason of most pairs of a large account, kept short (the pair names the database and the user).
+NO_ALLOW = "implicit deny: no Allow statement names this database user"
 
 _DBUSER_ARN = re.compile(r"^arn:([^:]*):rds-db:([^:]*):([^:]*):dbuser:([^/]*)/(.*)$")
 _WILDCARD = re.compile(r"[*?]")
+_PATTERN = re.compile(r"[*?$]")
 
 
 def finding(code, message, **objects):
@@ -90,17 +93,19 @@ class Evaluator:
     def _may_allow(self, principal, resource):
         """Whether an Allow statement's Resource may match (a Condition or a Deny can only narrow that): without
         one the decision is an implicit deny, known without a full evaluation (the common case at scale)."""
-        patterns = self._allow_patterns.get(principal["arn"])
-        if patterns is None:
+        known = self._allow_patterns.get(principal["arn"])
+        if known is None:
             patterns = [p for _n, effect, resources, _c in connect_statements(principal["policies"]) if effect == "Allow"
                         for p in resources]
-            self._allow_patterns[principal["arn"]] = patterns
-        return any("$" in p or policy_evaluator.glob_match(p, resource) for p in patterns)
+            # Exact ARNs in a set, the patterns with wildcards or policy variables matched one by one.
+            known = (set(p for p in patterns if not _PATTERN.search(p)), [p for p in patterns if _PATTERN.search(p)])
+            self._allow_patterns[principal["arn"]] = known
+        exact, wild = known
+        return resource in exact or any("$" in p or policy_evaluator.glob_match(p, resource) for p in wild)
 
     def _local(self, principal, resource):
         if not self._may_allow(principal, resource):
-            return (policy_evaluator.IMPLICIT_DENY, "implicit deny: no statement allows %s on %s" % (ACTION, resource),
-                    LOCAL)
+            return policy_evaluator.IMPLICIT_DENY, NO_ALLOW, LOCAL
         context = request_context(principal["type"], principal["arn"], self.account)
         result = policy_evaluator.evaluate(principal["policies"], ACTION, resource, context,
                                            unknown_keys=UNKNOWN_CONTEXT_KEYS)
@@ -120,17 +125,13 @@ class Evaluator:
         self.decisions[key] = (decision, reason, decided_by)
 
 
-def database_label(db):
-    return db["id"]
-
-
 def matrix(databases, principals, evaluator):
     """One entry per candidate principal x database x IAM user of the database (sorted)."""
     rows = []
     for db in databases:
         if not db.get("resource_id"):
             continue
-        for user in db_users_of(db):
+        for user in db_users_of(db, principals):
             for principal in principals:
                 decision, reason, decided_by = evaluator.evaluate(principal, db["resource_id"], user)
                 allowed = decision == policy_evaluator.ALLOW
@@ -152,15 +153,22 @@ def matrix(databases, principals, evaluator):
     return sorted(rows, key=lambda r: (r["database"], r["db_user"], r["principal_arn"]))
 
 
-def db_users_of(db):
+def db_users_of(db, principals):
     """The users of a database the matrix lists: its IAM users (catalog), or, when the catalog was not
-    read, the users the data model names."""
+    read, the users the data model names and those the principals' Allow statements name on it exactly."""
     if db.get("catalog") is not None:
         return sorted(set(u["name"] for u in db["catalog"]["iam_users"]))
-    return sorted(set(u["name"] for u in db.get("model_users") or [] if u.get("state", "present") == "present"))
+    users = set(u["name"] for u in db.get("model_users") or [] if u.get("state", "present") == "present")
+    for principal in principals:
+        for _policy, effect, resources, _conditional in connect_statements(principal["policies"]):
+            for parts in (parse_dbuser_arn(r) for r in resources if effect == "Allow"):
+                if parts and parts[3] == db["resource_id"] and not _WILDCARD.search(parts[4]):
+                    users.add(parts[4])
+    return sorted(users)
 
 
 def _database_findings(db, rows):
+    """iam_auth_off, rds_iam_and_rds_ad and iam_user_unusable of one database (``rows``: its matrix rows)."""
     found = []
     catalog = db.get("catalog")
     if catalog is None:
@@ -178,7 +186,7 @@ def _database_findings(db, rows):
         found.append(finding(
             "rds_iam_and_rds_ad", "%s: the role %s is in both rds_iam and rds_ad; RDS then uses IAM only and Kerberos "
             "logins fail: revoke one of them" % (db["id"], name), database=db["id"], db_user=name))
-    usable = set(r["db_user"] for r in rows if r["database"] == db["id"] and r["decision"] == policy_evaluator.ALLOW)
+    usable = set(r["db_user"] for r in rows if r["decision"] == policy_evaluator.ALLOW)
     for name in iam_users:
         if name not in usable:
             found.append(finding(
@@ -233,7 +241,8 @@ def _statement_findings(principal, resource_ids, by_resource_id, evaluator):
     return found
 
 
-def _model_findings(databases, principals, model_principals, rows, evaluator):
+def _model_findings(databases, principals, model_principals, rows_of, evaluator):
+    """Drift from the data model and principal_not_in_model; ``rows_of`` maps a database to its matrix rows."""
     found = []
     roles = dict((p["name"], p) for p in principals if p["type"] == "role")
     model_names = set(model_principals or [])
@@ -265,8 +274,8 @@ def _model_findings(databases, principals, model_principals, rows, evaluator):
                                      "drop it if the collection created it)" % (
                                          db["id"], name, " (marked absent)" if name in wanted else ""),
                                      database=db["id"], db_user=name))
-        for row in rows:
-            if row["database"] != db["id"] or row["decision"] != policy_evaluator.ALLOW:
+        for row in rows_of.get(db["id"], []):
+            if row["decision"] != policy_evaluator.ALLOW:
                 continue
             name = row["principal"] if row["principal_type"] == "role" else None
             if name is None or name not in model_names:
@@ -278,34 +287,32 @@ def _model_findings(databases, principals, model_principals, rows, evaluator):
                                  "(pruning would remove that grant if the collection created it)" % (
                                      db["id"], row["principal_arn"], row["db_user"]),
                                  database=db["id"], db_user=row["db_user"], principal_arn=row["principal_arn"]))
-    if model_principals is not None:
-        model_dbs = set(db["id"] for db in databases if db.get("in_model"))
-        flagged = set()
-        for row in rows:
-            if row["decision"] != policy_evaluator.ALLOW or row["database"] not in model_dbs:
-                continue
-            if row["principal_type"] == "role" and row["principal"] in model_names:
-                continue
-            if row["principal_arn"] in flagged:
-                continue
-            flagged.add(row["principal_arn"])
-            pairs = sorted("%s/%s" % (r["database"], r["db_user"]) for r in rows if r["principal_arn"] == row["principal_arn"]
-                           and r["decision"] == policy_evaluator.ALLOW and r["database"] in model_dbs)
-            found.append(finding("principal_not_in_model", "%s is allowed rds-db:connect as %s but is not in the data model's principals"
-                                 % (row["principal_arn"], ", ".join(pairs)), principal_arn=row["principal_arn"],
-                                 pairs=pairs))
+    outsiders = {}
+    for db in databases:
+        if not db.get("in_model"):
+            continue
+        for row in rows_of.get(db["id"], []):
+            if row["decision"] == policy_evaluator.ALLOW and not (
+                    row["principal_type"] == "role" and row["principal"] in model_names):
+                outsiders.setdefault(row["principal_arn"], []).append("%s/%s" % (row["database"], row["db_user"]))
+    for arn, pairs in sorted(outsiders.items()):
+        found.append(finding("principal_not_in_model", "%s is allowed rds-db:connect as %s but is not in the data "
+                             "model's principals" % (arn, ", ".join(sorted(pairs))), principal_arn=arn, pairs=sorted(pairs)))
     return found
 
 
 def findings(databases, principals, model_principals, rows, resource_ids, evaluator):
     """Every finding, sorted by severity, code, then message."""
     by_resource_id = dict((db["resource_id"], db) for db in databases if db.get("resource_id"))
+    rows_of = {}
+    for row in rows:
+        rows_of.setdefault(row["database"], []).append(row)
     found = []
     for db in databases:
-        found.extend(_database_findings(db, rows))
+        found.extend(_database_findings(db, rows_of.get(db["id"], [])))
     for principal in principals:
         found.extend(_statement_findings(principal, resource_ids, by_resource_id, evaluator))
-    found.extend(_model_findings(databases, principals, model_principals, rows, evaluator))
+    found.extend(_model_findings(databases, principals, model_principals, rows_of, evaluator))
     return sorted(found, key=lambda f: (SEVERITY_ORDER.index(f["severity"]), f["code"], f["message"]))
 
 

@@ -58,7 +58,7 @@ def test_a_clean_model_has_no_finding_and_a_full_matrix():
     assert [(r["principal"], r["db_user"], r["allowed"]) for r in rows] == [
         ("app-role", "app", True), ("report-role", "app", False), ("app-role", "report", False), ("report-role", "report", True)]
     assert all(r["decided_by"] == "local" for r in rows)
-    assert rows[1]["decision"] == "implicit_deny" and "no statement allows" in rows[1]["reason"]
+    assert rows[1]["decision"] == "implicit_deny" and rows[1]["reason"] == report.NO_ALLOW
 
 
 def test_iam_off_denies_the_login_and_is_a_high_finding():
@@ -138,12 +138,15 @@ def test_other_regions_and_accounts_are_not_judged_stale():
     assert found == []
 
 
-def test_a_database_without_catalog_lists_the_model_users():
+def test_a_database_without_catalog_lists_the_model_users_and_the_users_granted_by_name():
     db = database("pg", "db-A", model_users=[{"name": "app", "principals": ["r"]}, {"name": "old", "state": "absent"}])
     db["catalog"] = None
-    rows, found = run([db], [role("r", allow(arn("db-A", "app")))], ["r"])
-    assert [(r["db_user"], r["allowed"]) for r in rows] == [("app", True)]
-    assert found == []
+    other = role("other", allow(arn("db-A", "report"), arn("db-A", "any*"), arn("db-B", "elsewhere")))
+    rows, found = run([db], [role("r", allow(arn("db-A", "app"))), other], ["r"])
+    assert [(r["principal"], r["db_user"], r["allowed"]) for r in rows] == [
+        ("other", "app", False), ("r", "app", True), ("other", "report", True), ("r", "report", False)]
+    assert keys(found) == [("principal_not_in_model", None, None, "other"), ("stale_resource_id", None, None, "other"),
+                           ("wildcard_grant", None, None, "other")]
 
 
 def test_model_principal_names_accept_entries_and_names():
