@@ -251,6 +251,7 @@ def _model_findings(databases, principals, model_principals, rows_of, evaluator)
             continue
         catalog = db.get("catalog")
         iam_users = set(u["name"] for u in catalog["iam_users"]) if catalog is not None else None
+        marked = set(u["name"] for u in catalog["iam_users"] if u.get("marked")) if catalog is not None else set()
         wanted = dict((u["name"], u) for u in db.get("model_users") or [])
         present = set(n for n, u in wanted.items() if u.get("state", "present") == "present")
         for name in sorted(present):
@@ -270,10 +271,10 @@ def _model_findings(databases, principals, model_principals, rows_of, evaluator)
                                          database=db["id"], db_user=name, principal=principal_name))
         if iam_users is not None:
             for name in sorted(iam_users - present):
-                found.append(finding("unmodelled_user", "%s: the IAM user %s is not in the data model%s (pruning would "
-                                     "drop it if the collection created it)" % (
-                                         db["id"], name, " (marked absent)" if name in wanted else ""),
-                                     database=db["id"], db_user=name))
+                found.append(finding("unmodelled_user", "%s: the IAM user %s is not in the data model%s (%s)" % (
+                    db["id"], name, " (marked absent)" if name in wanted else "",
+                    "the collection created it: pruning drops it" if name in marked
+                    else "the collection did not create it: pruning leaves it"), database=db["id"], db_user=name))
         for row in rows_of.get(db["id"], []):
             if row["decision"] != policy_evaluator.ALLOW:
                 continue
