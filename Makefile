@@ -16,7 +16,7 @@ COLLECTIONS_PATH := $(ROOT)/.build/view
 
 help:
 	@echo "make test    bootstrap, then run every test (sanity, units, lint, docs, lab, integration, build)"
-	@echo "make demo    bootstrap, lab up, playbooks/site.yml twice (changed=0) and the verify table"
+	@echo "make demo    bootstrap, lab up, playbooks/site.yml twice (changed=0), the verify table and the access report"
 	@echo "make sanity | units | lint | docs | lab-tests | integration | e2e | molecule | user-scenarios | build-install | awx | unprivileged   one suite"
 	@echo "make lab-up | lab-down | lab-purge | lab-status | lab-status-json | lab-maintenance"
 
@@ -52,7 +52,7 @@ integration: bootstrap
 build-install: bootstrap
 	bash scripts/test-build-install.sh
 
-# The whole flow on the lab (issue #7): site.yml twice and the verify table; e2e and Molecule proofs.
+# The whole flow on the lab (issue #7): site.yml twice, the verify table and the access report; e2e and Molecule proofs.
 demo: view
 	bash scripts/demo.sh
 

@@ -16,6 +16,11 @@ if ! command -v shellcheck >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# The browser the access report's HTML is opened in (tests: Selenium drives Debian's chromium through
+# chromium-driver; no browser is ever downloaded). Without root, the test that needs it says what to install.
+if [ "$(id -u)" = 0 ] && ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 # Database servers, compiler and headers for the lab.
 if [ -x lab/src/rds_iam_lab/install_deps.sh ]; then
   lab/src/rds_iam_lab/install_deps.sh

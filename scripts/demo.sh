@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: lab up, the lab inventory, playbooks/site.yml, then site.yml again (must change nothing).
+# make demo: lab up, the lab inventory, playbooks/site.yml, then site.yml again (must change nothing), then the
+# access report (playbooks/access_report.yml) with the lab's expected findings.
 # The verify table (host, database, user, result, TLS, latency, diagnosis) is printed by the verify role.
 # Needs `make view` first (the Makefile's demo target does it). LAB_STATE_DIR selects another lab.
 set -euo pipefail
@@ -44,4 +45,18 @@ if recap re-run | grep ': ok=' | grep -qv ' changed=0 '; then
 fi
 printf 'first run %d.%01d s, re-run %d.%01d s with changed=0 on every host\n' \
   $((first_ms / 1000)) $((first_ms % 1000 / 100)) $((second_ms / 1000)) $((second_ms % 1000 / 100))
+
+# The access report of the lab: who can log in as whom, and what differs from the data model. The lab's drift is
+# its admin user (allowed everything: a wildcard grant, a principal outside the data model); anything else is new.
+echo "== access report: ansible-playbook -i inventories/lab playbooks/access_report.yml"
+ansible-playbook -i inventories/lab playbooks/access_report.yml -e "rds_iam_report_dir=$log_dir/access_report" \
+  >"$log_dir/access-report.log" 2>&1 || { cat "$log_dir/access-report.log"; echo "demo: the access report failed" >&2; exit 1; }
+cat "$log_dir/access_report/access_report.md"
+codes="$("$python" -c 'import json, sys; print(" ".join(sorted({f["code"] for f in json.load(open(sys.argv[1]))["findings"]})))' \
+  "$log_dir/access_report/access_report.json")"
+if [ "$codes" != "principal_not_in_model wildcard_grant" ]; then
+  echo "demo: the access report's findings are not the lab's expected drift (got: ${codes:-none})" >&2
+  exit 1
+fi
+echo "Report: $log_dir/access_report/access_report.html (.json, .md)"
 echo "Logs: $log_dir/first-run.log, $log_dir/re-run.log. Revoke: ansible-playbook -i inventories/lab playbooks/revoke.yml"

@@ -146,6 +146,7 @@ def run_databases(params, check_mode, region=None, signer=None, on_secret=None, 
         except Exception as e:  # a driver error while reading or writing: this entry only, never with a secret
             return _failure(result, scrub("%s: %s" % (type(e).__name__, e), secrets), "sql")
         result.update(changed=done["changed"], users=done["users"], queries=done["queries"], server=done["server"],
+                      pruned=done["pruned"],
                       diff=[_prefixed_diff(entry["name"], d) for d in done["diff"]])
         return result
 

@@ -520,6 +520,46 @@ def ensure_absent(iam, params, check_mode, retry):
     return _summarize(run_bounded(one, params["principals"], params["concurrency"]))
 
 
+_PART_SUFFIX = re.compile(r"-part[0-9]+$")
+
+
+def owner_of(prefix, policy_name):
+    """The principal whose policy ``policy_name`` is (PREFIX + name, or PREFIX + name + -partN), or None."""
+    if not policy_name.startswith(prefix):
+        return None
+    return _PART_SUFFIX.sub("", policy_name[len(prefix):]) or None
+
+
+def prune(iam, params, check_mode, retry):
+    """Remove what principals that ``params["principals"]`` no longer names still have: their policies under the
+    path and, when it carries the tags, their role (as state=absent does), only when every one of their policies
+    carries all of the tags, that is, when the collection created them. Returns (changed, results, diff, refused):
+    one result per principal removed, and a sentence per principal left alone."""
+    listing = list_path(iam, params["policy_path"], retry)
+    ctx = Ctx(iam, params, check_mode, retry, listing)
+    named = set(p["name"] for p in params["principals"])
+    owners = {}
+    for name in sorted(listing):
+        owner = owner_of(params["policy_prefix"], name)
+        if owner is not None and owner not in named:
+            owners.setdefault(owner, []).append(name)
+    outcome = []
+    refused = []
+    for owner, names in sorted(owners.items()):
+        try:
+            unmarked = [n for n in names if not _carries(
+                _paginate(iam, "list_policy_tags", retry, "Tags", PolicyArn=listing[n]["Arn"]), ctx.tags)]
+            if unmarked:
+                refused.append("%s: the policies %s do not carry the tags %s, so the collection did not create them; "
+                               "left alone" % (owner, ", ".join(unmarked), ", ".join("%s=%s" % t for t in sorted(ctx.tags.items()))))
+                continue
+            outcome.append(remove_principal(ctx, {"name": owner}))
+        except (GrantsError, ClientError, BotoCoreError) as e:
+            outcome.append((_failed(owner, e, role_deleted=False), None))
+    changed, results, diff, _failed_names, _fatal = _summarize(outcome)
+    return changed, results, diff, refused
+
+
 def validate(params):
     """The error message for bad options, or None."""
     if not params.get("tags"):

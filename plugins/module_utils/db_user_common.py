@@ -40,6 +40,13 @@ PROTECTED_PG_NAMES = frozenset([
 PROTECTED_PG_PREFIXES = ("pg_", "rds_", "rdsadmin")
 
 
+# What marks a user this collection created (so that pruning drops only those): the comment of a PostgreSQL role
+# (COMMENT ON ROLE), of a MySQL 8 account (CREATE/ALTER USER ... COMMENT, kept in mysql.user.User_attributes),
+# and on MariaDB, which has no account comment, this key of the account's JSON in mysql.global_priv.
+OWNER_MARKER = "dbauth.rds_iam"
+MARIADB_MARKER_KEY = "dbauth_rds_iam"
+
+
 class DbUserError(Exception):
     """A refusal or failure; the message is user-facing and carries no secret.
 

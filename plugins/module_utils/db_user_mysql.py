@@ -26,6 +26,8 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import MARIADB_MARKER_KEY
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import OWNER_MARKER
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import Plan
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
@@ -279,7 +281,26 @@ class MySQLUsers:
                 statements.append(("GRANT %s ON %s TO %s%s" % (text, on, account[0], suffix), None))
         return statements
 
-    def plan(self, specs, convert_existing):
+    def marked_users(self):
+        """(name, host) of every IAM account that carries the collection's marker (one query)."""
+        if self.flavor == "mariadb":
+            rows = self._query("SELECT User, Host FROM mysql.global_priv WHERE JSON_VALUE(Priv, %s) = %s "
+                               "AND JSON_VALUE(Priv, '$.plugin') = %s", ("$." + MARIADB_MARKER_KEY, OWNER_MARKER, IAM_PLUGIN))
+        else:
+            rows = self._query("SELECT User, Host FROM mysql.user WHERE plugin = %s AND "
+                               "JSON_UNQUOTE(JSON_EXTRACT(User_attributes, '$.metadata.comment')) = %s",
+                               (IAM_PLUGIN, OWNER_MARKER))
+        return [(_text(r[0]), _text(r[1])) for r in rows]
+
+    def _mark_statements(self, acct):
+        """Mark a created account as the collection's: MariaDB keeps the marker in its mysql.global_priv JSON (it
+        has no account comment; FLUSH PRIVILEGES makes the server reread the table), MySQL 8 as its comment."""
+        if self.flavor == "mariadb":
+            return [("UPDATE mysql.global_priv SET Priv = JSON_SET(Priv, %s, %s) WHERE User = %s AND Host = %s",
+                     ("$." + MARIADB_MARKER_KEY, OWNER_MARKER) + acct), ("FLUSH PRIVILEGES", None)]
+        return [("ALTER USER %%s@%%s COMMENT '%s'" % OWNER_MARKER, acct)]
+
+    def plan(self, specs, convert_existing, mark=False):
         """Read the state of every spec in a constant number of queries and plan the DDL."""
         if self.flavor is None:
             self.read_server()
@@ -345,6 +366,8 @@ class MySQLUsers:
                      "privileges": self._render_privs(target_privs)}
             if account is None:
                 statements = [("CREATE USER %%s@%%s %s" % IAM_CLAUSE, acct)]
+                if mark:
+                    statements += self._mark_statements(acct)
                 statements += [(st[0], acct) for st in self._privilege_statements({}, wanted or {})]
                 plans.append(Plan(spec, "created", {}, after, statements))
                 continue

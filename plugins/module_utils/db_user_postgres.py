@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import OWNER_MARKER
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import Plan
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
@@ -46,6 +47,16 @@ SELECT r.rolname, r.rolcanlogin, r.rolsuper,
 FROM wanted JOIN pg_catalog.pg_roles r ON r.oid = wanted.oid
 LEFT JOIN direct ON direct.member = r.oid
 LEFT JOIN ancestors ON ancestors.start = r.oid
+""".strip()
+
+
+# The IAM users this collection created (direct members of rds_iam carrying the marker comment), in one query.
+MARKED_QUERY = """
+SELECT r.rolname FROM pg_catalog.pg_roles r
+JOIN pg_catalog.pg_auth_members m ON m.member = r.oid
+JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'rds_iam'
+WHERE pg_catalog.shobj_description(r.oid, 'pg_authid') = %s
+ORDER BY r.rolname
 """.strip()
 
 
@@ -93,7 +104,11 @@ class PostgresUsers:
         rows = self._query(ROLES_QUERY, (names,))
         return dict((r[0], Role(*r)) for r in rows)
 
-    def plan(self, specs, convert_existing):
+    def marked_users(self):
+        """(name, None) of every IAM user that carries the collection's marker."""
+        return [(row[0], None) for row in self._query(MARKED_QUERY, (OWNER_MARKER,))]
+
+    def plan(self, specs, convert_existing, mark=False):
         if not self.current_users:
             self.read_server()
         errors = []
@@ -153,6 +168,8 @@ class PostgresUsers:
             if role is None:
                 statements.append("CREATE ROLE %s LOGIN" % q)
                 statements.append("GRANT %s TO %s" % (pg_quote_ident(IAM_ROLE), q))
+                if mark:
+                    statements.append("COMMENT ON ROLE %s IS '%s'" % (q, OWNER_MARKER))
                 action = "created"
             else:
                 action = "updated"

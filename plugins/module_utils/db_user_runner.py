@@ -12,6 +12,7 @@ __metaclass__ = type
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import MYSQL_ENGINES
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import connect
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import login_settings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import UserSpec
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import normalize_users
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import MySQLUsers
 from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_postgres import PostgresUsers
@@ -43,7 +44,14 @@ def run(params, check_mode, region=None, signer=None, on_secret=None, connector=
         manager = manager_for(engine, conn, settings.user)
         flavor = manager.read_server()
         specs = normalize_users(params, engine, flavor)  # length limits of the real server
-        plans = manager.plan(specs, params.get("convert_existing", False))
+        pruned = []
+        if params.get("prune"):
+            listed = set(spec.key for spec in specs)
+            for name, host in manager.marked_users():
+                if (name, host) not in listed:
+                    specs.append(UserSpec(name, "absent", host, index=len(specs)))
+                    pruned.append({"name": name, "host": host})
+        plans = manager.plan(specs, params.get("convert_existing", False), mark=bool(params.get("mark")))
         queries = manager.queries(plans)
         if check_mode or not any(p.changed for p in plans):
             if engine not in MYSQL_ENGINES:
@@ -56,6 +64,7 @@ def run(params, check_mode, region=None, signer=None, on_secret=None, connector=
             "users": [p.result() for p in plans],
             "queries": queries,
             "diff": [p.diff() for p in plans if p.changed],
+            "pruned": pruned,
             "server": {"flavor": flavor, "version": getattr(manager, "version", None), "tls_version": tls_version,
                        "read_queries": manager.read_queries},
         }

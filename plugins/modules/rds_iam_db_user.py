@@ -201,6 +201,23 @@ options:
       - When V(false), such users make the task fail and nothing is changed.
     type: bool
     default: false
+  mark:
+    description:
+      - Mark each user this task creates as the collection's, so that O(prune) may drop it later. PostgreSQL
+        C(COMMENT ON ROLE), MySQL 8 C(ALTER USER ... COMMENT), MariaDB (which has no account comment) a key of the
+        account's C(mysql.global_priv) entry, written with C(JSON_SET) and C(FLUSH PRIVILEGES).
+      - The C(dbauth.rds_iam.db_users) role sets it.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  prune:
+    description:
+      - Also drop the IAM users that carry the collection's marker (see O(mark)) and are not listed in O(name) or
+        O(users) (for O(databases), in that entry's users). Users without the marker are never dropped.
+      - They appear in RV(users) with the action C(dropped) and in the diff; check mode drops nothing.
+    type: bool
+    default: false
+    version_added: 0.2.0
 extends_documentation_fragment:
   - dbauth.rds_iam.action_group
   - dbauth.rds_iam.db_login
@@ -357,6 +374,13 @@ server:
       description: Number of queries that read the state (constant, whatever the number of users).
       type: int
   sample: {"flavor": "mariadb", "version": "10.11.8-MariaDB", "tls_version": "TLSv1.3", "read_queries": 6}
+pruned:
+  description: With O(prune), the users dropped (in check mode, that would be dropped) because they left the list.
+  returned: when O(databases) is not given
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  sample: [{"name": "old_app", "host": "%"}]
 databases:
   description:
     - With O(databases), one result per entry, in the order given, also when the task fails.
@@ -383,6 +407,11 @@ databases:
       type: list
       elements: str
       sample: ['CREATE ROLE "orders_app" LOGIN', 'GRANT "rds_iam" TO "orders_app"']
+    pruned:
+      description: Like RV(pruned), for this database.
+      type: list
+      elements: dict
+      returned: when the entry succeeded
     server:
       description: Like RV(server), for this database.
       type: dict
@@ -447,6 +476,8 @@ def main():
         privileges=dict(type="raw"),
         roles=dict(type="list", elements="str"),
         convert_existing=dict(type="bool", default=False),
+        mark=dict(type="bool", default=False),
+        prune=dict(type="bool", default=False),
     )
     # Signs the admin token (login_iam) as the role when assume_role_arn / DBAUTH_RDS_IAM_ASSUME_ROLE_ARN is set.
     argument_spec.update(assume_role_argument_spec())

@@ -125,6 +125,17 @@ options:
     description: How many principals are read and written at the same time (threads).
     type: int
     default: 8
+  prune:
+    description:
+      - With O(state=present), also remove what principals that O(principals) no longer names still have, their
+        policies under O(policy_path) named O(policy_prefix) + name (+ C(-partN)) and, when it carries all of O(tags),
+        their role and instance profile, as O(state=absent) removes them.
+      - Only when every one of such a principal's policies carries all of O(tags) (the collection created them);
+        otherwise the principal is left alone and named in RV(prune_refused).
+      - Check mode and diff show what would be removed.
+    type: bool
+    default: false
+    version_added: 0.2.0
 author:
   - dbauth.rds_iam contributors (@dbauth)
 extends_documentation_fragment:
@@ -240,6 +251,21 @@ principals:
       returned: when the principal failed
       type: str
       sample: "Failed to read the IAM role and policies of app-role: AccessDenied: ..."
+pruned:
+  description:
+    - With O(prune), one entry per principal no longer named whose policies (and tagged role) were (or would be)
+      removed, shaped as RV(principals) with O(state=absent).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "old-role", "role_deleted": true, "changed": true,
+            "actions": ["deleted policy arn:aws:iam::123456789012:policy/dbauth-rds-iam/rds-iam-connect-old-role"]}]
+prune_refused:
+  description: With O(prune), a sentence per principal no longer named that was left alone (its policies lack O(tags)).
+  returned: always
+  type: list
+  elements: str
+  sample: ["hand-made: the policies rds-iam-connect-hand-made do not carry the tags managed-by=dbauth.rds_iam.iam_access, ..."]
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -279,6 +305,7 @@ def main():
         max_policies=dict(type="int", default=20),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         concurrency=dict(CONCURRENCY_SPEC),
+        prune=dict(type="bool", default=False),
     )
     argument_spec.update(assume_role_argument_spec())
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -307,7 +334,22 @@ def main():
                 "; ".join("%s: %s" % (r["name"], r["msg"]) for r in results if r.get("failed"))),
             changed=changed, principals=results, diff=diff,
         )
-    module.exit_json(changed=changed, principals=results, diff=diff)
+    pruned, refused = [], []
+    if params["prune"] and params["state"] == "present":
+        try:
+            pruned_changed, pruned, pruned_diff, refused = _iam_grants.prune(iam, params, module.check_mode, retry)
+        except _iam_grants.GrantsError as e:
+            if e.exception is not None:
+                module.fail_json_aws(e.exception, msg=e.message)
+            module.fail_json(msg=e.message)
+        changed = changed or pruned_changed
+        for side in ("before", "after"):
+            diff.setdefault(side, {"principals": {}})["principals"].update(pruned_diff[side]["principals"])
+        failed_pruning = [r for r in pruned if r.get("failed")]
+        if failed_pruning:
+            module.fail_json(msg="pruning failed for %s" % "; ".join("%s: %s" % (r["name"], r["msg"]) for r in failed_pruning),
+                             changed=changed, principals=results, pruned=pruned, prune_refused=refused, diff=diff)
+    module.exit_json(changed=changed, principals=results, diff=diff, pruned=pruned, prune_refused=refused)
 
 
 if __name__ == "__main__":

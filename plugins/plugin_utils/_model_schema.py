@@ -151,7 +151,8 @@ KNOWN_VARIABLES = sorted(
         "rds_iam_databases", "rds_iam_principals", "rds_iam_aws", "rds_iam_aws_assumed", "rds_iam_aws_assumed_environment",
         "rds_iam_ca_bundle_src",
         "rds_iam_allow_empty", "rds_iam_plan", "rds_iam_enabled_databases", "rds_iam_verify_strict",
-        "rds_iam_verify_report", "rds_iam_verify_results",
+        "rds_iam_verify_report", "rds_iam_verify_results", "rds_iam_access_report", "rds_iam_report_dir",
+        "rds_iam_report_scope", "rds_iam_report_fail_on", "rds_iam_prune",
     }
 )
 

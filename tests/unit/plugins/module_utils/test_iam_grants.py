@@ -309,3 +309,32 @@ def test_validate():
     wrong = principal("a")
     wrong["policies"][0]["name"] = "other-a"
     assert "does not follow the naming" in _iam_grants.validate(params([wrong]))
+
+
+@pytest.mark.parametrize("policy, owner", [
+    (PREFIX + "app", "app"), (PREFIX + "app-part3", "app"), (PREFIX + "app-partx", "app-partx"), ("other-app", None),
+    (PREFIX, None),
+])
+def test_owner_of_a_policy_name(policy, owner):
+    assert _iam_grants.owner_of(PREFIX, policy) == owner
+
+
+def prune_params(principals):
+    return params(_iam_grants.copy_principals(principals))
+
+
+def test_prune_removes_what_carries_the_tags_and_refuses_the_rest():
+    iam = Iam()
+    gone, handmade = PREFIX + "gone", PREFIX + "handmade"
+    iam.add("list_policies", listed(PREFIX + "kept", gone, handmade), {"Scope": "Local", "PathPrefix": PATH})
+    iam.add("list_policy_tags", {"Tags": [{"Key": k, "Value": v} for k, v in TAGS.items()], "IsTruncated": False},
+            {"PolicyArn": policy_arn(gone)})
+    iam.add("get_role", role("gone"), {"RoleName": "gone"})
+    iam.add("list_policy_tags", {"Tags": [], "IsTruncated": False}, {"PolicyArn": policy_arn(handmade)})
+    changed, results, diff, refused = _iam_grants.prune(iam.wrapped, prune_params([principal("kept")]), True, RETRY)
+    iam.stub.assert_no_pending_responses()
+    assert changed and iam.writes() == []
+    assert [(r["name"], r["role_deleted"]) for r in results] == [("gone", True)]
+    assert results[0]["actions"] == ["deleted policy %s" % policy_arn(gone), "deleted role gone"]
+    assert diff["before"]["principals"]["gone"]["policies"] == [policy_arn(gone)]
+    assert len(refused) == 1 and refused[0].startswith("handmade: the policies %s do not carry the tags" % handmade)

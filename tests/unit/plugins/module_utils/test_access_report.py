@@ -1,0 +1,164 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The access report's logic on hand-made inputs: the matrix (policy decision, IAM flag, boundary) and each
+finding code, with the objects it names, and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _access_report as report
+
+ACCOUNT = "111122223333"
+REGION = "eu-west-1"
+PREFIX = "arn:aws:rds-db:%s:%s:dbuser:" % (REGION, ACCOUNT)
+
+
+def arn(resource_id, user):
+    return PREFIX + resource_id + "/" + user
+
+
+def allow(*resources, effect="Allow"):
+    return {"Version": "2012-10-17", "Statement": [{"Effect": effect, "Action": "rds-db:connect", "Resource": list(resources)}]}
+
+
+def role(name, *documents, boundary=None):
+    return {"arn": "arn:aws:iam::%s:role/%s" % (ACCOUNT, name), "name": name, "type": "role", "path": "/", "tags": {},
+            "policies": [("p%d" % i, d) for i, d in enumerate(documents)], "boundary": boundary}
+
+
+def database(ident, resource_id, iam_users=(), iam_enabled=True, in_model=True, model_users=(), conflicts=(), pending=None):
+    catalog = {"iam_users": [{"name": u} for u in iam_users], "password_users": [], "protected_users": [{"name": "admin"}],
+               "rds_ad_conflicts": list(conflicts), "queries": 2}
+    return {"id": ident, "kind": "instance", "engine": "postgres", "in_model": in_model, "missing": False,
+            "resource_id": resource_id, "iam_enabled": iam_enabled, "iam_pending": pending, "endpoint": None,
+            "catalog": catalog, "catalog_error": None, "model_users": list(model_users)}
+
+
+def run(databases, principals, model_principals=None, resource_ids=None):
+    evaluator = report.Evaluator(REGION, ACCOUNT, "aws")
+    rows = report.matrix(databases, principals, evaluator)
+    if resource_ids is None:
+        resource_ids = set(db["resource_id"] for db in databases)
+    names = report.model_principal_names(model_principals, [{"users": db["model_users"]} for db in databases])
+    return rows, report.findings(databases, principals, names, rows, resource_ids, evaluator)
+
+
+def keys(found):
+    return sorted((f["code"], f["objects"].get("database"), f["objects"].get("db_user"),
+                   (f["objects"].get("principal_arn") or "").rsplit("/", 1)[-1] or f["objects"].get("principal"))
+                  for f in found)
+
+
+def test_a_clean_model_has_no_finding_and_a_full_matrix():
+    model = [{"name": "app", "principals": ["app-role"]}, {"name": "report", "principals": ["report-role"]}]
+    dbs = [database("pg", "db-A", ["app", "report"], model_users=model)]
+    principals = [role("app-role", allow(arn("db-A", "app"))), role("report-role", allow(arn("db-A", "report")))]
+    rows, found = run(dbs, principals, ["app-role", "report-role"])
+    assert found == []
+    assert [(r["principal"], r["db_user"], r["allowed"]) for r in rows] == [
+        ("app-role", "app", True), ("report-role", "app", False), ("app-role", "report", False), ("report-role", "report", True)]
+    assert all(r["decided_by"] == "local" for r in rows)
+    assert rows[1]["decision"] == "implicit_deny" and rows[1]["reason"] == report.NO_ALLOW
+
+
+def test_iam_off_denies_the_login_and_is_a_high_finding():
+    dbs = [database("pg", "db-A", ["app"], iam_enabled=False, model_users=[{"name": "app", "principals": ["app-role"]}])]
+    rows, found = run(dbs, [role("app-role", allow(arn("db-A", "app")))], ["app-role"])
+    assert rows[0]["allowed"] is False and rows[0]["decision"] == "allow"
+    assert "IAM authentication is off on pg" in rows[0]["reason"]
+    assert keys(found) == [("iam_auth_off", "pg", None, None)]
+    assert found[0]["severity"] == "high" and found[0]["objects"]["db_users"] == ["app"]
+
+
+def test_a_pending_change_is_reported_even_when_the_flag_reads_on():
+    dbs = [database("pg", "db-A", ["app"], pending=False, model_users=[{"name": "app", "principals": ["r"]}])]
+    _rows, found = run(dbs, [role("r", allow(arn("db-A", "app")))], ["r"])
+    assert keys(found) == [("iam_auth_off", "pg", None, None)]
+    assert "is on, a change to off is pending" in found[0]["message"]
+
+
+def test_explicit_deny_and_boundary():
+    deny = allow(arn("db-A", "app"), effect="Deny")
+    principals = [role("denied", allow(PREFIX + "db-A/*"), deny),
+                  role("bounded", allow(arn("db-A", "app")), boundary=("limit", allow(arn("db-B", "x"))))]
+    rows, _found = run([database("pg", "db-A", ["app"])], principals)
+    decisions = dict((r["principal"], (r["allowed"], r["decision"])) for r in rows)
+    assert decisions == {"denied": (False, "explicit_deny"), "bounded": (False, "implicit_deny")}
+    assert "permissions boundary limit" in [r for r in rows if r["principal"] == "bounded"][0]["reason"]
+
+
+def test_every_finding_code_once():
+    dbs = [
+        database("pg", "db-A", ["app", "orphan", "both", "extra"], conflicts=["both"],
+                 model_users=[{"name": "app", "principals": ["app-role"]}, {"name": "missing", "principals": ["app-role"]},
+                              {"name": "gone", "principals": ["ghost-role"]}]),
+    ]
+    principals = [
+        role("app-role", allow(arn("db-A", "app"), arn("db-A", "nouser"), arn("db-A", "extra"), arn("db-A", "both"))),
+        role("wide-role", allow(PREFIX + "db-*/app")),
+        role("stale-role", allow(arn("db-OLD", "app"))),
+    ]
+    _rows, found = run(dbs, principals, ["app-role", "stale-role"])
+    assert keys(found) == sorted([
+        ("rds_iam_and_rds_ad", "pg", "both", None),
+        ("stale_resource_id", None, None, "stale-role"),
+        ("grant_user_missing", "pg", "nouser", "app-role"),
+        ("model_grant_missing", "pg", "gone", "ghost-role"),
+        ("model_grant_missing", "pg", "missing", "app-role"),
+        ("model_user_missing", "pg", "gone", None),
+        ("model_user_missing", "pg", "missing", None),
+        ("principal_not_in_model", None, None, "wide-role"),
+        ("wildcard_grant", None, None, "wide-role"),
+        ("iam_user_unusable", "pg", "orphan", None),
+        ("unmodelled_grant", "pg", "both", "app-role"),
+        ("unmodelled_grant", "pg", "extra", "app-role"),
+        ("unmodelled_user", "pg", "both", None),
+        ("unmodelled_user", "pg", "extra", None),
+        ("unmodelled_user", "pg", "orphan", None),
+    ])
+    assert [f["severity"] for f in found] == sorted((f["severity"] for f in found), key=report.SEVERITY_ORDER.index)
+    assert set(f["code"] for f in found) | {"iam_auth_off"} == set(report.FINDINGS)
+
+
+@pytest.mark.parametrize("resource, wide", [
+    ("*", "any user of any database"),
+    (PREFIX + "*/app", "one database"),
+    (PREFIX + "db-A/app_?", "one user"),
+    ("arn:aws:rds-db:*:%s:dbuser:db-A/app" % ACCOUNT, "one region or account"),
+])
+def test_wildcards_say_how_wide(resource, wide):
+    _rows, found = run([database("pg", "db-A", ["app"], in_model=False)], [role("r", allow(resource))], [])
+    codes = [f for f in found if f["code"] == "wildcard_grant"]
+    assert len(codes) == 1 and wide in codes[0]["message"] and codes[0]["objects"]["resource"] == resource
+
+
+def test_other_regions_and_accounts_are_not_judged_stale():
+    other = "arn:aws:rds-db:us-east-1:%s:dbuser:db-ELSEWHERE/app" % ACCOUNT
+    _rows, found = run([database("pg", "db-A", [], in_model=False)], [role("r", allow(other))], [])
+    assert found == []
+
+
+def test_a_database_without_catalog_lists_the_model_users_and_the_users_granted_by_name():
+    db = database("pg", "db-A", model_users=[{"name": "app", "principals": ["r"]}, {"name": "old", "state": "absent"}])
+    db["catalog"] = None
+    other = role("other", allow(arn("db-A", "report"), arn("db-A", "any*"), arn("db-B", "elsewhere")))
+    rows, found = run([db], [role("r", allow(arn("db-A", "app"))), other], ["r"])
+    assert [(r["principal"], r["db_user"], r["allowed"]) for r in rows] == [
+        ("other", "app", False), ("r", "app", True), ("other", "report", True), ("r", "report", False)]
+    assert keys(found) == [("principal_not_in_model", None, None, "other"), ("stale_resource_id", None, None, "other"),
+                           ("wildcard_grant", None, None, "other")]
+
+
+def test_model_principal_names_accept_entries_and_names():
+    assert report.model_principal_names([{"name": "a"}, "b"], []) == ["a", "b"]
+    assert report.model_principal_names(None, [{"users": [{"name": "u", "principals": ["c", "a"]}]}]) == ["a", "c"]
+
+
+def test_summary_counts():
+    model = [{"name": "app", "principals": ["r"]}, {"name": "orphan"}]
+    dbs = [database("pg", "db-A", ["app", "orphan"], model_users=model)]
+    principals = [role("r", allow(arn("db-A", "app")))]
+    rows, found = run(dbs, principals, ["r"])
+    assert report.summary(dbs, principals, rows, found) == {
+        "databases": 1, "principals": 1, "pairs": 2, "allowed": 1,
+        "findings": {"high": 0, "medium": 0, "low": 1, "info": 0}}
