@@ -68,7 +68,7 @@ PLAYBOOK = """
 
 
 def labctl(*args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "lab.labctl", *args], cwd=str(ROOT), capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "rds_iam_lab", *args], cwd=str(ROOT), capture_output=True, text=True,
                           check=False)
     if proc.returncode != 0:
         raise SystemExit(f"bench: labctl {args[0]} failed: {proc.stderr[-2000:]}")
@@ -215,7 +215,7 @@ def run_scale(lab: dict, n: int, users: int, n_principals: int, catalogs: bool) 
             if catalogs:
                 server_users(lab, users, create=False)
             delete_roles(lab, roles)
-            subprocess.run([sys.executable, "-m", "lab.labctl", "remove-databases", str(listing)], cwd=str(ROOT),
+            subprocess.run([sys.executable, "-m", "rds_iam_lab", "remove-databases", str(listing)], cwd=str(ROOT),
                            capture_output=True, check=False)
 
 

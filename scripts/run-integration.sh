@@ -23,5 +23,11 @@ trap stop_lab EXIT
 "$python" -m rds_iam_lab up
 bash scripts/collection-view.sh >/dev/null
 install -m 0600 "$config" "$view/$config"
+# Where targets keep their artifacts for people to look at (tests/output/ of this checkout, git-ignored).
+"$python" - "$view/$config" "$root" <<'PY'
+import sys, yaml
+with open(sys.argv[1], "a", encoding="utf-8") as f:
+    f.write(yaml.safe_dump({"checkout_root": sys.argv[2]}))
+PY
 cd "$view"
 ansible-test integration --local --python 3.11 --color no "$@"

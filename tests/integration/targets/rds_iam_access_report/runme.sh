@@ -13,7 +13,7 @@ PYTHON="$(command -v python || command -v python3)"
 mkdir -p "${OUT}"
 STATE="${OUT}/seed-state.json"
 # The screenshot is a test artifact of the checkout (tests/output/, git-ignored).
-ARTIFACTS="$("${PYTHON}" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["lab_root"])' "${CONFIG}")/tests/output/access_report"
+ARTIFACTS="$("${PYTHON}" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["checkout_root"])' "${CONFIG}")/tests/output/access_report"
 
 cleanup() { "${PYTHON}" seed.py down --config "${CONFIG}" --state "${STATE}"; }
 trap cleanup EXIT
