@@ -138,7 +138,7 @@ def in_process(n):
     os.makedirs(coll)
     os.symlink(ROOT, os.path.join(coll, "rds_iam"))
     sys.path.insert(0, tmp)
-    from ansible_collections.dbauth.rds_iam.plugins.module_utils import token_signing as ts  # pylint: disable=import-error
+    from ansible_collections.dbauth.rds_iam.plugins.module_utils import _token_signing as ts  # pylint: disable=import-error
     import botocore.session
 
     creds = ts.FrozenCredentials(ACCESS_KEY, SECRET_KEY)

@@ -99,10 +99,10 @@ from ansible.errors import AnsibleLookupError
 
 from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_options
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import PLUGIN_OPTION_NAMES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_options
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import PLUGIN_OPTION_NAMES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 
 # One signer per process: it keeps resolved credentials and tokens between lookups.
 _SIGNER = None

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Assume-role wiring shared by the modules that call AWS (rds_iam_enable, rds_iam_db_user, rds_iam_token).
 
 Options ``assume_role_arn``, ``role_session_name`` and ``external_id`` (doc fragment
@@ -28,8 +31,8 @@ import os
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 
 ENV_ASSUME_ROLE_ARN = "DBAUTH_RDS_IAM_ASSUME_ROLE_ARN"
 ENV_ROLE_SESSION_NAME = "DBAUTH_RDS_IAM_ROLE_SESSION_NAME"

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Database logins over TLS for MySQL/MariaDB (PyMySQL) and PostgreSQL (psycopg2).
 
 Shared by rds_iam_db_user (admin login) and rds_iam_verify (IAM user login).
@@ -44,9 +47,9 @@ except ImportError as e:  # pragma: no cover - depends on the host
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMPORT_ERROR = e
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import signer_options
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import signer_options
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 TLS_MODES = ("require", "verify-ca", "verify-full")

@@ -21,14 +21,14 @@ __metaclass__ = type
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import LockedSigner
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import optional_spec
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import run_bounded
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import LOGIN_ARGUMENT_SPEC
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import driver_missing
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import scrub
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import USER_OPTION_SPEC
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_runner import run
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import LOGIN_ARGUMENT_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import driver_missing
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import scrub
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import USER_OPTION_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_runner import run
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 
 LOGIN_OPTION_NAMES = tuple(LOGIN_ARGUMENT_SPEC)
 # Needed to log in, in single mode at the top level, in multi-database mode in each entry or at the top level.

@@ -3,18 +3,21 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Engine-independent part of rds_iam_db_user: input normalisation, refusals, plans, results."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import IdentifierError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import describe
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import parse_privilege_key
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import parse_privilege_list
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import validate_mysql_host
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import validate_user_name
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import IdentifierError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import describe
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import parse_privilege_key
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import parse_privilege_list
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import validate_mysql_host
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import validate_user_name
 
 USER_OPTION_SPEC = dict(
     name=dict(type="str", required=True),

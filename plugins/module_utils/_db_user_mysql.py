@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """IAM database users on MySQL 8 and MariaDB (RDS ``AWSAuthenticationPlugin``).
 
 State of every listed account is read in a constant number of queries:
@@ -26,17 +29,17 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import Plan
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import IdentifierError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import describe
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import display_privilege_key
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import format_privilege_key
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import mysql_account
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import mysql_quote_ident
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import parse_mysql_grantee
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import validate_user_name
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import Plan
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import IdentifierError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import describe
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import display_privilege_key
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import format_privilege_key
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import mysql_account
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import mysql_quote_ident
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import parse_mysql_grantee
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import validate_user_name
 
 IAM_PLUGIN = "AWSAuthenticationPlugin"
 IAM_AUTH_STRING = "RDS"

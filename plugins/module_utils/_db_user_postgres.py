@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """IAM database users on PostgreSQL (RDS and Aurora): members of ``rds_iam`` that can LOGIN.
 
 Everything happens in one transaction: the state of all listed roles (with their direct and
@@ -14,11 +17,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import Plan
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import describe
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import pg_quote_ident
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import Plan
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import describe
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import pg_quote_ident
 
 IAM_ROLE = "rds_iam"
 AD_ROLE = "rds_ad"

@@ -3,18 +3,21 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """rds_iam_db_user from validated params to result: login, read, plan, apply (or not in check mode)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import MYSQL_ENGINES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import connect
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import login_settings
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import normalize_users
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import MySQLUsers
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_postgres import PostgresUsers
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import MYSQL_ENGINES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import connect
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import login_settings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import MySQLUsers
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_postgres import PostgresUsers
 
 USER_PARAM_NAMES = ("name", "users", "state", "host", "privileges", "roles")
 

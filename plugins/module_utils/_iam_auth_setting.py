@@ -3,6 +3,9 @@
 # Copyright: Contributors to the dbauth.rds_iam collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Turn IAM database authentication on or off for one RDS DB instance or DB cluster.
 
 Shared logic of the rds_iam_enable module. Every AWS call goes through a client

@@ -2,6 +2,9 @@
 # Copyright: dbauth.rds_iam contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Evaluate IAM policies for one action on one resource.
 
 A small, dependency free evaluator of the IAM policy language as it matters for

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Quoting and validation of SQL identifiers for MySQL/MariaDB and PostgreSQL.
 
 Rules (documented in docs/rds_iam_db_user.md, tested with hostile names):

@@ -24,19 +24,19 @@ import threading
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import LockedSigner
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import optional_spec
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import run_bounded
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DEFAULT_PORTS
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import SSL_MODES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import login_settings
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import region_from_host
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import DIAGNOSABLE
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import diagnose
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import parse_token
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import read_catalog
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import VerifyConfigError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import attempt_login
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import validated_target
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DEFAULT_PORTS
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import SSL_MODES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import login_settings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import region_from_host
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import DIAGNOSABLE
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import diagnose
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import parse_token
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import read_catalog
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import VerifyConfigError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import attempt_login
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import validated_target
 
 # What one login is: in single mode top-level options, with logins the keys of each entry.
 TARGET_SPEC = dict(

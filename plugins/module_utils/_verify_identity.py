@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Read-only AWS reads for rds_iam_verify's diagnosis.
 
 * who the host is (``sts:GetCallerIdentity``);

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """The login half of rds_iam_verify: sign (or take) a token, log in over TLS, read who we are.
 
 A failure is turned into a first ``diagnosis`` from what the client saw (no AWS call):
@@ -27,15 +30,15 @@ __metaclass__ = type
 import re
 import time
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DEFAULT_PORTS
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import MYSQL_ENGINES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import TLS_MODES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import LoginSettings
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import connect
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import driver_missing
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import scrub
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DEFAULT_PORTS
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import MYSQL_ENGINES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import TLS_MODES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import LoginSettings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import connect
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import driver_missing
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import scrub
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
 
 DIAGNOSES = (
     "network", "tls", "no_credentials", "credentials_expired", "iam_disabled", "policy_denied",

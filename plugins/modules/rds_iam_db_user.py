@@ -408,12 +408,12 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import failure_message
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import missing_single_mode_options
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import run_databases
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import driver_missing
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import USER_OPTION_SPEC
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_runner import run
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import driver_missing
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import USER_OPTION_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_runner import run
 
 
 def main():

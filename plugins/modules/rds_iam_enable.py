@@ -307,13 +307,13 @@ databases:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import RdsReadError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import IamAuthError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_disabled
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_enabled
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_state_many
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting import IamAuthError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting import ensure_disabled
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting import ensure_enabled
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting import ensure_state_many
 
 
 def main():
@@ -345,10 +345,10 @@ def main():
 
     retry = AWSRetry.jittered_backoff(retries=10)
     # With assume_role_arn (or DBAUTH_RDS_IAM_ASSUME_ROLE_ARN), both clients use the role's credentials.
-    client = aws_session.client(module, "rds", retry_decorator=retry)
+    client = _aws_session.client(module, "rds", retry_decorator=retry)
 
     def account_lookup():
-        sts = aws_session.client(module, "sts", retry_decorator=retry)
+        sts = _aws_session.client(module, "sts", retry_decorator=retry)
         return sts.get_caller_identity(aws_retry=True)["Account"]
 
     if module.params["databases"] is not None:

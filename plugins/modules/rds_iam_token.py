@@ -98,11 +98,11 @@ region:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_options
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import MODULE_OPTION_NAMES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_options
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import MODULE_OPTION_NAMES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 
 
 def main():

@@ -419,9 +419,9 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch impor
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import run_logins
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import summary
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import verify_one
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import VerifyConfigError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import VerifyConfigError
 
 
 def main():

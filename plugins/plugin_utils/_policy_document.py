@@ -1,4 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
 """Least-privilege ``rds-db:connect`` policy documents, computed from grants.
 
 Pure functions (no AWS calls) shared by the ``rds_iam_policy_document`` filter and the modules.

@@ -14,7 +14,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.dbauth.rds_iam.plugins.lookup import rds_iam_token as lookup_module
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_token
 
 AK = "AKIAIOSFODNN7EXAMPLE"

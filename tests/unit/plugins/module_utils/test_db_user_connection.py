@@ -20,7 +20,7 @@ import threading
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import db_connection as dbc
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _db_connection as dbc
 
 SECRET = "S3cr3t-Pa55word-xyz"
 TOKEN = "127.0.0.1:3306/?Action=connect&DBUser=admin&X-Amz-Signature=deadbeefcafe"

@@ -14,11 +14,11 @@ import json
 import pytest
 from pymysql.converters import escape_string
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import normalize_users
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import MySQLUsers
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import account_from_mariadb_row
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import account_from_mysql_row
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import MySQLUsers
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import account_from_mariadb_row
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import account_from_mysql_row
 
 # SHOW PRIVILEGES of MySQL 8.0 (RDS 8.0.39), static privileges then dynamic ones.
 MYSQL8_PRIVILEGES = [

@@ -11,9 +11,9 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import normalize_users
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_postgres import PostgresUsers
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_postgres import PostgresUsers
 
 # (rolname, rolcanlogin, rolsuper, direct memberships, transitive memberships)
 ROLES = [

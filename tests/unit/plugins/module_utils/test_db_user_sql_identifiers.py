@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import sql_identifiers as si
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _sql_identifiers as si
 
 HOSTILE_LEGAL = [
     "o'brien", 'dq"name', "back`tick", "semi;colon", "drop;--", "x'; DROP USER root; --", "spa ce",

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_evaluator import (
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._policy_evaluator import (
     ALLOW,
     EXPLICIT_DENY,
     IMPLICIT_DENY,

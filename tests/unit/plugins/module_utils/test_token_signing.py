@@ -16,7 +16,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import token_signing as ts
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _token_signing as ts
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import InvalidToken
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_token
 

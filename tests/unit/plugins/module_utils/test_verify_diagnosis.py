@@ -14,10 +14,10 @@ import pytest
 from botocore.stub import ANY
 from botocore.stub import Stubber
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_diagnosis
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import LoginSettings
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import LoginOutcome
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_diagnosis
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import LoginSettings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import LoginOutcome
 
 NOW = datetime.datetime(2026, 11, 25, 8, 0, 0, tzinfo=datetime.timezone.utc)
 ACCOUNT = "123456789012"
@@ -120,7 +120,7 @@ def outcome(diagnosis="token_rejected", message="refused", region="eu-west-1"):
 
 def run(aws, catalog=None, token=None, params=None, first=None):
     params = params or {"engine": "mysql"}
-    return verify_diagnosis.diagnose(first or outcome(), params, HOST, 3306, "app", aws, catalog=catalog, token=token,
+    return _verify_diagnosis.diagnose(first or outcome(), params, HOST, 3306, "app", aws, catalog=catalog, token=token,
                                      now=NOW)
 
 
@@ -319,10 +319,10 @@ def token(user="app", host=HOST, port=3306, signed=NOW, region="eu-west-1"):
 
 
 def test_parse_token_reads_only_public_facts():
-    facts = verify_diagnosis.parse_token(token())
+    facts = _verify_diagnosis.parse_token(token())
     assert facts["db_user"] == "app" and facts["host"] == HOST and facts["port"] == 3306
     assert facts["region"] == "eu-west-1" and facts["service"] == "rds-db" and facts["access_key_id"] == "AKIDEXAMPLE"
-    assert verify_diagnosis.parse_token("password123") is None
+    assert _verify_diagnosis.parse_token("password123") is None
 
 
 @pytest.mark.parametrize("tok, hint", [
@@ -396,7 +396,7 @@ def settings(engine):
 ])
 def test_read_catalog(engine, rows, expected):
     conn = Conn(rows)
-    exists, is_iam, detail = verify_diagnosis.read_catalog(settings(engine), "app", connect_fn=lambda s: (conn, "TLSv1.3"))
+    exists, is_iam, detail = _verify_diagnosis.read_catalog(settings(engine), "app", connect_fn=lambda s: (conn, "TLSv1.3"))
     assert (exists, is_iam) == expected
     assert conn.closed and detail
     assert conn.cur.executed[0][1] == ("app",)

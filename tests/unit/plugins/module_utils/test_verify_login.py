@@ -8,9 +8,9 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_login
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_login
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
 
 TOKEN = "db.example:3306/?Action=connect&DBUser=app&X-Amz-Signature=" + "f" * 64
 
@@ -79,7 +79,7 @@ def test_success_mysql_reports_user_tls_version_latency_and_hides_token():
 
     no_log = set()
     signer = FakeSigner()
-    out = verify_login.attempt_login(params(), "eu-west-1", signer, connect_fn=connect, clock=ticking_clock(),
+    out = _verify_login.attempt_login(params(), "eu-west-1", signer, connect_fn=connect, clock=ticking_clock(),
                                      no_log_values=no_log)
     assert out.connected is True
     assert out.current_user == "app"
@@ -101,7 +101,7 @@ def test_postgres_defaults_port_and_database():
         seen["s"] = settings
         return FakeConn(("app", "16.4")), "TLSv1.3"
 
-    out = verify_login.attempt_login(params(engine="postgres", db_port=None), None, FakeSigner(), connect_fn=connect)
+    out = _verify_login.attempt_login(params(engine="postgres", db_port=None), None, FakeSigner(), connect_fn=connect)
     assert out.connected and out.current_user == "app" and out.server_version == "16.4"
     assert seen["s"].port == 5432 and seen["s"].database == "postgres"
 
@@ -116,15 +116,15 @@ def test_postgres_defaults_port_and_database():
     ("Could not assume role arn:aws:iam::1:role/x (session s) with y: AccessDenied: no", "no_credentials"),
 ])
 def test_signing_failures_are_diagnosed(message, diagnosis):
-    out = verify_login.attempt_login(params(), None, FakeSigner(message), connect_fn=None)
+    out = _verify_login.attempt_login(params(), None, FakeSigner(message), connect_fn=None)
     assert out.diagnosis == diagnosis
     assert not out.connected
     assert message in out.message
 
 
 def test_signing_config_errors_are_not_diagnoses():
-    with pytest.raises(verify_login.VerifyConfigError, match="db_host must not contain a port"):
-        verify_login.attempt_login(params(), None, FakeSigner("db_host must not contain a port: set db_host=a"))
+    with pytest.raises(_verify_login.VerifyConfigError, match="db_host must not contain a port"):
+        _verify_login.attempt_login(params(), None, FakeSigner("db_host must not contain a port: set db_host=a"))
 
 
 def failing(message, kind):
@@ -146,7 +146,7 @@ def failing(message, kind):
      "token_rejected", "diagnose=true"),
 ])
 def test_connect_failures_are_diagnosed_and_scrubbed(engine, message, kind, diagnosis, hint):
-    out = verify_login.attempt_login(params(engine=engine), None, FakeSigner(), connect_fn=failing(message, kind))
+    out = _verify_login.attempt_login(params(engine=engine), None, FakeSigner(), connect_fn=failing(message, kind))
     assert out.diagnosis == diagnosis
     assert hint in out.message
     assert TOKEN not in out.message and TOKEN not in out.server_message
@@ -160,7 +160,7 @@ def test_no_tls_client_side_is_tls_and_postgres_gets_no_token():
         seen["secret"] = settings.secret
         raise DbConnectionError("pg_hba.conf rejects connection for host, no encryption", "auth")
 
-    out = verify_login.attempt_login(params(engine="postgres", ssl_mode="disable"), None, FakeSigner(),
+    out = _verify_login.attempt_login(params(engine="postgres", ssl_mode="disable"), None, FakeSigner(),
                                      connect_fn=connect)
     assert out.diagnosis == "tls"
     assert "ssl_mode=verify-full" in out.message
@@ -168,7 +168,7 @@ def test_no_tls_client_side_is_tls_and_postgres_gets_no_token():
 
 
 def test_plain_connection_that_logs_in_is_not_a_success():
-    out = verify_login.attempt_login(params(ssl_mode="prefer"), None, FakeSigner(),
+    out = _verify_login.attempt_login(params(ssl_mode="prefer"), None, FakeSigner(),
                                      connect_fn=lambda s: (FakeConn(("app@%", "8.0")), None))
     assert not out.connected and out.diagnosis == "tls"
 
@@ -180,7 +180,7 @@ def test_given_token_is_used_without_signing():
         seen["secret"] = settings.secret
         return FakeConn(("app@%", "8.0")), "TLSv1.2"
 
-    out = verify_login.attempt_login(params(token="given-token-value"), None, None, connect_fn=connect)
+    out = _verify_login.attempt_login(params(token="given-token-value"), None, None, connect_fn=connect)
     assert out.connected and out.token_source == "given" and seen["secret"] == "given-token-value"
 
 
@@ -192,5 +192,5 @@ def test_given_token_is_used_without_signing():
     (dict(connect_timeout=-1), "connect_timeout"),
 ])
 def test_bad_options(override, message):
-    with pytest.raises(verify_login.VerifyConfigError, match=message):
-        verify_login.validated_target(params(**override))
+    with pytest.raises(_verify_login.VerifyConfigError, match=message):
+        _verify_login.validated_target(params(**override))

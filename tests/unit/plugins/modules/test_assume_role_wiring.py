@@ -21,10 +21,10 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import db_connection
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import token_signing
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_login
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _db_connection
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _token_signing
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_login
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_enable
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_token
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_verify
@@ -46,9 +46,9 @@ pytestmark = pytest.mark.usefixtures("clean_env")
 
 def awx_credential_env(monkeypatch, session_name="awx-job-42", external_id="ext-7"):
     """What the credential type injects (extensions/awx/credential_type.yml)."""
-    monkeypatch.setenv(aws_session.ENV_ASSUME_ROLE_ARN, ROLE_ARN)
-    monkeypatch.setenv(aws_session.ENV_ROLE_SESSION_NAME, session_name)
-    monkeypatch.setenv(aws_session.ENV_EXTERNAL_ID, external_id)
+    monkeypatch.setenv(_aws_session.ENV_ASSUME_ROLE_ARN, ROLE_ARN)
+    monkeypatch.setenv(_aws_session.ENV_ROLE_SESSION_NAME, session_name)
+    monkeypatch.setenv(_aws_session.ENV_EXTERNAL_ID, external_id)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", AK)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SK)
     monkeypatch.setenv("AWS_REGION", REGION)
@@ -63,7 +63,7 @@ class StubbedSTS:
         self.stubber = Stubber(self.client)
         self.stubber.activate()
         self.base_keys = []
-        monkeypatch.setattr(token_signing, "default_sts_client_factory", self)
+        monkeypatch.setattr(_token_signing, "default_sts_client_factory", self)
 
     def __call__(self, creds, region, client_kwargs):
         self.base_keys.append(creds.access_key)
@@ -85,16 +85,16 @@ class StubbedSTS:
 
 def test_argument_spec_falls_back_to_the_credential_type_environment(monkeypatch):
     awx_credential_env(monkeypatch)
-    spec = dict(aws_session.assume_role_argument_spec())
+    spec = dict(_aws_session.assume_role_argument_spec())
     with patch_module_args({}):
         module = AnsibleAWSModule(argument_spec=spec)
-    assert aws_session.assume_role_options(module.params) == {
+    assert _aws_session.assume_role_options(module.params) == {
         "assume_role_arn": ROLE_ARN, "role_session_name": "awx-job-42", "external_id": "ext-7"}
 
 
 def test_an_explicit_option_wins_over_the_environment(monkeypatch):
     awx_credential_env(monkeypatch)
-    spec = dict(aws_session.assume_role_argument_spec())
+    spec = dict(_aws_session.assume_role_argument_spec())
     other = "arn:aws:iam::123456789012:role/other"
     with patch_module_args({"assume_role_arn": other}):
         module = AnsibleAWSModule(argument_spec=spec)
@@ -103,25 +103,25 @@ def test_an_explicit_option_wins_over_the_environment(monkeypatch):
 
 
 def test_empty_injected_values_mean_no_role():
-    env = {aws_session.ENV_ROLE_SESSION_NAME: "awx", aws_session.ENV_EXTERNAL_ID: ""}
+    env = {_aws_session.ENV_ROLE_SESSION_NAME: "awx", _aws_session.ENV_EXTERNAL_ID: ""}
     params = {"assume_role_arn": "", "role_session_name": "awx", "external_id": ""}
-    assert aws_session.assume_role_options(params, env) == {
+    assert _aws_session.assume_role_options(params, env) == {
         "assume_role_arn": None, "role_session_name": None, "external_id": None}
-    assert not aws_session.role_configured({"assume_role_arn": ""})
+    assert not _aws_session.role_configured({"assume_role_arn": ""})
 
 
 def test_an_explicit_session_name_without_a_role_still_fails_in_the_signer():
-    options = aws_session.signer_options({"role_session_name": "mine", "access_key": AK, "secret_key": SK},
+    options = _aws_session.signer_options({"role_session_name": "mine", "access_key": AK, "secret_key": SK},
                                          REGION, environ={})
     assert options["role_session_name"] == "mine"
-    with pytest.raises(token_signing.TokenError, match="only apply together with assume_role_arn"):
-        token_signing.TokenSigner(environ={}).generate(dict(options, db_host=HOST, db_port=5432, db_user="u"))
+    with pytest.raises(_token_signing.TokenError, match="only apply together with assume_role_arn"):
+        _token_signing.TokenSigner(environ={}).generate(dict(options, db_host=HOST, db_port=5432, db_user="u"))
 
 
 # -- clients of AnsibleAWSModule ------------------------------------------------------------------
 
 class Module:
-    """The parts of AnsibleAWSModule that aws_session.client uses; records the client calls."""
+    """The parts of AnsibleAWSModule that _aws_session.client uses; records the client calls."""
 
     def __init__(self, params, region=REGION):
         self.params = params
@@ -139,7 +139,7 @@ class Module:
 
 def test_no_role_leaves_the_client_alone():
     module = Module({"access_key": AK, "secret_key": SK, "assume_role_arn": None})
-    aws_session.client(module, "rds")
+    _aws_session.client(module, "rds")
     assert module.calls == [("rds", {})]
 
 
@@ -148,8 +148,8 @@ def test_role_client_uses_assumed_credentials_once_and_masks_them(monkeypatch):
     sts.expect({"RoleArn": ROLE_ARN, "RoleSessionName": "awx-job-42", "ExternalId": "ext-7"})
     module = Module({"access_key": AK, "secret_key": SK, "assume_role_arn": ROLE_ARN,
                      "role_session_name": "awx-job-42", "external_id": "ext-7"})
-    aws_session.client(module, "rds")
-    aws_session.client(module, "sts")
+    _aws_session.client(module, "rds")
+    _aws_session.client(module, "sts")
     sts.done()  # one AssumeRole for both clients
     assert sts.base_keys == [AK]
     for service, extra in module.calls:
@@ -164,7 +164,7 @@ def test_assume_failure_fails_the_module_without_secrets(monkeypatch):
     sts.stubber.add_client_error("assume_role", "AccessDenied", "not authorized to perform sts:AssumeRole")
     module = Module({"access_key": AK, "secret_key": SK, "assume_role_arn": ROLE_ARN})
     with pytest.raises(AssertionError) as e:
-        aws_session.client(module, "rds")
+        _aws_session.client(module, "rds")
     assert "Could not assume role %s" % ROLE_ARN in str(e.value) and "AccessDenied" in str(e.value)
     assert SK not in str(e.value)
 
@@ -236,8 +236,8 @@ def test_db_user_admin_token_is_signed_as_the_role():
 
     params = {"engine": "postgres", "login_host": HOST, "login_user": "iam_admin", "login_iam": True,
               "ssl_mode": "verify-full", "access_key": AK, "secret_key": SK, "assume_role_arn": ROLE_ARN}
-    settings = db_connection.login_settings(params, region=REGION,
-                                            signer=token_signing.TokenSigner(sts_client_factory=factory))
+    settings = _db_connection.login_settings(params, region=REGION,
+                                            signer=_token_signing.TokenSigner(sts_client_factory=factory))
     assert sts_calls == [AK]
     parts = check_token(settings.secret, {ASSUMED_AK: ASSUMED_SK}, expect_region=REGION)
     assert parts["user"] == "iam_admin" and parts["port"] == 5432
@@ -251,7 +251,7 @@ def test_rds_iam_verify_ignores_the_credential_type_role(monkeypatch, capsys):
     def no_sts(*args):
         raise AssertionError("rds_iam_verify must not assume the AWX credential's role")
 
-    monkeypatch.setattr(token_signing, "default_sts_client_factory", no_sts)
+    monkeypatch.setattr(_token_signing, "default_sts_client_factory", no_sts)
     seen = {}
 
     class Conn:
@@ -271,7 +271,7 @@ def test_rds_iam_verify_ignores_the_credential_type_role(monkeypatch, capsys):
         seen["token"] = settings.secret
         return Conn(), "TLSv1.3"
 
-    monkeypatch.setattr(verify_login, "connect", connect)
+    monkeypatch.setattr(_verify_login, "connect", connect)
     with patch_module_args({"engine": "mysql", "db_host": HOST, "db_port": 3306, "db_user": "app",
                             "ca_cert": "/ca.pem"}):
         with pytest.raises(SystemExit):

@@ -11,8 +11,8 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_login
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_login
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_verify
 
 AK = "AKIAIOSFODNN7EXAMPLE"
@@ -64,7 +64,7 @@ def test_success_returns_the_session_and_never_the_token(capsys, monkeypatch):
         seen["token"] = settings.secret
         return Conn(), "TLSv1.3"
 
-    monkeypatch.setattr(verify_login, "connect", connect)
+    monkeypatch.setattr(_verify_login, "connect", connect)
     rc, out, raw = run_module(capsys, base())
     assert rc == 0
     assert out["changed"] is False
@@ -79,7 +79,7 @@ def test_failure_fails_by_default_with_the_diagnosis(capsys, monkeypatch):
     def connect(settings):
         raise DbConnectionError("cannot reach the database at %s:3306: timed out" % HOST, "unreachable")
 
-    monkeypatch.setattr(verify_login, "connect", connect)
+    monkeypatch.setattr(_verify_login, "connect", connect)
     rc, out, raw = run_module(capsys, base())
     assert rc == 1 and out["failed"] is True
     assert out["connected"] is False and out["diagnosis"] == "network"
@@ -91,7 +91,7 @@ def test_fail_on_error_false_reports(capsys, monkeypatch):
     def connect(settings):
         raise DbConnectionError("certificate verify failed " + settings.secret, "tls")
 
-    monkeypatch.setattr(verify_login, "connect", connect)
+    monkeypatch.setattr(_verify_login, "connect", connect)
     rc, out, raw = run_module(capsys, base(fail_on_error=False))
     assert rc == 0 and not out.get("failed")
     assert out["connected"] is False and out["diagnosis"] == "tls"
@@ -104,14 +104,14 @@ def test_given_token_is_masked_everywhere(capsys, monkeypatch):
     def connect(settings):
         raise DbConnectionError("Access denied (using password: YES) " + settings.secret, "auth")
 
-    monkeypatch.setattr(verify_login, "connect", connect)
+    monkeypatch.setattr(_verify_login, "connect", connect)
     rc, out, raw = run_module(capsys, base(token=token, access_key=None, secret_key=None, fail_on_error=False))
     assert rc == 0 and out["diagnosis"] == "token_rejected" and out["token_source"] == "given"
     assert token not in raw and "b" * 64 not in raw
 
 
 def test_no_credentials(capsys, monkeypatch):
-    monkeypatch.setattr(verify_login, "connect", lambda s: pytest.fail("must not connect without a token"))
+    monkeypatch.setattr(_verify_login, "connect", lambda s: pytest.fail("must not connect without a token"))
     rc, out, _raw = run_module(capsys, base(access_key=None, secret_key=None, fail_on_error=False))
     assert rc == 0 and out["diagnosis"] == "no_credentials" and out["connected"] is False
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_document import (
+from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._policy_document import (
     PolicyDocumentError,
     connect_resources,
     partition_for_region,
