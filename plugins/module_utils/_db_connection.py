@@ -47,9 +47,7 @@ except ImportError as e:  # pragma: no cover - depends on the host
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMPORT_ERROR = e
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import signer_options
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 TLS_MODES = ("require", "verify-ca", "verify-full")
@@ -124,7 +122,7 @@ class LoginSettings:
 def login_settings(params, region=None, signer=None):
     """Build LoginSettings from module params; signs the admin token when login_iam is set.
 
-    ``region`` is the AWS region (module.region); ``signer`` a TokenSigner (tests inject one).
+    ``region`` is the AWS region (module.region); ``signer`` the module's TokenSigner, needed with login_iam.
     """
     engine = params["engine"]
     if engine not in DEFAULT_PORTS:
@@ -153,13 +151,11 @@ def login_settings(params, region=None, signer=None):
                 "login_iam needs TLS: an IAM token is a bearer credential sent in clear text inside the "
                 "connection, and RDS refuses it without TLS. Set ssl_mode to verify-full (recommended), "
                 "verify-ca or require (ssl_mode=%s given)." % ssl_mode, "config")
-        # Also the assume-role options (rds_iam_db_user has them; callers without them sign as the AWS options).
-        options = signer_options(params, region)
-        options.update(db_host=host, db_port=port, db_user=params["login_user"], region=region)
+        options = dict(db_host=host, db_port=port, db_user=params["login_user"], region=region)
         try:
-            secret = (signer or TokenSigner()).generate(options)["token"]
+            secret = signer.generate(options)["token"]
         except TokenError as e:
-            raise DbConnectionError("could not sign the IAM token for the admin login: %s" % e, "config")
+            raise DbConnectionError("could not sign the IAM token for the admin login: %s" % e, e.kind)
     else:
         secret = params.get("login_password") or ""
     return LoginSettings(engine, host, port, params["login_user"], secret, database, params.get("ca_cert"),

@@ -28,7 +28,6 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import USER_OPTION_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_runner import run
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 
 LOGIN_OPTION_NAMES = tuple(LOGIN_ARGUMENT_SPEC)
 # Needed to log in, in single mode at the top level, in multi-database mode in each entry or at the top level.
@@ -118,8 +117,6 @@ def run_databases(params, check_mode, region=None, signer=None, on_secret=None, 
     """
     validate_databases(params)
     entries = params["databases"]
-    if signer is None and any(database_params(params, e).get("login_iam") for e in entries):
-        signer = TokenSigner()
     shared_signer = LockedSigner(signer) if signer is not None else None
 
     def one(index, entry):

@@ -28,7 +28,6 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import SSL_MODES
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import login_settings
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import region_from_host
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import DIAGNOSABLE
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import diagnose
@@ -151,10 +150,10 @@ def login_params(params, entry):
     return merged
 
 
-def run_logins(params, aws, no_log_values=None, signer=None, login_fn=None):
+def run_logins(params, aws, signer, no_log_values=None, login_fn=None):
     """One result per ``logins`` entry in input order: the single mode's result plus db_host, db_port,
     db_user and label. An entry whose options cannot work gets ``failed: true``."""
-    shared_signer = LockedSigner(signer or TokenSigner())
+    shared_signer = LockedSigner(signer)
 
     def one(index, entry):
         merged = login_params(params, entry)

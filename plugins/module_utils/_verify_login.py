@@ -38,6 +38,9 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import connect
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import driver_missing
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import scrub
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_ASSUME_ROLE
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_CREDENTIALS_EXPIRED
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_NO_CREDENTIALS
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
 
 DIAGNOSES = (
@@ -45,9 +48,6 @@ DIAGNOSES = (
     "user_missing", "user_not_iam", "token_rejected",
 )
 
-# The AWS options the token signer reads (amazon.aws names).
-AWS_OPTION_NAMES = ("access_key", "secret_key", "session_token", "profile", "endpoint_url",
-                    "validate_certs", "aws_ca_bundle", "aws_config")
 
 _MYSQL_CODE_RE = re.compile(r"^\((\d+),")
 
@@ -109,14 +109,11 @@ def validated_target(params):
     return engine, str(host), port, user, database
 
 
-def classify_token_error(message):
-    """Diagnosis for a token that could not be signed (None: a configuration error)."""
-    lower = message.lower()
-    if "no aws credentials found" in lower or "profile" in lower and "was not found" in lower:
-        return "no_credentials"
-    if "expired" in lower or "expire at" in lower:
+def classify_token_error(error):
+    """Diagnosis for a TokenError, read from its kind (None: a configuration error)."""
+    if error.kind == KIND_CREDENTIALS_EXPIRED:
         return "credentials_expired"
-    if "could not refresh" in lower or "could not load aws credentials" in lower or "could not assume" in lower:
+    if error.kind in (KIND_NO_CREDENTIALS, KIND_ASSUME_ROLE):
         return "no_credentials"
     return None
 
@@ -201,12 +198,10 @@ def attempt_login(params, region, signer, connect_fn=None, clock=None, no_log_va
         outcome.token_source = "given"
     else:
         outcome.token_source = "signed"
-        options = dict((name, params.get(name)) for name in AWS_OPTION_NAMES)
-        options.update(db_host=host, db_port=port, db_user=user, region=region)
         try:
-            signed = signer.generate(options)
+            signed = signer.generate(dict(db_host=host, db_port=port, db_user=user, region=region))
         except TokenError as e:
-            diagnosis = classify_token_error(str(e))
+            diagnosis = classify_token_error(e)
             if diagnosis is None:
                 raise VerifyConfigError(str(e))
             outcome.diagnosis = diagnosis

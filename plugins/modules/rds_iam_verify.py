@@ -408,6 +408,7 @@ logins:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import CONCURRENCY_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import check_concurrency
@@ -419,8 +420,9 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch impor
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import run_logins
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import summary
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import verify_one
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import client as aws_client
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import module_signer
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import VerifyConfigError
 
 
@@ -443,13 +445,15 @@ def main():
         module.fail_json(msg=bad)
 
     def client(service, region):
-        return module.client(service, region=region) if region else module.client(service)
+        return aws_client(module, service, retry_decorator=AWSRetry.jittered_backoff(), region=region)
     aws = AwsClients(client)
+    # Signs as this host's own identity: rds_iam_verify has no assume-role options.
+    signer = module_signer(module)
 
     if params["logins"] is not None:
         if not params["logins"]:
             module.fail_json(msg="logins is empty: give at least one entry.", logins=[])
-        results = run_logins(params, aws, no_log_values=module.no_log_values)
+        results = run_logins(params, aws, signer, no_log_values=module.no_log_values)
         failed, message = summary(results, params["fail_on_error"])
         if failed:
             module.fail_json(msg=message, changed=False, logins=results)
@@ -459,7 +463,6 @@ def main():
     if missing:
         module.fail_json(msg="missing required arguments: %s" % ", ".join(missing))
     try:
-        signer = None if params.get("token") else TokenSigner()
         result = verify_one(params, signer, aws, no_log_values=module.no_log_values)
     except (VerifyConfigError, TokenError) as e:
         module.fail_json(msg=str(e), connected=False, diagnosis=None, db_endpoint="%s:%s" % (

@@ -53,15 +53,13 @@ def test_defaults_per_engine():
     assert SECRET not in repr(s)
 
 
-def test_iam_login_signs_with_aws_options():
+def test_iam_login_signs_for_the_login_target():
+    # The signer is the module's AWS principal (test_assume_role_wiring signs with a real one).
     signer = FakeSigner()
-    s = dbc.login_settings(params(login_password=None, login_iam=True, login_port=3307, access_key="AKIA",
-                                  secret_key="sk", endpoint_url="http://127.0.0.1:5000"),
-                           region="us-east-1", signer=signer)
+    s = dbc.login_settings(params(login_password=None, login_iam=True, login_port=3307), region="us-east-1",
+                           signer=signer)
     assert s.secret == TOKEN and s.iam
-    call = signer.calls[0]
-    assert (call["db_host"], call["db_port"], call["db_user"], call["region"]) == ("127.0.0.1", 3307, "admin", "us-east-1")
-    assert (call["access_key"], call["secret_key"], call["endpoint_url"]) == ("AKIA", "sk", "http://127.0.0.1:5000")
+    assert signer.calls == [{"db_host": "127.0.0.1", "db_port": 3307, "db_user": "admin", "region": "us-east-1"}]
 
 
 @pytest.mark.parametrize("mode", ["disable", "allow", "prefer"])
@@ -90,8 +88,9 @@ def test_token_signing_error_is_reported():
     class Broken:
         def generate(self, options):
             raise dbc.TokenError("No region to sign the token for")
-    with pytest.raises(dbc.DbConnectionError, match="could not sign the IAM token.*No region"):
+    with pytest.raises(dbc.DbConnectionError, match="could not sign the IAM token.*No region") as e:
         dbc.login_settings(params(login_password=None, login_iam=True), signer=Broken())
+    assert e.value.kind == "config"
 
 
 def test_scrub():

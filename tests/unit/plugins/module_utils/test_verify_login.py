@@ -10,20 +10,25 @@ import pytest
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_login
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_ASSUME_ROLE
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_CONFIG
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_CREDENTIALS_EXPIRED
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_NO_CREDENTIALS
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
 
 TOKEN = "db.example:3306/?Action=connect&DBUser=app&X-Amz-Signature=" + "f" * 64
 
 
 class FakeSigner:
-    def __init__(self, error=None):
+    def __init__(self, error=None, kind=KIND_CONFIG):
         self.error = error
+        self.kind = kind
         self.options = None
 
     def generate(self, options):
         self.options = options
         if self.error:
-            raise TokenError(self.error)
+            raise TokenError(self.error, self.kind)
         return {"token": TOKEN, "expires_at": "2026-11-25T08:00:00Z", "region": "eu-west-1"}
 
 
@@ -106,17 +111,21 @@ def test_postgres_defaults_port_and_database():
     assert seen["s"].port == 5432 and seen["s"].database == "postgres"
 
 
-@pytest.mark.parametrize("message, diagnosis", [
-    ("No AWS credentials found to sign the RDS IAM token. Tried ...", "no_credentials"),
-    ("The AWS profile ghost was not found in the shared credentials and config files.", "no_credentials"),
-    ("Could not refresh the AWS credentials from profile x (custom-process): RuntimeError: Credentials were "
-     "refreshed, but the refreshed credentials are still expired.", "credentials_expired"),
-    ("The AWS credentials from profile x expire at 2026-01-01T00:00:00Z, before the token's 15 minutes end",
+@pytest.mark.parametrize("message, kind, diagnosis", [
+    ("No AWS credentials found to sign the RDS IAM token. Tried ...", KIND_NO_CREDENTIALS, "no_credentials"),
+    ("The AWS profile ghost was not found in the shared credentials and config files.", KIND_NO_CREDENTIALS,
+     "no_credentials"),
+    ("Could not refresh the AWS credentials from custom-process: RuntimeError: Credentials were "
+     "refreshed, but the refreshed credentials are still expired.", KIND_CREDENTIALS_EXPIRED, "credentials_expired"),
+    ("The AWS credentials from iam-role expire before the token's 15 minutes end", KIND_CREDENTIALS_EXPIRED,
      "credentials_expired"),
-    ("Could not assume role arn:aws:iam::1:role/x (session s) with y: AccessDenied: no", "no_credentials"),
+    ("Could not assume role arn:aws:iam::1:role/x (session s) with y: AccessDenied: no", KIND_ASSUME_ROLE,
+     "no_credentials"),
+    # The kind decides, never the words: an "expired" in a message of another kind changes nothing.
+    ("No AWS credentials found (the old ones expired)", KIND_NO_CREDENTIALS, "no_credentials"),
 ])
-def test_signing_failures_are_diagnosed(message, diagnosis):
-    out = _verify_login.attempt_login(params(), None, FakeSigner(message), connect_fn=None)
+def test_signing_failures_are_diagnosed_by_kind(message, kind, diagnosis):
+    out = _verify_login.attempt_login(params(), None, FakeSigner(message, kind), connect_fn=None)
     assert out.diagnosis == diagnosis
     assert not out.connected
     assert message in out.message

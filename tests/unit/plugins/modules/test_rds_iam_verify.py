@@ -14,6 +14,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_login
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_verify
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_token
 
 AK = "AKIAIOSFODNN7EXAMPLE"
 SK = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -73,6 +74,23 @@ def test_success_returns_the_session_and_never_the_token(capsys, monkeypatch):
     assert out["db_endpoint"] == "%s:3306" % HOST and out["token_source"] == "signed"
     assert seen["token"].startswith(HOST + ":3306/?Action=connect&DBUser=app")
     assert seen["token"] not in raw and "X-Amz-Signature" not in raw and SK not in raw
+
+
+def test_keys_in_the_task_win_over_aws_profile_in_the_environment(capsys, monkeypatch, clean_env):
+    # amazon.aws' profile option falls back to AWS_PROFILE and then refuses it beside keys; the task set keys only.
+    (clean_env / "credentials").write_text(
+        "[ops]\naws_access_key_id = AKIAOPSEXAMPLE000001\naws_secret_access_key = ops-secret\n")
+    monkeypatch.setenv("AWS_PROFILE", "ops")
+    seen = {}
+
+    def connect(settings):
+        seen["token"] = settings.secret
+        return Conn(), "TLSv1.3"
+
+    monkeypatch.setattr(_verify_login, "connect", connect)
+    rc, out, raw = run_module(capsys, base())
+    assert rc == 0 and out["connected"] is True, out.get("msg")
+    check_token(seen["token"], {AK: SK}, expect_region="eu-west-1")
 
 
 def test_failure_fails_by_default_with_the_diagnosis(capsys, monkeypatch):

@@ -11,9 +11,11 @@ __metaclass__ = type
 
 import threading
 
+import boto3.session
+
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import _token_signing
+
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_login
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.test_rds_iam_verify import AK
@@ -131,12 +133,12 @@ def test_fail_on_error_fails_after_all_logins_were_tried(capsys, servers):
 
 def test_credentials_are_resolved_once_for_all_logins(capsys, servers, monkeypatch):
     calls = []
-    real = _token_signing.TokenSigner._base_source
+    real = boto3.session.Session.get_credentials
 
-    def counting(self, options):
-        calls.append(options.get("db_host"))
-        return real(self, options)
-    monkeypatch.setattr(_token_signing.TokenSigner, "_base_source", counting)
+    def counting(self):
+        calls.append(self)
+        return real(self)
+    monkeypatch.setattr(boto3.session.Session, "get_credentials", counting)
     rc, out, _raw = run_module(capsys, base([login("db%d" % i) for i in range(5)]))
     assert rc == 0 and all(r["connected"] for r in out["logins"])
     assert len(calls) == 1 and len(set(servers.tokens)) == 5
