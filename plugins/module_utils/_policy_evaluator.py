@@ -730,8 +730,3 @@ def _implicit_reason(scan, target):
         return "implicit deny: no statement allows %s (%d Allow statement(s) not applied because of a Condition: %s)" % (
             target, len(scan.skipped), "; ".join("%s %s" % (s.label(), s.note) for s in scan.skipped))
     return "implicit deny: no statement allows %s" % target
-
-
-def rds_db_user_arn(region, account_id, resource_id, db_user, partition="aws"):
-    """The resource ``rds-db:connect`` is evaluated on."""
-    return "arn:%s:rds-db:%s:%s:dbuser:%s/%s" % (partition, region, account_id, resource_id, db_user)

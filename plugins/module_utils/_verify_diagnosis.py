@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover
     from urlparse import parse_qsl  # type: ignore
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _policy_evaluator
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import rds_db_arn
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import MYSQL_ENGINES
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import connect
@@ -291,8 +292,7 @@ def check_policy(aws, ident, db, user):
     if ident is None or db is None:
         return Check("policy", UNKNOWN, "needs the caller identity and the database's resource id"), None, UNDETERMINED
     kind, name, partition, account = principal_of(ident["arn"])
-    resource = _policy_evaluator.rds_db_user_arn(db["region"], db["account"] or account, db["resource_id"], user,
-                                                partition=db["partition"] or partition)
+    resource = rds_db_arn(db["partition"] or partition, db["region"], db["account"] or account, db["resource_id"], user)
     if kind == "root":
         return Check("policy", OK, "the account root user may connect to %s" % resource), resource, LOCAL
     if kind not in ("role", "user"):

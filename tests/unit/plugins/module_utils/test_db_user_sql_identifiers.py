@@ -58,6 +58,8 @@ def test_legal_hostile_names_round_trip(name):
     ("trail ", "white space"),
     ("star*", "wildcard"),
     ("what?", "wildcard"),
+    ("${aws:username}", "policy variable"),
+    ("app${x}", "policy variable"),
 ])
 def test_refused_everywhere(flavor, name, why):
     with pytest.raises(si.IdentifierError, match=why):
