@@ -338,10 +338,13 @@ def main():
         required_one_of=[["db_instance_identifier", "db_cluster_identifier", "databases"]],
         supports_check_mode=True,
     )
-    if module.params["wait_timeout"] < 0:
-        module.fail_json(msg="wait_timeout must not be negative")
+    wait_timeout = module.params["wait_timeout"]
+    if wait_timeout < 0 or (module.params["wait"] and wait_timeout < 1):
+        # Refused before any AWS call: 0 would make the change and then fail at once.
+        module.fail_json(msg="wait_timeout %d must be at least 1 second while wait is true (or set wait: false)."
+                         % wait_timeout, error_kind="config")
     if module.params["concurrency"] < 1:
-        module.fail_json(msg="concurrency must be at least 1")
+        module.fail_json(msg="concurrency must be at least 1", error_kind="config")
 
     retry = AWSRetry.jittered_backoff(retries=10)
     # With assume_role_arn (or DBAUTH_RDS_IAM_ASSUME_ROLE_ARN), both clients use the role's credentials.
@@ -359,8 +362,8 @@ def main():
         changed, result, diff, warnings = ensure(client, module.params, module.check_mode, account_lookup=account_lookup)
     except IamAuthError as e:
         if e.exception is not None:
-            module.fail_json_aws(e.exception, msg=e.message, changed=e.changed, **e.result)
-        module.fail_json(msg=e.message, changed=e.changed, **e.result)
+            module.fail_json_aws(e.exception, msg=e.message, changed=e.changed, error_kind=e.kind, **e.result)
+        module.fail_json(msg=e.message, changed=e.changed, error_kind=e.kind, **e.result)
 
     for warning in warnings:
         module.warn(warning)
@@ -375,7 +378,7 @@ def batch(module, client, account_lookup, retry):
             account_lookup=account_lookup, retry=retry,
         )
     except IamAuthError as e:
-        module.fail_json(msg=e.message)
+        module.fail_json(msg=e.message, error_kind=e.kind)
     except RdsReadError as e:
         module.fail_json_aws(e.exception, msg=e.message)
     for warning in warnings:
