@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import socket
 import ssl
 
 try:
@@ -50,6 +51,8 @@ except ImportError as e:  # pragma: no cover - depends on the host
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# How long a statement may go unanswered: PyMySQL's read/write timeout, PostgreSQL's statement_timeout.
+STATEMENT_TIMEOUT = 60
 TLS_MODES = ("require", "verify-ca", "verify-full")
 MYSQL_ENGINES = ("mysql", "mariadb")
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgres": 5432}
@@ -231,16 +234,17 @@ def connect_mysql(settings):
     require_tls = settings.ssl_mode in TLS_MODES
     kwargs = dict(host=settings.host, port=settings.port, user=settings.user,
                   password=settings.secret.encode("utf-8"), connect_timeout=settings.connect_timeout,
-                  read_timeout=max(60, settings.connect_timeout), write_timeout=max(60, settings.connect_timeout),
+                  read_timeout=max(STATEMENT_TIMEOUT, settings.connect_timeout),
+                  write_timeout=max(STATEMENT_TIMEOUT, settings.connect_timeout),
                   charset="utf8mb4", autocommit=True, defer_connect=True)
     if settings.database:
         kwargs["database"] = settings.database
     if settings.ssl_mode == "disable":
         kwargs["ssl_disabled"] = True
-    elif require_tls:
-        kwargs["ssl"] = mysql_ssl_context(settings.ssl_mode, settings.ca_cert)
     # allow/prefer: PyMySQL's default (TLS when offered, certificate not checked)
     try:
+        if require_tls:
+            kwargs["ssl"] = _ca_checked(mysql_ssl_context, settings)
         conn = GuardedMySQLConnection(**kwargs)
         conn.dbauth_require_tls = require_tls
         conn.connect()
@@ -290,7 +294,11 @@ def connect_postgres(settings):
     """Open a psycopg2 connection (not autocommit); returns (connection, tls_version or None)."""
     kwargs = dict(host=settings.host, port=settings.port, user=settings.user, dbname=settings.database,
                   sslmode=settings.ssl_mode, connect_timeout=settings.connect_timeout,
-                  application_name="dbauth.rds_iam", client_encoding="UTF8")
+                  application_name="dbauth.rds_iam", client_encoding="UTF8",
+                  # The server ends a statement that waits longer (a lock held by another session, ...);
+                  # keepalives notice a peer that is gone.
+                  options="-c statement_timeout=%d" % (STATEMENT_TIMEOUT * 1000),
+                  keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
     if settings.secret:
         kwargs["password"] = settings.secret
     if settings.ssl_mode in ("verify-ca", "verify-full"):
@@ -313,11 +321,31 @@ def connect_postgres(settings):
     return conn, tls_version
 
 
+def failure_kind(exc):
+    """``timeout`` when a driver error means the server did not answer in time, else ``sql``."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, (socket.timeout, TimeoutError)) or isinstance(cause, (socket.timeout, TimeoutError)):
+        return "timeout"  # PyMySQL: OperationalError 2013 raised while reading a timed-out socket
+    if HAS_PSYCOPG2 and isinstance(exc, psycopg2.extensions.QueryCanceledError):
+        return "timeout"  # PostgreSQL: statement_timeout
+    return "sql"
+
+
+def _ca_checked(make_context, settings):
+    """``make_context(ssl_mode, ca_cert)``; a CA bundle that cannot be read is a TLS error naming ca_cert."""
+    try:
+        return make_context(settings.ssl_mode, settings.ca_cert)
+    except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+        raise DbConnectionError("ca_cert %s could not be read as a CA bundle (%s: %s): give the PEM bundle that "
+                                "signed the certificate of %s (RDS: global-bundle.pem); nothing was sent."
+                                % (settings.ca_cert, type(e).__name__, e, settings.endpoint), "tls")
+
+
 def connect(settings):
     if settings.ca_cert and settings.ssl_mode in ("verify-ca", "verify-full") and not os.path.isfile(settings.ca_cert):
         raise DbConnectionError("ca_cert %s is not a file: give the CA bundle that signed the certificate of %s "
                                 "(RDS: global-bundle.pem); nothing was sent." % (settings.ca_cert, settings.endpoint),
-                                "config")
+                                "tls")
     if settings.engine in MYSQL_ENGINES:
         return connect_mysql(settings)
     return connect_postgres(settings)

@@ -47,7 +47,8 @@ class DbUserError(Exception):
     """A refusal or failure; the message is user-facing and carries no secret.
 
     ``kind``: ``input`` (the users list is invalid), ``refused`` (the server's state forbids the
-    change, nothing was written) or ``sql`` (a statement failed while applying).
+    change, nothing was written), ``sql`` (a statement failed while applying) or ``timeout`` (the
+    server did not answer in time; the message says what was applied).
     """
 
     def __init__(self, message, users=None, queries=None, kind="refused"):

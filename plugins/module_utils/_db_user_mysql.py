@@ -29,6 +29,7 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import failure_kind
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import Plan
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
@@ -412,7 +413,7 @@ class MySQLUsers:
                         failed = plan.result()
                         failed["action"] = "failed"
                         users.append(failed)
-                        raise DbUserError(message, users=users, queries=executed, kind="sql")
+                        raise DbUserError(message, users=users, queries=executed, kind=failure_kind(e))
                     executed.append(text)
                 done.append(plan)
         return executed

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import failure_kind
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import Plan
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
@@ -196,7 +197,10 @@ class PostgresUsers:
                     try:
                         cur.execute(sql)
                     except Exception as e:  # psycopg2.Error
-                        self.conn.rollback()
+                        try:
+                            self.conn.rollback()
+                        except Exception:  # pylint: disable=broad-except - a server that is gone rolls back by itself
+                            pass
                         detail = str(e).strip()
                         hint = ""
                         if "cannot be dropped because some objects depend on it" in detail:
@@ -205,7 +209,14 @@ class PostgresUsers:
                         raise DbUserError(
                             "%s failed for %s: %s.%s PostgreSQL ran everything in one transaction, which was rolled "
                             "back: no user was changed." % (sql, plan.spec.label(), detail, hint),
-                            users=[], queries=[], kind="sql")
+                            users=[], queries=[], kind=failure_kind(e))
                     executed.append(sql)
-        self.conn.commit()
+        try:
+            self.conn.commit()
+        except Exception as e:  # psycopg2.Error: the server did not confirm the transaction
+            raise DbUserError(
+                "COMMIT of %d statements for %s failed: %s. Whether PostgreSQL applied them is unknown: re-run, the "
+                "module reads the state again and converges." % (
+                    len(executed), ", ".join(p.spec.label() for p in plans if p.changed), str(e).strip()),
+                users=[], queries=executed, kind=failure_kind(e))
         return executed

@@ -14,7 +14,9 @@ __metaclass__ = type
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import MYSQL_ENGINES
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import connect
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import failure_kind
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import login_settings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import MySQLUsers
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_postgres import PostgresUsers
@@ -44,10 +46,16 @@ def run(params, check_mode, region=None, signer=None, on_secret=None, connector=
     conn, tls_version = (connector or connect)(settings)
     try:
         manager = manager_for(engine, conn, settings.user)
-        flavor = manager.read_server()
-        specs = normalize_users(params, engine, flavor)  # length limits of the real server
-        plans = manager.plan(specs, params.get("convert_existing", False))
-        queries = manager.queries(plans)
+        try:
+            flavor = manager.read_server()
+            specs = normalize_users(params, engine, flavor)  # length limits of the real server
+            plans = manager.plan(specs, params.get("convert_existing", False))
+            queries = manager.queries(plans)
+        except DbUserError:
+            raise
+        except Exception as e:  # a driver error while reading: nothing was written yet
+            raise DbUserError("reading the users on %s failed before any change (no user was changed): %s: %s"
+                              % (settings.endpoint, type(e).__name__, e), kind=failure_kind(e))
         if check_mode or not any(p.changed for p in plans):
             if engine not in MYSQL_ENGINES:
                 conn.rollback()

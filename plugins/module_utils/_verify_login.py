@@ -230,10 +230,6 @@ def attempt_login(params, region, signer, connect_fn=None, clock=None, no_log_va
     started = clock()
     try:
         conn, tls_version = connect_fn(settings)
-        try:
-            current_user, server_version = _server_facts(conn, engine)
-        finally:
-            conn.close()
     except DbConnectionError as e:
         outcome.latency_ms = round((clock() - started) * 1000.0, 1)
         outcome.error_kind = e.kind
@@ -244,10 +240,16 @@ def attempt_login(params, region, signer, connect_fn=None, clock=None, no_log_va
             raise VerifyConfigError(message)
         outcome.message = message
         return outcome
+    except Exception as e:  # the driver failed otherwise: report, never with the token, and claim no login
+        raise VerifyConfigError("could not connect to %s as %s: %s"
+                                % (endpoint, user, scrub("%s: %s" % (type(e).__name__, e), [token])))
+    try:
+        current_user, server_version = _server_facts(conn, engine)
     except Exception as e:  # a driver error after the login (the queries): report, never with the token
-        outcome.latency_ms = round((clock() - started) * 1000.0, 1)
         raise VerifyConfigError("Logged in to %s as %s, but reading the session facts failed: %s"
                                 % (endpoint, user, scrub("%s: %s" % (type(e).__name__, e), [token])))
+    finally:
+        conn.close()
     outcome.latency_ms = round((clock() - started) * 1000.0, 1)
     if ssl_mode not in TLS_MODES and not tls_version:
         outcome.diagnosis = "tls"

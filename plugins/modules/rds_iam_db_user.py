@@ -461,7 +461,7 @@ def main():
     except DbConnectionError as e:
         module.fail_json(msg=str(e), error_kind=e.kind, users=[], queries=[])
     except DbUserError as e:
-        module.fail_json(msg=str(e), users=e.users, queries=e.queries)
+        module.fail_json(msg=str(e), error_kind=e.kind, users=e.users, queries=e.queries)
     module.exit_json(**result)
 
 

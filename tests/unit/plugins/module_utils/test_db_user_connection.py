@@ -93,6 +93,27 @@ def test_token_signing_error_is_reported():
     assert e.value.kind == "config"
 
 
+@pytest.mark.parametrize("engine", ["mysql", "postgres"])
+def test_missing_ca_cert_names_the_option_and_the_file(engine, tmp_path):
+    missing = str(tmp_path / "missing-bundle.pem")
+    settings = dbc.login_settings(params(engine=engine, ca_cert=missing))
+    with pytest.raises(dbc.DbConnectionError) as e:
+        dbc.connect(settings)
+    assert e.value.kind == "tls"
+    assert "ca_cert %s is not a file" % missing in str(e.value) and SECRET not in str(e.value)
+
+
+def test_a_ca_cert_that_is_no_certificate_is_a_tls_error_not_a_traceback(tmp_path):
+    # ssl.create_default_context raised before the driver's try: a bare ssl error left the module.
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("not a certificate\n")
+    settings = dbc.login_settings(params(ca_cert=str(bundle)))
+    with pytest.raises(dbc.DbConnectionError) as e:
+        dbc.connect(settings)
+    assert e.value.kind == "tls"
+    assert "ca_cert %s could not be read as a CA bundle" % bundle in str(e.value)
+
+
 def test_scrub():
     assert dbc.scrub("x %s y %s" % (SECRET, TOKEN), [SECRET, TOKEN, ""]) == "x ******** y ********"
 

@@ -408,6 +408,27 @@ def test_failure_reports_exactly_what_was_applied():
     assert "not applied: 'u3'@'%', 'u4'@'%'" in text and "read-only" in text
 
 
+def test_a_server_that_stops_answering_mid_batch_is_a_timeout_that_says_what_was_applied():
+    # PyMySQL raises OperationalError 2013 while handling the socket's timeout (read_timeout).
+    import socket
+    import pymysql
+    try:
+        try:
+            raise socket.timeout("timed out")
+        except socket.timeout as e:
+            raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query (%s)" % e)
+    except pymysql.err.OperationalError as e:
+        lost = e
+    conn = mysql8(schemas=["app"])
+    conn.fail_on = "CREATE USER 'u2'"
+    conn.fail_exc = lost
+    with pytest.raises(DbUserError) as e:
+        plan_and_apply(conn, [{"name": "u%d" % i} for i in range(1, 4)])
+    assert e.value.kind == "timeout"
+    assert [(u["name"], u["action"]) for u in e.value.users] == [("u1", "created"), ("u2", "failed")]
+    assert "applied before the failure: 'u1'@'%'" in str(e.value) and "not applied: 'u3'@'%'" in str(e.value)
+
+
 def test_plugin_not_loaded_hint():
     import pymysql
     conn = mysql8()

@@ -131,6 +131,23 @@ def test_signing_failures_are_diagnosed_by_kind(message, kind, diagnosis):
     assert message in out.message
 
 
+def test_missing_ca_cert_is_a_tls_diagnosis_and_no_login_is_claimed(tmp_path):
+    missing = str(tmp_path / "missing-bundle.pem")
+    out = _verify_login.attempt_login(params(ca_cert=missing), None, FakeSigner())
+    assert out.connected is False and out.diagnosis == "tls"
+    assert "ca_cert %s is not a file" % missing in out.message
+    assert "Logged in" not in out.message
+
+
+def test_an_error_while_connecting_never_claims_a_login():
+    def connect(settings):
+        raise FileNotFoundError(2, "No such file or directory")
+    with pytest.raises(_verify_login.VerifyConfigError) as e:
+        _verify_login.attempt_login(params(), None, FakeSigner(), connect_fn=connect)
+    assert "Logged in" not in str(e.value)
+    assert "could not connect to db.example:3306" in str(e.value) and TOKEN not in str(e.value)
+
+
 def test_signing_config_errors_are_not_diagnoses():
     with pytest.raises(_verify_login.VerifyConfigError, match="db_host must not contain a port"):
         _verify_login.attempt_login(params(), None, FakeSigner("db_host must not contain a port: set db_host=a"))

@@ -109,3 +109,21 @@ def test_connection_error_kind(capsys, monkeypatch):
     monkeypatch.setattr(_db_user_runner, "connect", connector)
     rc, out = run_module(capsys, base(name="a"))
     assert rc == 1 and out["error_kind"] == "unreachable" and "cannot reach" in out["msg"]
+
+
+def test_a_driver_error_while_reading_is_a_failure_with_a_kind_not_a_traceback(capsys, monkeypatch):
+    import socket
+    import pymysql
+
+    class Hung:
+        def cursor(self):
+            raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query") \
+                from socket.timeout("timed out")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(_db_user_runner, "connect", lambda settings: (Hung(), "TLSv1.3"))
+    rc, out = run_module(capsys, base(engine="mysql", login_user="admin", ssl_mode="require", name="app"))
+    assert rc == 1 and out["error_kind"] == "timeout"
+    assert "failed before any change (no user was changed)" in out["msg"] and PASSWORD not in json.dumps(out)

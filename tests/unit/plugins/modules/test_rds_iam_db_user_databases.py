@@ -195,7 +195,9 @@ def test_a_driver_error_while_reading_fails_its_entry_without_the_secret(capsys,
     assert rc == 1
     a, b = out["databases"]
     assert a["changed"] is True and "failed" not in a
-    assert b["failed"] is True and b["kind"] == "sql" and b["msg"].startswith("RuntimeError: server closed")
+    assert b["failed"] is True and b["kind"] == "sql"
+    assert b["msg"].startswith("reading the users on db-b:5432 failed before any change (no user was changed): "
+                               "RuntimeError: server closed")
     assert OTHER_PASSWORD not in json.dumps(out)
 
 
