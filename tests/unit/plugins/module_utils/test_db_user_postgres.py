@@ -200,7 +200,7 @@ def test_a_commit_without_answer_says_the_outcome_is_unknown():
     with pytest.raises(DbUserError) as e:
         run(conn, [{"name": "a1"}])
     assert e.value.kind == "timeout"
-    assert "COMMIT of 2 statements for a1 failed" in str(e.value)
+    assert "COMMIT of 2 statements for 'a1' failed" in str(e.value)
     assert "Whether PostgreSQL applied them is unknown" in str(e.value)
     assert e.value.queries == conn.writes
 
@@ -211,7 +211,7 @@ def test_a_failed_rollback_does_not_hide_the_failure():
     conn = FakeConn()
     conn.fail_on = 'CREATE ROLE "a1"'
     conn.rollback = gone
-    with pytest.raises(DbUserError, match="failed for a1"):
+    with pytest.raises(DbUserError, match="failed for 'a1'"):
         run(conn, [{"name": "a1"}])
 
 
