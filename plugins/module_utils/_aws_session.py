@@ -96,10 +96,6 @@ def assume_role_options(params, environ=None):
     return options
 
 
-def role_configured(params):
-    return bool(params.get("assume_role_arn"))
-
-
 def profile_from_environment_only(params, environ=None):
     """True when ``params`` hold keys and a profile that is AWS_PROFILE's (or AWS_DEFAULT_PROFILE's) value.
 

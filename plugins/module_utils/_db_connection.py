@@ -54,6 +54,7 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 # How long a statement may go unanswered: PyMySQL's read/write timeout, PostgreSQL's statement_timeout.
 STATEMENT_TIMEOUT = 60
 TLS_MODES = ("require", "verify-ca", "verify-full")
+VERIFY_MODES = ("verify-ca", "verify-full")  # the server certificate is checked against ca_cert
 MYSQL_ENGINES = ("mysql", "mariadb")
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgres": 5432}
 
@@ -301,7 +302,7 @@ def connect_postgres(settings):
                   keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
     if settings.secret:
         kwargs["password"] = settings.secret
-    if settings.ssl_mode in ("verify-ca", "verify-full"):
+    if settings.ssl_mode in VERIFY_MODES:
         if settings.ca_cert:
             kwargs["sslrootcert"] = settings.ca_cert
         elif psycopg2.extensions.libpq_version() >= 160000:
@@ -342,7 +343,7 @@ def _ca_checked(make_context, settings):
 
 
 def connect(settings):
-    if settings.ca_cert and settings.ssl_mode in ("verify-ca", "verify-full") and not os.path.isfile(settings.ca_cert):
+    if settings.ca_cert and settings.ssl_mode in VERIFY_MODES and not os.path.isfile(settings.ca_cert):
         raise DbConnectionError("ca_cert %s is not a file: give the CA bundle that signed the certificate of %s "
                                 "(RDS: global-bundle.pem); nothing was sent." % (settings.ca_cert, settings.endpoint),
                                 "tls")

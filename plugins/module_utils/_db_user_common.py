@@ -220,8 +220,6 @@ class Plan:
         return {"before_header": label, "after_header": label, "before": self.before or {}, "after": self.after or {}}
 
 
-def check_refusals(plans_or_errors):
-    """Raise one DbUserError listing every refusal collected while planning."""
-    errors = [e for e in plans_or_errors if e]
-    if errors:
-        raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+def refusal(errors):
+    """The DbUserError listing every refusal collected while planning, for every engine."""
+    return DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))

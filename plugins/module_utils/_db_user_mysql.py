@@ -33,6 +33,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import Plan
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import refusal
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import IdentifierError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import describe
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import display_privilege_key
@@ -301,7 +302,7 @@ class MySQLUsers:
                 refused.add(spec.key)
         specs = [s for s in specs if s.key not in refused]
         if not specs:
-            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+            raise refusal(errors)
         accounts = self.read_accounts([s.name for s in specs])
         existing_keys = [(s.name, s.host) for s in specs if (s.name, s.host) in accounts]
         privileges = self.read_privileges(existing_keys)
@@ -371,7 +372,7 @@ class MySQLUsers:
                 after["privileges"] = before["privileges"]
             plans.append(Plan(spec, action if statements else "unchanged", before, after, statements))
         if errors:
-            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+            raise refusal(errors)
         return plans
 
     # -- applying -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import Plan
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import refusal
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import describe
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import pg_quote_ident
 
@@ -107,7 +108,7 @@ class PostgresUsers:
                 errors.append(reason)
         specs = [s for s in specs if not protected_reason(s.name, "postgres", self.login_user, self.current_users)]
         if not specs:
-            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+            raise refusal(errors)
         wanted_roles = set()
         for spec in specs:
             wanted_roles |= set(spec.roles or [])
@@ -180,7 +181,7 @@ class PostgresUsers:
             plans.append(Plan(spec, action if statements else "unchanged", before, after,
                               [(s, None) for s in statements]))
         if errors:
-            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+            raise refusal(errors)
         for plan in plans:
             plan.statements = [s if isinstance(s, tuple) else (s, None) for s in plan.statements]
         return plans

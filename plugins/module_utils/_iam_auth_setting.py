@@ -37,6 +37,8 @@ except ImportError:
 
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _rds_databases
 
 # Engines whose DB instances/clusters support IAM database authentication.
@@ -144,12 +146,9 @@ def describe(client, target):
         if record is not None and record.get(key, "").lower() != target.identifier.lower():
             # RDS identifiers are case-insensitive (stored in lower case); any other answer is not ours to change.
             raise IamAuthError("asked for %s, AWS answered for '%s'; nothing was changed." % (target.label, record.get(key)))
-    except ClientError as e:
-        codes = INSTANCE_NOT_FOUND_CODES if target.kind == "instance" else CLUSTER_NOT_FOUND_CODES
-        if _aws_error_code(e) in codes:
-            return None
-        raise IamAuthError("Failed to describe %s" % target.label, exception=e)
-    except BotoCoreError as e:
+    except is_boto3_error_code(list(INSTANCE_NOT_FOUND_CODES if target.kind == "instance" else CLUSTER_NOT_FOUND_CODES)):
+        return None
+    except (ClientError, BotoCoreError) as e:  # pylint: disable=duplicate-except
         raise IamAuthError("Failed to describe %s" % target.label, exception=e)
     return record
 
@@ -497,7 +496,7 @@ def batch_targets(entries):
         if key in seen:
             raise IamAuthError(
                 "%s: %s '%s' is given twice (first in databases[%d]); give each database once"
-                % (where, target.option, target.identifier, seen[key])
+                % (where, target.option, target.identifier, seen[key]), kind="config"
             )
         seen[key] = index
         targets.append(target)

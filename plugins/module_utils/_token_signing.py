@@ -26,7 +26,6 @@ import os
 import re
 
 TOKEN_LIFETIME = 900  # seconds; fixed by RDS
-DEFAULT_CACHE_MIN_TTL = 60
 _UTC = datetime.timezone.utc
 _LIFETIME = datetime.timedelta(seconds=TOKEN_LIFETIME)
 _SIGNED_AT_RE = re.compile(r"[?&]X-Amz-Date=([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")

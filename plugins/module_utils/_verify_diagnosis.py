@@ -400,6 +400,16 @@ def diagnose(outcome, params, host, port, user, aws, catalog=None, token=None, n
     user_ok = any(c.name == "user" and c.status == OK for c in checks)
     if diagnosis in ("user_not_iam", "user_missing") and user_ok:
         diagnosis = "token_rejected"  # the catalog contradicts the guess made from the server's message
+    aws_unknown = [name for name in ("iam_enabled", "policy") if name in unknown]
+    if diagnosis == "user_not_iam" and not user_ok and aws_unknown:
+        # PostgreSQL refuses a user outside rds_iam and a token that IAM refuses alike; without the AWS checks
+        # that tell them apart, the server's message is no diagnosis.
+        return "token_rejected", (
+            "Login as %s to %s refused; the cause is undetermined: the user may not be a member of rds_iam, or IAM "
+            "refused the token (policy, IAM database authentication off), and %s could not be checked from this "
+            "host. Give it the read-only permissions listed in the module's notes, or login_user/login_password "
+            "to read the user's catalog entry. Server: %s" % (user, endpoint, " and ".join(aws_unknown),
+                                                                outcome.message)), checks, facts
     if diagnosis == "token_rejected":
         message = ("Login as %s to %s refused, and every link that could be checked holds (%s)%s. Remaining causes: "
                    "the host's clock (tokens are dated), credentials revoked or a session expired after signing, a "

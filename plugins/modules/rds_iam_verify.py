@@ -210,6 +210,16 @@ notes:
     or a cause the module cannot see)."
   - The principal's policies are evaluated locally (Allow/Deny, wildcards, permissions boundary); service control
     policies and session policies are not visible to it.
+  - "To diagnose itself with O(diagnose=true), the host's principal needs these read-only permissions (none of them
+    grants a login): C(rds:DescribeDBInstances) and C(rds:DescribeDBClusters) on C(*) (the IAM setting and the
+    resource id); for a role, C(iam:GetRole), C(iam:ListRolePolicies), C(iam:GetRolePolicy),
+    C(iam:ListAttachedRolePolicies) and C(iam:SimulatePrincipalPolicy) on its own role ARN; for an IAM user,
+    C(iam:GetUser), C(iam:ListUserPolicies), C(iam:GetUserPolicy), C(iam:ListAttachedUserPolicies),
+    C(iam:ListGroupsForUser), C(iam:ListGroupPolicies), C(iam:GetGroupPolicy), C(iam:ListAttachedGroupPolicies)
+    and C(iam:SimulatePrincipalPolicy) on itself and its groups; C(iam:GetPolicy) and C(iam:GetPolicyVersion) on the
+    attached managed policies and the permissions boundary. C(sts:GetCallerIdentity) needs no permission."
+  - Without those reads a refused PostgreSQL login is V(token_rejected) with a message that the cause is
+    undetermined: PostgreSQL refuses a user outside C(rds_iam) and a token that IAM refuses alike.
   - This module proves the identity of the host it runs on, so it has no assume-role options and ignores the
     E(DBAUTH_RDS_IAM_ASSUME_ROLE_ARN), E(DBAUTH_RDS_IAM_ROLE_SESSION_NAME) and E(DBAUTH_RDS_IAM_EXTERNAL_ID)
     environment variables that the collection's AWX credential type injects on the controller. It signs with
@@ -408,7 +418,6 @@ logins:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import CONCURRENCY_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import check_concurrency
@@ -444,8 +453,8 @@ def main():
     if bad:
         module.fail_json(msg=bad)
 
-    def client(service, region):
-        return aws_client(module, service, retry_decorator=AWSRetry.jittered_backoff(), region=region)
+    def client(service, region):  # read-only calls, each retried on throttling by _verify_identity
+        return aws_client(module, service, region=region)
     aws = AwsClients(client)
     # Signs as this host's own identity: rds_iam_verify has no assume-role options.
     signer = module_signer(module)

@@ -224,6 +224,21 @@ def test_postgres_guess_user_not_iam_is_overruled_by_the_catalog():
     assert diagnosis == "token_rejected"
 
 
+def test_postgres_guess_user_not_iam_is_undetermined_when_aws_cannot_be_read():
+    # A host without rds:Describe* and iam:Get*: PostgreSQL's refusal alone does not tell a user outside
+    # rds_iam from a token that IAM refuses, so the diagnosis must not pick one.
+    with Aws() as aws:
+        aws.caller()
+        aws.stubs["rds"].add_client_error("describe_db_clusters", service_error_code="AccessDenied", service_message="no")
+        aws.stubs["rds"].add_client_error("describe_db_instances", service_error_code="AccessDenied",
+                                          service_message="no")
+        diagnosis, message, checks, _facts = run(aws, params={"engine": "postgres"},
+                                                 first=outcome("user_not_iam", "password authentication failed"))
+    assert statuses(checks)["iam_enabled"] == "unknown" and statuses(checks)["policy"] == "unknown"
+    assert diagnosis == "token_rejected"
+    assert "cause is undetermined" in message and "rds_iam" in message and "policy" in message
+
+
 def test_policy_reads_denied_simulation_still_decides():
     with Aws() as aws:
         aws.caller()
@@ -403,26 +418,14 @@ def test_read_catalog(engine, rows, expected):
 
 
 class NoCredsAws:
+    """Real botocore clients on a host without credentials: every call raises NoCredentialsError."""
+
     def client(self, service):
-        return _NoCredsClient()
-
-
-class _NoCredsClient:
-    def get_caller_identity(self):
-        from botocore.exceptions import NoCredentialsError
-        raise NoCredentialsError()
-
-    def describe_db_clusters(self, **kw):
-        from botocore.exceptions import NoCredentialsError
-        raise NoCredentialsError()
-
-    def describe_db_instances(self, **kw):
-        from botocore.exceptions import NoCredentialsError
-        raise NoCredentialsError()
+        return botocore.session.Session().create_client(service, region_name="eu-west-1")
 
 
 @pytest.mark.parametrize("tok, expected", [(None, "no_credentials"), (token(), "token_rejected")])
-def test_no_credentials_only_counts_when_the_host_signed(tok, expected):
+def test_no_credentials_only_counts_when_the_host_signed(tok, expected, clean_env):
     diagnosis, _message, checks, _facts = run(NoCredsAws(), token=tok)
     assert diagnosis == expected
     assert statuses(checks)["credentials"] == ("failed" if tok is None else "unknown")

@@ -82,7 +82,6 @@ def test_empty_injected_values_mean_no_role():
     params = {"assume_role_arn": "", "role_session_name": "awx", "external_id": ""}
     assert _aws_session.assume_role_options(params, env) == {
         "assume_role_arn": None, "role_session_name": None, "external_id": None}
-    assert not _aws_session.role_configured({"assume_role_arn": ""})
 
 
 def test_an_explicit_session_name_without_a_role_still_fails():

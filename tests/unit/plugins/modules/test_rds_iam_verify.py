@@ -58,14 +58,20 @@ def base(**kw):
     return args
 
 
-def test_success_returns_the_session_and_never_the_token(capsys, monkeypatch):
-    seen = {}
+@pytest.fixture
+def seen(monkeypatch):
+    """What the module sent to the server (the token), from a connect that always succeeds."""
+    sent = {}
 
     def connect(settings):
-        seen["token"] = settings.secret
+        sent["token"] = settings.secret
         return Conn(), "TLSv1.3"
 
     monkeypatch.setattr(_verify_login, "connect", connect)
+    return sent
+
+
+def test_success_returns_the_session_and_never_the_token(capsys, seen):
     rc, out, raw = run_module(capsys, base())
     assert rc == 0
     assert out["changed"] is False
@@ -76,19 +82,12 @@ def test_success_returns_the_session_and_never_the_token(capsys, monkeypatch):
     assert seen["token"] not in raw and "X-Amz-Signature" not in raw and SK not in raw
 
 
-def test_keys_in_the_task_win_over_aws_profile_in_the_environment(capsys, monkeypatch, clean_env):
+def test_keys_in_the_task_win_over_aws_profile_in_the_environment(capsys, monkeypatch, clean_env, seen):
     # amazon.aws' profile option falls back to AWS_PROFILE and then refuses it beside keys; the task set keys only.
     (clean_env / "credentials").write_text(
         "[ops]\naws_access_key_id = AKIAOPSEXAMPLE000001\naws_secret_access_key = ops-secret\n")
     monkeypatch.setenv("AWS_PROFILE", "ops")
-    seen = {}
-
-    def connect(settings):
-        seen["token"] = settings.secret
-        return Conn(), "TLSv1.3"
-
-    monkeypatch.setattr(_verify_login, "connect", connect)
-    rc, out, raw = run_module(capsys, base())
+    rc, out, dummy_raw = run_module(capsys, base())
     assert rc == 0 and out["connected"] is True, out.get("msg")
     check_token(seen["token"], {AK: SK}, expect_region="eu-west-1")
 
