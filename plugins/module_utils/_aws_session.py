@@ -267,4 +267,3 @@ def client(module, service, retry_decorator=None, region=None):
 def module_signer(module):
     """A TokenSigner for the tokens of an AnsibleAWSModule, as its principal."""
     return TokenSigner(module_principal(module))
-

@@ -200,7 +200,8 @@ class PostgresUsers:
                     except Exception as e:  # psycopg2.Error
                         try:
                             self.conn.rollback()
-                        except Exception:  # pylint: disable=broad-except - a server that is gone rolls back by itself
+                        # A server that is gone rolls back by itself; the failure above is what to report.
+                        except Exception:  # pylint: disable=broad-except
                             pass
                         detail = str(e).strip()
                         hint = ""

@@ -408,8 +408,8 @@ def diagnose(outcome, params, host, port, user, aws, catalog=None, token=None, n
             "Login as %s to %s refused; the cause is undetermined: the user may not be a member of rds_iam, or IAM "
             "refused the token (policy, IAM database authentication off), and %s could not be checked from this "
             "host. Give it the read-only permissions listed in the module's notes, or login_user/login_password "
-            "to read the user's catalog entry. Server: %s" % (user, endpoint, " and ".join(aws_unknown),
-                                                                outcome.message)), checks, facts
+            "to read the user's catalog entry. Server: %s"
+            % (user, endpoint, " and ".join(aws_unknown), outcome.message)), checks, facts
     if diagnosis == "token_rejected":
         message = ("Login as %s to %s refused, and every link that could be checked holds (%s)%s. Remaining causes: "
                    "the host's clock (tokens are dated), credentials revoked or a session expired after signing, a "

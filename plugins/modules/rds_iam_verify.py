@@ -219,7 +219,7 @@ notes:
     and C(iam:SimulatePrincipalPolicy) on itself and its groups; C(iam:GetPolicy) and C(iam:GetPolicyVersion) on the
     attached managed policies and the permissions boundary. C(sts:GetCallerIdentity) needs no permission."
   - Without those reads a refused PostgreSQL login is V(token_rejected) with a message that the cause is
-    undetermined: PostgreSQL refuses a user outside C(rds_iam) and a token that IAM refuses alike.
+    undetermined, because PostgreSQL refuses a user outside C(rds_iam) and a token that IAM refuses alike.
   - This module proves the identity of the host it runs on, so it has no assume-role options and ignores the
     E(DBAUTH_RDS_IAM_ASSUME_ROLE_ARN), E(DBAUTH_RDS_IAM_ROLE_SESSION_NAME) and E(DBAUTH_RDS_IAM_EXTERNAL_ID)
     environment variables that the collection's AWX credential type injects on the controller. It signs with

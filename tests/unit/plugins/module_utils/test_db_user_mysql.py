@@ -412,13 +412,8 @@ def test_a_server_that_stops_answering_mid_batch_is_a_timeout_that_says_what_was
     # PyMySQL raises OperationalError 2013 while handling the socket's timeout (read_timeout).
     import socket
     import pymysql
-    try:
-        try:
-            raise socket.timeout("timed out")
-        except socket.timeout as e:
-            raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query (%s)" % e)
-    except pymysql.err.OperationalError as e:
-        lost = e
+    lost = pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query (timed out)")
+    lost.__context__ = socket.timeout("timed out")  # what raising it inside PyMySQL's except clause sets
     conn = mysql8(schemas=["app"])
     conn.fail_on = "CREATE USER 'u2'"
     conn.fail_exc = lost

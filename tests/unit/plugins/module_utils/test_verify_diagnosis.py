@@ -121,7 +121,7 @@ def outcome(diagnosis="token_rejected", message="refused", region="eu-west-1"):
 def run(aws, catalog=None, token=None, params=None, first=None):
     params = params or {"engine": "mysql"}
     return _verify_diagnosis.diagnose(first or outcome(), params, HOST, 3306, "app", aws, catalog=catalog, token=token,
-                                     now=NOW)
+                                      now=NOW)
 
 
 def statuses(checks):

@@ -207,7 +207,7 @@ def test_simulate_returns_decision_matched_statements_and_missing_keys():
                 {"ContextKeyName": "aws:EpochTime", "ContextKeyValues": ["1"], "ContextKeyType": "numeric"},
                 {"ContextKeyName": "aws:PrincipalArn", "ContextKeyValues": [source], "ContextKeyType": "string"}]})
         result = _verify_identity.simulate(iam, source, "rds-db:connect", resource,
-                                          {"aws:PrincipalArn": source, "aws:EpochTime": "1"})
+                                           {"aws:PrincipalArn": source, "aws:EpochTime": "1"})
         stub.assert_no_pending_responses()
     assert result == {"decision": "explicitDeny", "matched": ["deny-db"], "missing": ["aws:PrincipalTag/team"]}
 

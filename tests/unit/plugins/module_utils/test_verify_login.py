@@ -85,7 +85,7 @@ def test_success_mysql_reports_user_tls_version_latency_and_hides_token():
     no_log = set()
     signer = FakeSigner()
     out = _verify_login.attempt_login(params(), "eu-west-1", signer, connect_fn=connect, clock=ticking_clock(),
-                                     no_log_values=no_log)
+                                      no_log_values=no_log)
     assert out.connected is True
     assert out.current_user == "app"
     assert out.tls_version == "TLSv1.3"
@@ -187,7 +187,7 @@ def test_no_tls_client_side_is_tls_and_postgres_gets_no_token():
         raise DbConnectionError("pg_hba.conf rejects connection for host, no encryption", "auth")
 
     out = _verify_login.attempt_login(params(engine="postgres", ssl_mode="disable"), None, FakeSigner(),
-                                     connect_fn=connect)
+                                      connect_fn=connect)
     assert out.diagnosis == "tls"
     assert "ssl_mode=verify-full" in out.message
     assert seen["secret"] == ""
@@ -195,7 +195,7 @@ def test_no_tls_client_side_is_tls_and_postgres_gets_no_token():
 
 def test_plain_connection_that_logs_in_is_not_a_success():
     out = _verify_login.attempt_login(params(ssl_mode="prefer"), None, FakeSigner(),
-                                     connect_fn=lambda s: (FakeConn(("app@%", "8.0")), None))
+                                      connect_fn=lambda s: (FakeConn(("app@%", "8.0")), None))
     assert not out.connected and out.diagnosis == "tls"
 
 

@@ -50,7 +50,7 @@ class Servers:
             self.settings.append(settings)
         if settings.host.startswith("down-"):
             raise _db_connection.DbConnectionError("cannot reach the database at %s: refused" % settings.endpoint,
-                                                  "unreachable")
+                                                   "unreachable")
         if settings.host.startswith("badpw-"):
             message = "login to %s refused, password %s" % (settings.endpoint, settings.secret)
             raise _db_connection.DbConnectionError(message, "auth")
