@@ -74,11 +74,13 @@ LOGIN_ARGUMENT_SPEC = dict(
 
 
 class DbConnectionError(Exception):
-    """A failed login; ``kind`` is one of config, unreachable, auth, tls, driver."""
+    """A failed login; ``kind`` is one of config, unreachable, auth, tls, driver; ``option`` names the option
+    at fault when one is (a config error)."""
 
-    def __init__(self, message, kind):
+    def __init__(self, message, kind, option=None):
         super(DbConnectionError, self).__init__(message)
         self.kind = kind
+        self.option = option
 
 
 def scrub(text, secrets):
@@ -250,7 +252,7 @@ def connect_mysql(settings):
         conn.dbauth_require_tls = require_tls
         conn.connect()
     except DbConnectionError as e:
-        raise DbConnectionError(scrub(e, [settings.secret]), e.kind)
+        raise DbConnectionError(scrub(e, [settings.secret]), e.kind, e.option)
     except pymysql.MySQLError as e:
         raise _classify_mysql_error(e, settings)
     except (OSError, ValueError) as e:
@@ -339,14 +341,14 @@ def _ca_checked(make_context, settings):
     except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
         raise DbConnectionError("ca_cert %s could not be read as a CA bundle (%s: %s): give the PEM bundle that "
                                 "signed the certificate of %s (RDS: global-bundle.pem); nothing was sent."
-                                % (settings.ca_cert, type(e).__name__, e, settings.endpoint), "tls")
+                                % (settings.ca_cert, type(e).__name__, e, settings.endpoint), "config", "ca_cert")
 
 
 def connect(settings):
     if settings.ca_cert and settings.ssl_mode in VERIFY_MODES and not os.path.isfile(settings.ca_cert):
         raise DbConnectionError("ca_cert %s is not a file: give the CA bundle that signed the certificate of %s "
                                 "(RDS: global-bundle.pem); nothing was sent." % (settings.ca_cert, settings.endpoint),
-                                "tls")
+                                "config", "ca_cert")
     if settings.engine in MYSQL_ENGINES:
         return connect_mysql(settings)
     return connect_postgres(settings)

@@ -136,7 +136,7 @@ def classify_connect_error(err, engine, ssl_mode, user, endpoint):
         return "network", (
             "Nothing answered at %s: %s. Check db_host and db_port (the endpoint's port, not a default), DNS, "
             "and that security groups / network ACLs let this host reach the database." % (endpoint, text))
-    if err.kind == "tls":
+    if err.kind == "tls" or err.option == "ca_cert":  # a CA bundle that cannot be read is a broken TLS link too
         return "tls", (
             "TLS to %s failed: %s. Give ca_cert the CA bundle that signed the server certificate (RDS: "
             "global-bundle.pem), connect with the endpoint name written in the certificate (ssl_mode=verify-full "
@@ -235,7 +235,7 @@ def attempt_login(params, region, signer, connect_fn=None, clock=None, no_log_va
         outcome.error_kind = e.kind
         outcome.server_message = scrub(str(e), [token])
         outcome.diagnosis, message = classify_connect_error(
-            DbConnectionError(outcome.server_message, e.kind), engine, ssl_mode, user, endpoint)
+            DbConnectionError(outcome.server_message, e.kind, e.option), engine, ssl_mode, user, endpoint)
         if outcome.diagnosis is None:
             raise VerifyConfigError(message)
         outcome.message = message

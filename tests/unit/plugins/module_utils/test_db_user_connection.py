@@ -99,18 +99,18 @@ def test_missing_ca_cert_names_the_option_and_the_file(engine, tmp_path):
     settings = dbc.login_settings(params(engine=engine, ca_cert=missing))
     with pytest.raises(dbc.DbConnectionError) as e:
         dbc.connect(settings)
-    assert e.value.kind == "tls"
+    assert (e.value.kind, e.value.option) == ("config", "ca_cert")
     assert "ca_cert %s is not a file" % missing in str(e.value) and SECRET not in str(e.value)
 
 
-def test_a_ca_cert_that_is_no_certificate_is_a_tls_error_not_a_traceback(tmp_path):
+def test_a_ca_cert_that_is_no_certificate_is_an_error_naming_it_not_a_traceback(tmp_path):
     # ssl.create_default_context raised before the driver's try: a bare ssl error left the module.
     bundle = tmp_path / "bundle.pem"
     bundle.write_text("not a certificate\n")
     settings = dbc.login_settings(params(ca_cert=str(bundle)))
     with pytest.raises(dbc.DbConnectionError) as e:
         dbc.connect(settings)
-    assert e.value.kind == "tls"
+    assert (e.value.kind, e.value.option) == ("config", "ca_cert")
     assert "ca_cert %s could not be read as a CA bundle" % bundle in str(e.value)
 
 
