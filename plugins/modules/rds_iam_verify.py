@@ -474,8 +474,9 @@ def main():
     try:
         result = verify_one(params, signer, aws, no_log_values=module.no_log_values)
     except (VerifyConfigError, TokenError) as e:
-        module.fail_json(msg=str(e), connected=False, diagnosis=None, db_endpoint="%s:%s" % (
-            params.get("db_host"), params.get("db_port")), db_user=params.get("db_user"))
+        module.fail_json(msg=str(e), error_kind=getattr(e, "kind", "config"), connected=False, diagnosis=None,
+                         db_endpoint="%s:%s" % (params.get("db_host"), params.get("db_port")),
+                         db_user=params.get("db_user"))
 
     if not result["connected"] and params["fail_on_error"]:
         module.fail_json(**result)

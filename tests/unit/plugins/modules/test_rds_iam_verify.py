@@ -142,3 +142,9 @@ def test_bad_option_is_a_plain_failure(capsys):
 def test_mutually_exclusive_identifiers(capsys):
     rc, out, _raw = run_module(capsys, base(db_instance_identifier="a", db_cluster_identifier="b"))
     assert rc == 1 and "mutually exclusive" in out["msg"]
+
+
+def test_a_db_user_with_a_newline_is_a_config_error_before_any_login(capsys, seen):
+    rc, out, raw = run_module(capsys, base(db_user="app\nuser"))
+    assert rc == 1 and out["error_kind"] == "config" and out["connected"] is False
+    assert "control character" in out["msg"] and "token" not in seen
