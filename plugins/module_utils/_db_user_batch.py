@@ -8,7 +8,7 @@
 
 """rds_iam_db_user with ``databases``: many databases in one module invocation.
 
-Each entry is the single mode's work (db_user_runner.run) on its own connection, with the login
+Each entry is the single mode's work (_db_user_runner.run) on its own connection, with the login
 options of the entry falling back to the top-level options of the same name. Entries run in a
 bounded thread pool; one entry's failure (unreachable, refused login, missing CA file, invalid
 users, a failing statement) becomes that entry's result and never hides the others.

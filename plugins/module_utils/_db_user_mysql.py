@@ -19,7 +19,7 @@ State of every listed account is read in a constant number of queries:
 * the databases and tables named in privileges: SCHEMATA and TABLES.
 
 User names and hosts are always driver parameters; database and table names are quoted with
-backticks by sql_identifiers.mysql_quote_ident; privilege names are checked against the server's
+backticks by _sql_identifiers.mysql_quote_ident; privilege names are checked against the server's
 own ``SHOW PRIVILEGES`` list before they are written into a statement.
 """
 

@@ -10,7 +10,7 @@
 
 Everything happens in one transaction: the state of all listed roles (with their direct and
 transitive memberships) is read in one query, the DDL runs only for what differs, and a failure
-rolls every statement back.  Role names are quoted by sql_identifiers.pg_quote_ident.
+rolls every statement back.  Role names are quoted by _sql_identifiers.pg_quote_ident.
 """
 
 from __future__ import absolute_import, division, print_function

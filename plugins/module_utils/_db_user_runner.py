@@ -34,7 +34,7 @@ def run(params, check_mode, region=None, signer=None, on_secret=None, connector=
     """Do the work; returns the module result dict.  Raises DbUserError or DbConnectionError.
 
     ``on_secret`` is called with the admin password/token so that the caller can mask it
-    (module.no_log_values.add); ``connector`` replaces db_connection.connect in tests.
+    (module.no_log_values.add); ``connector`` replaces _db_connection.connect in tests.
     """
     engine = params["engine"]
     # Syntax checks before any connection: a bad list never reaches the server.

@@ -247,7 +247,7 @@ def check_database(aws, params, host, port):
 
 
 # Request context keys of rds-db:connect that this check does not read: a decision that depends
-# on one of them is "undetermined" (policy_evaluator's unknown_keys), never a guess.
+# on one of them is "undetermined" (_policy_evaluator's unknown_keys), never a guess.
 UNKNOWN_CONTEXT_KEYS = ("aws:PrincipalTag/*", "aws:userid", "aws:PrincipalOrg*", "aws:MultiFactorAuth*",
                         "aws:TokenIssueTime", "aws:SourceIdentity", "aws:RoleSessionName", "aws:FederatedProvider")
 
@@ -270,7 +270,7 @@ UNDETERMINED = "undetermined"
 
 
 def _simulated(sim, principal, resource):
-    """The policy check from an iam:SimulatePrincipalPolicy result (see verify_identity.simulate)."""
+    """The policy check from an iam:SimulatePrincipalPolicy result (see _verify_identity.simulate)."""
     missing = ""
     if sim["missing"]:
         missing = " (the simulation lacked the context keys %s)" % ", ".join(sim["missing"])

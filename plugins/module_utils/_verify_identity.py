@@ -13,7 +13,7 @@
   ``rds:DescribeDBClusters``) and whether IAM database authentication is on;
 * what AWS itself decides for the caller (``iam:SimulatePrincipalPolicy`` on the role or user ARN,
   its IAM path kept: the simulation includes the permissions boundary), and the identity policies
-  of the caller (role or user: inline, attached, groups, permissions boundary) for policy_evaluator
+  of the caller (role or user: inline, attached, groups, permissions boundary) for _policy_evaluator
   when the caller may not simulate.
 
 Every function takes boto3 clients (tests pass stubbed ones) and raises ``AwsReadError`` with the
