@@ -16,7 +16,8 @@ Rows:
   lookup (cache hits)           the same user 1000 times: the cached token is handed out.
   module (loop)                 a loop of N module runs in one task, per token.
   aws cli                       N runs of `aws rds generate-db-auth-token`, per token.
-  in-process                    presign_token() and botocore's generate_db_auth_token, for reference.
+  in-process                    the collection's TokenSigner (one amazon.aws RDS client, botocore signing)
+                                and a plain botocore client's generate_db_auth_token, for reference.
 """
 
 import os
@@ -28,7 +29,6 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import argparse  # noqa: E402  pylint: disable=wrong-import-position
-import datetime  # noqa: E402  pylint: disable=wrong-import-position
 import json  # noqa: E402  pylint: disable=wrong-import-position
 import shutil  # noqa: E402  pylint: disable=wrong-import-position
 import subprocess  # noqa: E402  pylint: disable=wrong-import-position
@@ -138,14 +138,14 @@ def in_process(n):
     os.makedirs(coll)
     os.symlink(ROOT, os.path.join(coll, "rds_iam"))
     sys.path.insert(0, tmp)
-    from ansible_collections.dbauth.rds_iam.plugins.module_utils import token_signing as ts  # pylint: disable=import-error
+    # pylint: disable=import-error
+    from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import signer_for
     import botocore.session
 
-    creds = ts.FrozenCredentials(ACCESS_KEY, SECRET_KEY)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    signer = signer_for(access_key=ACCESS_KEY, secret_key=SECRET_KEY)
     start = time.perf_counter()
     for i in range(n):
-        ts.presign_token(HOST, 5432, "user%d" % i, "eu-west-1", creds, now)
+        signer.generate({"db_host": HOST, "db_port": 5432, "db_user": "user%d" % i})
     ours = time.perf_counter() - start
     client = botocore.session.Session().create_client(
         "rds", region_name="eu-west-1", aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
@@ -183,7 +183,7 @@ def main():
     if cli is not None:
         rows.append(("aws rds generate-db-auth-token x %d" % args.cli_runs, args.cli_runs, cli))
     rows += [
-        ("in-process presign_token() x %d" % n, n, ours),
+        ("in-process TokenSigner.generate() x %d" % n, n, ours),
         ("in-process botocore generate_db_auth_token x %d" % n, n, boto),
     ]
     cli_ms = (cli / args.cli_runs * 1000.0) if cli is not None else None

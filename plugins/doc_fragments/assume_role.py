@@ -10,8 +10,8 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Assume-role options of the modules that call AWS or sign tokens (rds_iam_enable, rds_iam_db_user,
-    # rds_iam_token) and of the rds_iam_token lookup. Implemented in module_utils/aws_session.py (fallbacks)
-    # and module_utils/token_signing.py (the STS call). The environment variables are the ones the
+    # rds_iam_token) and of the rds_iam_token lookup. Implemented in module_utils/_aws_session.py (fallbacks
+    # and the STS call through amazon.aws' client). The environment variables are the ones the
     # collection's AWX / Automation Controller credential type injects (docs/awx.md).
 
     MODULES = r"""

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Database login options shared by modules that log in to MySQL, MariaDB or PostgreSQL
-    # (rds_iam_db_user; rds_iam_verify). Implemented in module_utils/db_connection.py.
+    # (rds_iam_db_user; rds_iam_verify). Implemented in module_utils/_db_connection.py.
     DOCUMENTATION = r"""
 options:
   engine:

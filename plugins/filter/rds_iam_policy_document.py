@@ -79,7 +79,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_document import (
+from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._policy_document import (
     MANAGED_POLICY_MAX_CHARS,
     PolicyDocumentError,
     policy_documents,

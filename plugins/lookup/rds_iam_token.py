@@ -97,31 +97,45 @@ _raw:
   elements: str
 """
 
+import hashlib
+import os
+
 from ansible.errors import AnsibleLookupError
 
+from ansible_collections.amazon.aws.plugins.plugin_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_options
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import PLUGIN_OPTION_NAMES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import ASSUME_ROLE_ENV
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import AwsPrincipal
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import profile_from_environment_only
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenSigner
 
-# One signer per process: it keeps resolved credentials and tokens between lookups.
-_SIGNER = None
+# The options that choose the AWS principal, and the environment variables botocore reads for it.
+_PRINCIPAL_OPTION_NAMES = ("access_key", "secret_key", "session_token", "profile", "endpoint_url",
+                           "assume_role_arn", "role_session_name", "external_id")
+_PRINCIPAL_ENV = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE") + tuple(
+    ASSUME_ROLE_ENV.values())
+_OPTION_NAMES = ("db_host", "db_port", "db_user", "region") + _PRINCIPAL_OPTION_NAMES
+
+# One signer per principal and process: it keeps the principal's clients and tokens between lookups.
+_SIGNERS = {}
 
 
-def _signer():
-    global _SIGNER
-    if _SIGNER is None:
-        _SIGNER = TokenSigner()
-    return _SIGNER
+def _principal_key(options):
+    """Which principal signs: the options and environment that choose it, secrets as digests only."""
+    def digest(value):
+        return hashlib.sha256(str(value).encode("utf-8")).hexdigest() if value else None
+    return (tuple(digest(options.get(name)) for name in _PRINCIPAL_OPTION_NAMES)
+            + tuple(os.environ.get(name) for name in _PRINCIPAL_ENV))
 
 
 class LookupModule(AWSLookupBase):
     def run(self, terms, variables=None, **kwargs):
         super(LookupModule, self).run(terms, variables, **kwargs)
-        options = dict((name, self.get_option(name)) for name in PLUGIN_OPTION_NAMES)
-        options.update(assume_role_options(options))
+        if profile_from_environment_only(self.get_options()):
+            self.set_option("profile", "")  # amazon.aws reads "" as "no profile"; None would fall back again
+        options = dict((name, self.get_option(name)) for name in _OPTION_NAMES)
         cache_min_ttl = self.get_option("cache_min_ttl")
         users = [options["db_user"]]
         if terms:
@@ -129,7 +143,11 @@ class LookupModule(AWSLookupBase):
                 raise AnsibleLookupError("Give the database user either as terms or as db_user, not both.")
             users = list(terms)
         try:
-            signer = _signer()
+            key = _principal_key(options)
+            signer = _SIGNERS.get(key)
+            if signer is None:
+                principal = AwsPrincipal(self, options, connection_info=lambda: get_aws_connection_info(self))
+                signer = _SIGNERS[key] = TokenSigner(principal)
             tokens = []
             for user in users:
                 options["db_user"] = user

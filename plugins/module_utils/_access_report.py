@@ -26,11 +26,12 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import policy_evaluator
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _policy_evaluator
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import rds_db_arn
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import ACTION
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import connect_statements
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import UNKNOWN_CONTEXT_KEYS
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import _context as request_context
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import UNKNOWN_CONTEXT_KEYS
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import _context as request_context
 
 LOCAL = "local"
 SIMULATE = "simulate"
@@ -81,7 +82,7 @@ class Evaluator:
         self._allow_patterns = {}
 
     def resource(self, resource_id, user):
-        return policy_evaluator.rds_db_user_arn(self.region, self.account, resource_id, user, self.partition)
+        return rds_db_arn(self.partition, self.region, self.account, resource_id, user)
 
     def evaluate(self, principal, resource_id, user):
         """(decision, reason, decided_by) for rds-db:connect as ``user`` on ``resource_id``."""
@@ -101,21 +102,21 @@ class Evaluator:
             known = (set(p for p in patterns if not _PATTERN.search(p)), [p for p in patterns if _PATTERN.search(p)])
             self._allow_patterns[principal["arn"]] = known
         exact, wild = known
-        return resource in exact or any("$" in p or policy_evaluator.glob_match(p, resource) for p in wild)
+        return resource in exact or any("$" in p or _policy_evaluator.glob_match(p, resource) for p in wild)
 
     def _local(self, principal, resource):
         if not self._may_allow(principal, resource):
-            return policy_evaluator.IMPLICIT_DENY, NO_ALLOW, LOCAL
+            return _policy_evaluator.IMPLICIT_DENY, NO_ALLOW, LOCAL
         context = request_context(principal["type"], principal["arn"], self.account)
-        result = policy_evaluator.evaluate(principal["policies"], ACTION, resource, context,
+        result = _policy_evaluator.evaluate(principal["policies"], ACTION, resource, context,
                                            unknown_keys=UNKNOWN_CONTEXT_KEYS)
         if result.allowed and principal.get("boundary"):
-            bounded = policy_evaluator.evaluate([principal["boundary"]], ACTION, resource, context,
+            bounded = _policy_evaluator.evaluate([principal["boundary"]], ACTION, resource, context,
                                                 unknown_keys=UNKNOWN_CONTEXT_KEYS)
             if not bounded.allowed:
                 return (bounded.decision, "the permissions boundary %s: %s" % (principal["boundary"][0], bounded.reason),
-                        UNDETERMINED if bounded.decision == policy_evaluator.UNDETERMINED else LOCAL)
-        decided_by = UNDETERMINED if result.decision == policy_evaluator.UNDETERMINED else LOCAL
+                        UNDETERMINED if bounded.decision == _policy_evaluator.UNDETERMINED else LOCAL)
+        decided_by = UNDETERMINED if result.decision == _policy_evaluator.UNDETERMINED else LOCAL
         return result.decision, result.reason, decided_by
 
     def undetermined(self):
@@ -134,7 +135,7 @@ def matrix(databases, principals, evaluator):
         for user in db_users_of(db, principals):
             for principal in principals:
                 decision, reason, decided_by = evaluator.evaluate(principal, db["resource_id"], user)
-                allowed = decision == policy_evaluator.ALLOW
+                allowed = decision == _policy_evaluator.ALLOW
                 if allowed and not db["iam_enabled"]:
                     allowed = False
                     reason = "IAM authentication is off on %s, so no token login works (the policy would allow it: %s)" % (
@@ -186,7 +187,7 @@ def _database_findings(db, rows):
         found.append(finding(
             "rds_iam_and_rds_ad", "%s: the role %s is in both rds_iam and rds_ad; RDS then uses IAM only and Kerberos "
             "logins fail: revoke one of them" % (db["id"], name), database=db["id"], db_user=name))
-    usable = set(r["db_user"] for r in rows if r["decision"] == policy_evaluator.ALLOW)
+    usable = set(r["db_user"] for r in rows if r["decision"] == _policy_evaluator.ALLOW)
     for name in iam_users:
         if name not in usable:
             found.append(finding(
@@ -214,7 +215,7 @@ def _statement_findings(principal, resource_ids, by_resource_id, evaluator):
             _partition, region, account, resource_id, user = parts
             wide = [what for what, value in (("database", resource_id), ("user", user)) if _WILDCARD.search(value)]
             if wide or _WILDCARD.search(region) or _WILDCARD.search(account):
-                matched = sorted(r for r in resource_ids if policy_evaluator.glob_match(resource_id, r))
+                matched = sorted(r for r in resource_ids if _policy_evaluator.glob_match(resource_id, r))
                 found.append(finding(
                     "wildcard_grant", "%s: %s grants %s by wildcard, wider than one %s (matches %d database(s) of the "
                     "region now): name each resource id and user" % (
@@ -262,7 +263,7 @@ def _model_findings(databases, principals, model_principals, rows_of, evaluator)
                 principal = roles.get(principal_name)
                 allowed = False
                 if principal is not None and db.get("resource_id"):
-                    allowed = evaluator.evaluate(principal, db["resource_id"], name)[0] == policy_evaluator.ALLOW
+                    allowed = evaluator.evaluate(principal, db["resource_id"], name)[0] == _policy_evaluator.ALLOW
                 if not allowed:
                     why = ("there is no IAM role of that name with an rds-db:connect policy" if principal is None
                            else "no policy allows it")
@@ -276,7 +277,7 @@ def _model_findings(databases, principals, model_principals, rows_of, evaluator)
                     "the collection created it: pruning drops it" if name in marked
                     else "the collection did not create it: pruning leaves it"), database=db["id"], db_user=name))
         for row in rows_of.get(db["id"], []):
-            if row["decision"] != policy_evaluator.ALLOW:
+            if row["decision"] != _policy_evaluator.ALLOW:
                 continue
             name = row["principal"] if row["principal_type"] == "role" else None
             if name is None or name not in model_names:
@@ -293,7 +294,7 @@ def _model_findings(databases, principals, model_principals, rows_of, evaluator)
         if not db.get("in_model"):
             continue
         for row in rows_of.get(db["id"], []):
-            if row["decision"] == policy_evaluator.ALLOW and not (
+            if row["decision"] == _policy_evaluator.ALLOW and not (
                     row["principal_type"] == "role" and row["principal"] in model_names):
                 outsiders.setdefault(row["principal_arn"], []).append("%s/%s" % (row["database"], row["db_user"]))
     for arn, pairs in sorted(outsiders.items()):

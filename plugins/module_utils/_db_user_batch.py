@@ -8,7 +8,7 @@
 
 """rds_iam_db_user with ``databases``: many databases in one module invocation.
 
-Each entry is the single mode's work (db_user_runner.run) on its own connection, with the login
+Each entry is the single mode's work (_db_user_runner.run) on its own connection, with the login
 options of the entry falling back to the top-level options of the same name. Entries run in a
 bounded thread pool; one entry's failure (unreachable, refused login, missing CA file, invalid
 users, a failing statement) becomes that entry's result and never hides the others.
@@ -21,14 +21,13 @@ __metaclass__ = type
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import LockedSigner
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import optional_spec
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import run_bounded
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import LOGIN_ARGUMENT_SPEC
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import driver_missing
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import scrub
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import USER_OPTION_SPEC
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_runner import run
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import LOGIN_ARGUMENT_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import driver_missing
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import scrub
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import USER_OPTION_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_runner import run
 
 LOGIN_OPTION_NAMES = tuple(LOGIN_ARGUMENT_SPEC)
 # Needed to log in, in single mode at the top level, in multi-database mode in each entry or at the top level.
@@ -118,8 +117,6 @@ def run_databases(params, check_mode, region=None, signer=None, on_secret=None, 
     """
     validate_databases(params)
     entries = params["databases"]
-    if signer is None and any(database_params(params, e).get("login_iam") for e in entries):
-        signer = TokenSigner()
     shared_signer = LockedSigner(signer) if signer is not None else None
 
     def one(index, entry):

@@ -140,6 +140,16 @@ def endpoint_of(kind, record):
     return {"address": record.get("Endpoint"), "port": record.get("Port")}
 
 
+def rds_db_arn(partition, region, account, resource_id, db_user=None):
+    """The resource of ``rds-db:connect``: arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID[/DB_USER].
+
+    The collection's one builder of that ARN (AWS RDS user guide, "Creating and using an IAM policy for
+    IAM database access"); without ``db_user`` it is the prefix of every user of the database.
+    """
+    prefix = "arn:%s:rds-db:%s:%s:dbuser:%s" % (partition, region, account, resource_id)
+    return prefix if db_user is None else "%s/%s" % (prefix, db_user)
+
+
 def resource_arn_prefix(arn, resource_id, region=None):
     """C(arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID) from the instance or cluster ARN.
 
@@ -153,7 +163,7 @@ def resource_arn_prefix(arn, resource_id, region=None):
     account = parsed.get("account_id")
     if not (resource_id and account and region):
         return None
-    return "arn:%s:rds-db:%s:%s:dbuser:%s" % (partition, region, account, resource_id)
+    return rds_db_arn(partition, region, account, resource_id)
 
 
 def _parameter_group_of(kind, record, clusters):

@@ -18,7 +18,7 @@ Whatever the number of users:
 
 Each login user is classified: an IAM user (``rds_iam`` member / ``AWSAuthenticationPlugin``), a
 password user, or an account the collection never touches (the admin login, the platform's own); an IAM user
-is ``marked`` when it carries the collection's marker (db_user_common.OWNER_MARKER), that is, the collection created it.
+is ``marked`` when it carries the collection's marker (_db_user_common.OWNER_MARKER), that is, the collection created it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,15 +27,15 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import MARIADB_MARKER_KEY
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import OWNER_MARKER
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import IAM_AUTH_STRING
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import IAM_PLUGIN
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import account_from_mariadb_row
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import account_from_mysql_row
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_postgres import AD_ROLE
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_postgres import IAM_ROLE
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import MARIADB_MARKER_KEY
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import OWNER_MARKER
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import IAM_AUTH_STRING
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import IAM_PLUGIN
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import account_from_mariadb_row
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import account_from_mysql_row
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_postgres import AD_ROLE
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_postgres import IAM_ROLE
 
 # Every role with all the roles it belongs to, directly or through other roles (pg_hba's +rds_iam
 # matches indirect members too), and its comment, in one round trip.

@@ -27,15 +27,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_ar
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _rds_databases
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import policy_evaluator
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _policy_evaluator
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import SIMULATE
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import run_bounded
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_catalog import read_catalog
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import connect
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import login_settings
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import AwsReadError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import simulate
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import connect
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import login_settings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import AwsReadError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import simulate
 
 
 class CallCounter:
@@ -175,8 +175,8 @@ def simulate_decisions(iam, evaluator, principals, keys, context_of):
             return e.code
         except (ClientError, BotoCoreError) as e:  # pragma: no cover - simulate wraps them
             return str(e)
-        decision = {"allowed": policy_evaluator.ALLOW, "explicitDeny": policy_evaluator.EXPLICIT_DENY}.get(
-            sim["decision"], policy_evaluator.IMPLICIT_DENY)
+        decision = {"allowed": _policy_evaluator.ALLOW, "explicitDeny": _policy_evaluator.EXPLICIT_DENY}.get(
+            sim["decision"], _policy_evaluator.IMPLICIT_DENY)
         evaluator.decide(key, decision, "iam:SimulatePrincipalPolicy: %s%s" % (
             sim["decision"], " by %s" % ", ".join(sim["matched"]) if sim["matched"] else ""), SIMULATE)
     return None

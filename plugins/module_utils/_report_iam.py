@@ -22,7 +22,7 @@ __metaclass__ = type
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_grants import as_document
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_evaluator import glob_match
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._policy_evaluator import glob_match
 
 ACTION = "rds-db:connect"
 # AWSManagedPolicy: AWS-managed policies attached to something (AdministratorAccess allows rds-db:* too).

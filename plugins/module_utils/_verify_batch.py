@@ -24,19 +24,18 @@ import threading
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import LockedSigner
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import optional_spec
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import run_bounded
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DEFAULT_PORTS
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import SSL_MODES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import login_settings
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import region_from_host
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import DIAGNOSABLE
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import diagnose
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import parse_token
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import read_catalog
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import VerifyConfigError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import attempt_login
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import validated_target
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DEFAULT_PORTS
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import LOGIN_ARGUMENT_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import login_settings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import region_from_host
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import DIAGNOSABLE
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import diagnose
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import parse_token
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import read_catalog
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import VerifyConfigError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import attempt_login
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import validated_target
 
 # What one login is: in single mode top-level options, with logins the keys of each entry.
 TARGET_SPEC = dict(
@@ -59,18 +58,14 @@ TOP_ARGUMENT_SPEC.update(
     # As in rds_iam_token: no environment fallback here, so that the region in an RDS host name
     # wins over AWS_REGION (the signer reads the environment after that).
     region=dict(type="str", aliases=["aws_region"]),
-    ca_cert=dict(type="path"),
-    ssl_mode=dict(type="str", default="verify-full", choices=list(SSL_MODES)),
-    connect_timeout=dict(type="int", default=10),
     token=dict(type="str", no_log=True),
     diagnose=dict(type="bool", default=False),
     fail_on_error=dict(type="bool", default=True),
-    login_user=dict(type="str"),
-    login_password=dict(type="str", no_log=True),
-    login_host=dict(type="str"),
-    login_port=dict(type="int"),
-    login_db=dict(type="str"),
 )
+# The TLS options and the admin login (login_*, to read the user's catalog entry) are the db_login fragment's.
+TOP_ARGUMENT_SPEC.update((n, optional_spec(LOGIN_ARGUMENT_SPEC[n])) for n in ("login_user", "login_host"))
+TOP_ARGUMENT_SPEC.update((n, LOGIN_ARGUMENT_SPEC[n]) for n in (
+    "ca_cert", "ssl_mode", "connect_timeout", "login_password", "login_port", "login_db"))
 
 
 class AwsClients:
@@ -151,10 +146,10 @@ def login_params(params, entry):
     return merged
 
 
-def run_logins(params, aws, no_log_values=None, signer=None, login_fn=None):
+def run_logins(params, aws, signer, no_log_values=None, login_fn=None):
     """One result per ``logins`` entry in input order: the single mode's result plus db_host, db_port,
     db_user and label. An entry whose options cannot work gets ``failed: true``."""
-    shared_signer = LockedSigner(signer or TokenSigner())
+    shared_signer = LockedSigner(signer)
 
     def one(index, entry):
         merged = login_params(params, entry)

@@ -322,7 +322,7 @@ simulate_error:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import Evaluator
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import findings
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import matrix
@@ -339,9 +339,9 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect imp
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect import where
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import is_candidate
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import read_principals
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import SSL_MODES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_diagnosis import _context as request_context
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import SSL_MODES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import _context as request_context
 
 try:
     from botocore.exceptions import BotoCoreError
@@ -411,8 +411,8 @@ def main():
 
     retry = AWSRetry.jittered_backoff(retries=10)
     counter = CallCounter()
-    rds = counter.attach(aws_session.client(module, "rds", retry_decorator=retry))
-    iam = counter.attach(aws_session.client(module, "iam", retry_decorator=retry))
+    rds = counter.attach(_aws_session.client(module, "rds", retry_decorator=retry))
+    iam = counter.attach(_aws_session.client(module, "iam", retry_decorator=retry))
     try:
         databases, resource_ids = read_rds(rds, retry, params["databases"], params["scope"])
     except RdsReadError as e:

@@ -453,15 +453,17 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import check
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import DATABASE_OPTION_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import TOP_LOGIN_ARGUMENT_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import BatchInputError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import database_params
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import failure_message
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import missing_single_mode_options
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import run_databases
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import driver_missing
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import USER_OPTION_SPEC
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_runner import run
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import module_signer
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import driver_missing
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import USER_OPTION_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_runner import run
 
 
 def main():
@@ -491,8 +493,12 @@ def main():
     def mask(secret):
         module.no_log_values.add(secret)
 
-    if module.params["databases"] is not None:
-        run_many(module, mask)
+    # The admin token (login_iam) is signed as the module's AWS principal; no principal without IAM logins.
+    params = module.params
+    logins = [database_params(params, e) for e in params["databases"]] if params["databases"] else [params]
+    signer = module_signer(module) if any(p.get("login_iam") for p in logins) else None
+    if params["databases"] is not None:
+        run_many(module, mask, signer)
     missing = missing_single_mode_options(module.params)
     if missing:
         module.fail_json(msg="missing required arguments: %s" % ", ".join(missing))
@@ -501,22 +507,22 @@ def main():
         module.fail_json(msg=missing_required_lib(missing[0]), exception=str(missing[1]))
 
     try:
-        result = run(module.params, module.check_mode, region=module.region, on_secret=mask)
+        result = run(module.params, module.check_mode, region=module.region, signer=signer, on_secret=mask)
     except DbConnectionError as e:
         module.fail_json(msg=str(e), error_kind=e.kind, users=[], queries=[])
     except DbUserError as e:
-        module.fail_json(msg=str(e), users=e.users, queries=e.queries)
+        module.fail_json(msg=str(e), error_kind=e.kind, users=e.users, queries=e.queries)
     module.exit_json(**result)
 
 
-def run_many(module, mask):
+def run_many(module, mask, signer):
     """The databases mode: one result per entry; fails naming each failed entry, after all were tried."""
     bad = check_concurrency(module.params["concurrency"])
     if bad:
         module.fail_json(msg=bad, databases=[])
     try:
         results, diffs, failed = run_databases(module.params, module.check_mode, region=module.region,
-                                               on_secret=mask)
+                                               signer=signer, on_secret=mask)
     except BatchInputError as e:
         module.fail_json(msg=str(e), databases=[])
     changed = any(r["changed"] for r in results)

@@ -326,13 +326,13 @@ databases:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import RdsReadError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import IamAuthError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_disabled
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_enabled
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import ensure_state_many
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting import IamAuthError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting import ensure_disabled
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting import ensure_enabled
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting import ensure_state_many
 
 
 def main():
@@ -357,17 +357,20 @@ def main():
         required_one_of=[["db_instance_identifier", "db_cluster_identifier", "databases"]],
         supports_check_mode=True,
     )
-    if module.params["wait_timeout"] < 0:
-        module.fail_json(msg="wait_timeout must not be negative")
+    wait_timeout = module.params["wait_timeout"]
+    if wait_timeout < 0 or (module.params["wait"] and wait_timeout < 1):
+        # Refused before any AWS call: 0 would make the change and then fail at once.
+        module.fail_json(msg="wait_timeout %d must be at least 1 second while wait is true (or set wait: false)."
+                         % wait_timeout, error_kind="config")
     if module.params["concurrency"] < 1:
-        module.fail_json(msg="concurrency must be at least 1")
+        module.fail_json(msg="concurrency must be at least 1", error_kind="config")
 
     retry = AWSRetry.jittered_backoff(retries=10)
     # With assume_role_arn (or DBAUTH_RDS_IAM_ASSUME_ROLE_ARN), both clients use the role's credentials.
-    client = aws_session.client(module, "rds", retry_decorator=retry)
+    client = _aws_session.client(module, "rds", retry_decorator=retry)
 
     def account_lookup():
-        sts = aws_session.client(module, "sts", retry_decorator=retry)
+        sts = _aws_session.client(module, "sts", retry_decorator=retry)
         return sts.get_caller_identity(aws_retry=True)["Account"]
 
     if module.params["databases"] is not None:
@@ -378,8 +381,8 @@ def main():
         changed, result, diff, warnings = ensure(client, module.params, module.check_mode, account_lookup=account_lookup)
     except IamAuthError as e:
         if e.exception is not None:
-            module.fail_json_aws(e.exception, msg=e.message, changed=e.changed, **e.result)
-        module.fail_json(msg=e.message, changed=e.changed, **e.result)
+            module.fail_json_aws(e.exception, msg=e.message, changed=e.changed, error_kind=e.kind, **e.result)
+        module.fail_json(msg=e.message, changed=e.changed, error_kind=e.kind, **e.result)
 
     for warning in warnings:
         module.warn(warning)
@@ -394,7 +397,7 @@ def batch(module, client, account_lookup, retry):
             account_lookup=account_lookup, retry=retry,
         )
     except IamAuthError as e:
-        module.fail_json(msg=e.message)
+        module.fail_json(msg=e.message, error_kind=e.kind)
     except RdsReadError as e:
         module.fail_json_aws(e.exception, msg=e.message)
     for warning in warnings:

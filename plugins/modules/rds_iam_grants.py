@@ -272,10 +272,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _iam_grants
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import CONCURRENCY_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import check_concurrency
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
 
 POLICY_SPEC = dict(
     name=dict(type="str", required=True),
@@ -317,7 +317,7 @@ def main():
         module.fail_json(msg=error)
 
     retry = AWSRetry.jittered_backoff(retries=10)
-    iam = aws_session.client(module, "iam", retry_decorator=retry)
+    iam = _aws_session.client(module, "iam", retry_decorator=retry)
     ensure = _iam_grants.ensure_present if params["state"] == "present" else _iam_grants.ensure_absent
     try:
         changed, results, diff, failed, fatal = ensure(iam, params, module.check_mode, retry)

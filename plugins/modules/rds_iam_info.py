@@ -243,10 +243,10 @@ not_found:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import RdsReadError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import gather
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
 
 
 def main():
@@ -258,7 +258,7 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
 
     retry = AWSRetry.jittered_backoff(retries=10)
-    client = aws_session.client(module, "rds", retry_decorator=retry)
+    client = _aws_session.client(module, "rds", retry_decorator=retry)
     try:
         databases, not_found, warnings = gather(
             client,

@@ -102,11 +102,9 @@ region:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_argument_spec
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import assume_role_options
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import MODULE_OPTION_NAMES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import module_signer
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
 
 
 def main():
@@ -122,12 +120,10 @@ def main():
     # assume_role_arn, role_session_name, external_id with the credential type's environment fallbacks.
     argument_spec.update(assume_role_argument_spec())
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    options = dict((name, module.params.get(name)) for name in MODULE_OPTION_NAMES)
-    options.update(assume_role_options(module.params))
     try:
-        result = TokenSigner().generate(options)
+        result = module_signer(module).generate(module.params)
     except TokenError as e:
-        module.fail_json(msg=str(e))
+        module.fail_json(msg=str(e), error_kind=e.kind)
     module.exit_json(changed=False, token=result["token"], expires_at=result["expires_at"],
                      region=result["region"])
 

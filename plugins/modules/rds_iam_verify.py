@@ -218,6 +218,16 @@ notes:
     or a cause the module cannot see)."
   - The principal's policies are evaluated locally (Allow/Deny, wildcards, permissions boundary); service control
     policies and session policies are not visible to it.
+  - "To diagnose itself with O(diagnose=true), the host's principal needs these read-only permissions (none of them
+    grants a login): C(rds:DescribeDBInstances) and C(rds:DescribeDBClusters) on C(*) (the IAM setting and the
+    resource id); for a role, C(iam:GetRole), C(iam:ListRolePolicies), C(iam:GetRolePolicy),
+    C(iam:ListAttachedRolePolicies) and C(iam:SimulatePrincipalPolicy) on its own role ARN; for an IAM user,
+    C(iam:GetUser), C(iam:ListUserPolicies), C(iam:GetUserPolicy), C(iam:ListAttachedUserPolicies),
+    C(iam:ListGroupsForUser), C(iam:ListGroupPolicies), C(iam:GetGroupPolicy), C(iam:ListAttachedGroupPolicies)
+    and C(iam:SimulatePrincipalPolicy) on itself and its groups; C(iam:GetPolicy) and C(iam:GetPolicyVersion) on the
+    attached managed policies and the permissions boundary. C(sts:GetCallerIdentity) needs no permission."
+  - Without those reads a refused PostgreSQL login is V(token_rejected) with a message that the cause is
+    undetermined, because PostgreSQL refuses a user outside C(rds_iam) and a token that IAM refuses alike.
   - This module proves the identity of the host it runs on, so it has no assume-role options and ignores the
     E(DBAUTH_RDS_IAM_ASSUME_ROLE_ARN), E(DBAUTH_RDS_IAM_ROLE_SESSION_NAME) and E(DBAUTH_RDS_IAM_EXTERNAL_ID)
     environment variables that the collection's AWX credential type injects on the controller. It signs with
@@ -427,9 +437,10 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch impor
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import run_logins
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import summary
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_batch import verify_one
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import VerifyConfigError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import client as aws_client
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import module_signer
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import VerifyConfigError
 
 
 def main():
@@ -450,14 +461,16 @@ def main():
     if bad:
         module.fail_json(msg=bad)
 
-    def client(service, region):
-        return module.client(service, region=region) if region else module.client(service)
+    def client(service, region):  # read-only calls, each retried on throttling by _verify_identity
+        return aws_client(module, service, region=region)
     aws = AwsClients(client)
+    # Signs as this host's own identity: rds_iam_verify has no assume-role options.
+    signer = module_signer(module)
 
     if params["logins"] is not None:
         if not params["logins"]:
             module.fail_json(msg="logins is empty: give at least one entry.", logins=[])
-        results = run_logins(params, aws, no_log_values=module.no_log_values)
+        results = run_logins(params, aws, signer, no_log_values=module.no_log_values)
         failed, message = summary(results, params["fail_on_error"])
         if failed:
             module.fail_json(msg=message, changed=False, logins=results)
@@ -467,11 +480,11 @@ def main():
     if missing:
         module.fail_json(msg="missing required arguments: %s" % ", ".join(missing))
     try:
-        signer = None if params.get("token") else TokenSigner()
         result = verify_one(params, signer, aws, no_log_values=module.no_log_values)
     except (VerifyConfigError, TokenError) as e:
-        module.fail_json(msg=str(e), connected=False, diagnosis=None, db_endpoint="%s:%s" % (
-            params.get("db_host"), params.get("db_port")), db_user=params.get("db_user"))
+        module.fail_json(msg=str(e), error_kind=getattr(e, "kind", "config"), connected=False, diagnosis=None,
+                         db_endpoint="%s:%s" % (params.get("db_host"), params.get("db_port")),
+                         db_user=params.get("db_user"))
 
     if not result["connected"] and params["fail_on_error"]:
         module.fail_json(**result)

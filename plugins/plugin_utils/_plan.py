@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_document import (
+from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._policy_document import (
     MANAGED_POLICY_MAX_CHARS,
     PolicyDocumentError,
     policy_documents,

@@ -140,7 +140,7 @@ def test_credential_type_fields_and_injectors():
 
 def test_the_module_fallbacks_are_the_injected_variables():
     """The variables the credential injects are exactly the ones the code reads."""
-    text = (ROOT / "plugins" / "module_utils" / "aws_session.py").read_text()
+    text = (ROOT / "plugins" / "module_utils" / "_aws_session.py").read_text()
     env = credential_type()["injectors"]["env"]
     for name in [n for n in env if n.startswith("DBAUTH_")]:
         assert f'"{name}"' in text

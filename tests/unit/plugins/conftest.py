@@ -22,9 +22,9 @@ def clean_env(monkeypatch, tmp_path):
     test can write a profile there."""
     # Imported here, not at the top: a conftest is imported before the collection loader is set up
     # when the tests run under plain pytest (pytest-ansible), not only under ansible-test.
-    from ansible_collections.dbauth.rds_iam.plugins.module_utils import aws_session
+    from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
 
-    role_variables = (aws_session.ENV_ASSUME_ROLE_ARN, aws_session.ENV_ROLE_SESSION_NAME, aws_session.ENV_EXTERNAL_ID)
+    role_variables = (_aws_session.ENV_ASSUME_ROLE_ARN, _aws_session.ENV_ROLE_SESSION_NAME, _aws_session.ENV_EXTERNAL_ID)
     for name in AMBIENT_AWS_VARIABLES + role_variables:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))

@@ -9,12 +9,13 @@ CONFIG="${RDS_IAM_INTEGRATION_CONFIG:-../../integration_config.yml}"
 OUT="${OUTPUT_DIR:-$(mktemp -d)}"
 PYTHON="$(command -v python || command -v python3)"
 LOG="${OUT}/rds_iam_verify-vvv.log"
+SCAN=../setup_scan_output/scan_output.py
 
-"${PYTHON}" scan_output.py --self-test
+"${PYTHON}" "${SCAN}" --self-test
 rc=0
 ansible-playbook -i localhost, -c local -e "@${CONFIG}" -e "verify_tmp=${OUT}/rds_iam_verify" -vvv main.yml "$@" \
   > "${LOG}" 2>&1 || rc=$?
-"${PYTHON}" scan_output.py --config "${CONFIG}" --log "${LOG}"
+"${PYTHON}" "${SCAN}" --config "${CONFIG}" --log "${LOG}" --require rds_iam_verify
 if [ "${rc}" -ne 0 ]; then
   echo "main.yml failed (rc=${rc}); the failed tasks:"
   grep -E -A3 '^(fatal|failed):|^TASK \[' "${LOG}" | grep -E -B1 -A3 '^(fatal|failed):' | cut -c1-2000 | tail -60

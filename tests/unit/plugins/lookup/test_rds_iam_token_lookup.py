@@ -14,7 +14,9 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.dbauth.rds_iam.plugins.lookup import rds_iam_token as lookup_module
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _token_signing
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import Clock
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_token
 
 AK = "AKIAIOSFODNN7EXAMPLE"
@@ -23,18 +25,12 @@ HOST = "mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com"
 NOW = datetime.datetime(2026, 11, 25, 7, 45, 0, tzinfo=datetime.timezone.utc)
 
 
-class Clock:
-    def __init__(self):
-        self.now = NOW
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch, clean_env):
-    c = Clock()
-    monkeypatch.setattr(lookup_module, "_SIGNER", TokenSigner(clock=c))
+    c = Clock(NOW).freeze_botocore(monkeypatch)
+    monkeypatch.setattr(_token_signing, "utc_now", c)
+    monkeypatch.setattr(_aws_session, "utc_now", c)
+    monkeypatch.setattr(lookup_module, "_SIGNERS", {})
     return c
 
 
@@ -91,3 +87,18 @@ def test_lookup_errors_are_lookup_errors(lookup, clock):
     with pytest.raises(AnsibleLookupError) as e:
         lookup.run([], {}, db_host=HOST, db_port=5432, db_user="u", access_key=AK)
     assert "access_key is set but secret_key is not" in str(e.value)
+
+
+def test_lookup_keys_win_over_aws_profile_in_the_environment(lookup, clock, monkeypatch, clean_env):
+    # amazon.aws would refuse "a profile and access tokens"; the task set only the keys, so they sign.
+    (clean_env / "credentials").write_text(
+        "[ops]\naws_access_key_id = AKIAOPSEXAMPLE000001\naws_secret_access_key = ops-secret\n")
+    monkeypatch.setenv("AWS_PROFILE", "ops")
+    tokens = lookup.run([], {}, db_host=HOST, db_port=5432, db_user="u", access_key=AK, secret_key=SK)
+    assert check_token(tokens[0], {AK: SK})["user"] == "u"
+
+
+@pytest.mark.parametrize("user", ["   ", "app\nuser"])
+def test_lookup_refuses_blank_or_multiline_db_user(lookup, clock, user):
+    with pytest.raises(AnsibleLookupError, match="db_user"):
+        lookup.run([], {}, db_host=HOST, db_port=5432, db_user=user, access_key=AK, secret_key=SK)

@@ -29,7 +29,7 @@ def test_rds_iam_token_lookup_signs_as_the_role_from_the_environment(monkeypatch
     awx_credential_env(monkeypatch, external_id="")
     sts = StubbedSTS(monkeypatch)
     sts.expect({"RoleArn": ROLE_ARN, "RoleSessionName": "awx-job-42"})
-    monkeypatch.setattr(lookup_module, "_SIGNER", None)
+    monkeypatch.setattr(lookup_module, "_SIGNERS", {})
     lookup = lookup_loader.get("dbauth.rds_iam.rds_iam_token")
     tokens = lookup.run([], {}, db_host=HOST, db_port=3306, db_user="app_user")
     sts.done()

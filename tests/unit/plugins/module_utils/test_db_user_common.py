@@ -11,9 +11,9 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import normalize_users
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
 
 
 def norm(engine="mysql", **kw):

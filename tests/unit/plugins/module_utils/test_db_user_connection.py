@@ -20,7 +20,7 @@ import threading
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import db_connection as dbc
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _db_connection as dbc
 
 SECRET = "S3cr3t-Pa55word-xyz"
 TOKEN = "127.0.0.1:3306/?Action=connect&DBUser=admin&X-Amz-Signature=deadbeefcafe"
@@ -53,15 +53,13 @@ def test_defaults_per_engine():
     assert SECRET not in repr(s)
 
 
-def test_iam_login_signs_with_aws_options():
+def test_iam_login_signs_for_the_login_target():
+    # The signer is the module's AWS principal (test_assume_role_wiring signs with a real one).
     signer = FakeSigner()
-    s = dbc.login_settings(params(login_password=None, login_iam=True, login_port=3307, access_key="AKIA",
-                                  secret_key="sk", endpoint_url="http://127.0.0.1:5000"),
-                           region="us-east-1", signer=signer)
+    s = dbc.login_settings(params(login_password=None, login_iam=True, login_port=3307), region="us-east-1",
+                           signer=signer)
     assert s.secret == TOKEN and s.iam
-    call = signer.calls[0]
-    assert (call["db_host"], call["db_port"], call["db_user"], call["region"]) == ("127.0.0.1", 3307, "admin", "us-east-1")
-    assert (call["access_key"], call["secret_key"], call["endpoint_url"]) == ("AKIA", "sk", "http://127.0.0.1:5000")
+    assert signer.calls == [{"db_host": "127.0.0.1", "db_port": 3307, "db_user": "admin", "region": "us-east-1"}]
 
 
 @pytest.mark.parametrize("mode", ["disable", "allow", "prefer"])
@@ -90,8 +88,30 @@ def test_token_signing_error_is_reported():
     class Broken:
         def generate(self, options):
             raise dbc.TokenError("No region to sign the token for")
-    with pytest.raises(dbc.DbConnectionError, match="could not sign the IAM token.*No region"):
+    with pytest.raises(dbc.DbConnectionError, match="could not sign the IAM token.*No region") as e:
         dbc.login_settings(params(login_password=None, login_iam=True), signer=Broken())
+    assert e.value.kind == "config"
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgres"])
+def test_missing_ca_cert_names_the_option_and_the_file(engine, tmp_path):
+    missing = str(tmp_path / "missing-bundle.pem")
+    settings = dbc.login_settings(params(engine=engine, ca_cert=missing))
+    with pytest.raises(dbc.DbConnectionError) as e:
+        dbc.connect(settings)
+    assert (e.value.kind, e.value.option) == ("config", "ca_cert")
+    assert "ca_cert %s is not a file" % missing in str(e.value) and SECRET not in str(e.value)
+
+
+def test_a_ca_cert_that_is_no_certificate_is_an_error_naming_it_not_a_traceback(tmp_path):
+    # ssl.create_default_context raised before the driver's try: a bare ssl error left the module.
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("not a certificate\n")
+    settings = dbc.login_settings(params(ca_cert=str(bundle)))
+    with pytest.raises(dbc.DbConnectionError) as e:
+        dbc.connect(settings)
+    assert (e.value.kind, e.value.option) == ("config", "ca_cert")
+    assert "ca_cert %s could not be read as a CA bundle" % bundle in str(e.value)
 
 
 def test_scrub():

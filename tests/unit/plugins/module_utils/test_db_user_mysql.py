@@ -14,11 +14,11 @@ import json
 import pytest
 from pymysql.converters import escape_string
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import normalize_users
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import MySQLUsers
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import account_from_mariadb_row
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import account_from_mysql_row
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import MySQLUsers
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import account_from_mariadb_row
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import account_from_mysql_row
 
 # SHOW PRIVILEGES of MySQL 8.0 (RDS 8.0.39), static privileges then dynamic ones.
 MYSQL8_PRIVILEGES = [
@@ -406,6 +406,22 @@ def test_failure_reports_exactly_what_was_applied():
     assert "applied before the failure: 'u1'@'%'" in text
     assert "'u2'@'%' was partly applied (1 of its statements ran)" in text
     assert "not applied: 'u3'@'%', 'u4'@'%'" in text and "read-only" in text
+
+
+def test_a_server_that_stops_answering_mid_batch_is_a_timeout_that_says_what_was_applied():
+    # PyMySQL raises OperationalError 2013 while handling the socket's timeout (read_timeout).
+    import socket
+    import pymysql
+    lost = pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query (timed out)")
+    lost.__context__ = socket.timeout("timed out")  # what raising it inside PyMySQL's except clause sets
+    conn = mysql8(schemas=["app"])
+    conn.fail_on = "CREATE USER 'u2'"
+    conn.fail_exc = lost
+    with pytest.raises(DbUserError) as e:
+        plan_and_apply(conn, [{"name": "u%d" % i} for i in range(1, 4)])
+    assert e.value.kind == "timeout"
+    assert [(u["name"], u["action"]) for u in e.value.users] == [("u1", "created"), ("u2", "failed")]
+    assert "applied before the failure: 'u1'@'%'" in str(e.value) and "not applied: 'u3'@'%'" in str(e.value)
 
 
 def test_plugin_not_loaded_hint():

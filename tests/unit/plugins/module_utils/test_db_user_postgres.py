@@ -11,9 +11,9 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import normalize_users
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_postgres import PostgresUsers
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_postgres import PostgresUsers
 
 # (rolname, rolcanlogin, rolsuper, direct memberships, transitive memberships)
 ROLES = [
@@ -188,6 +188,31 @@ def test_failure_rolls_back_everything():
     assert conn.rolled_back == 1 and conn.committed == []
     assert "rolled back: no user was changed" in str(e.value) and "REASSIGN OWNED" in str(e.value)
     assert e.value.users == [] and e.value.queries == []
+
+
+def test_a_commit_without_answer_says_the_outcome_is_unknown():
+    import psycopg2.extensions
+
+    def no_answer():
+        raise psycopg2.extensions.QueryCanceledError("canceling statement due to statement timeout")
+    conn = FakeConn()
+    conn.commit = no_answer
+    with pytest.raises(DbUserError) as e:
+        run(conn, [{"name": "a1"}])
+    assert e.value.kind == "timeout"
+    assert "COMMIT of 2 statements for 'a1' failed" in str(e.value)
+    assert "Whether PostgreSQL applied them is unknown" in str(e.value)
+    assert e.value.queries == conn.writes
+
+
+def test_a_failed_rollback_does_not_hide_the_failure():
+    def gone():
+        raise RuntimeError("server closed the connection unexpectedly")
+    conn = FakeConn()
+    conn.fail_on = 'CREATE ROLE "a1"'
+    conn.rollback = gone
+    with pytest.raises(DbUserError, match="failed for 'a1'"):
+        run(conn, [{"name": "a1"}])
 
 
 def test_one_read_query_whatever_the_number_of_users():

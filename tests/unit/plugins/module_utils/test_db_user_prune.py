@@ -4,10 +4,10 @@ that the list no longer names are dropped (check mode drops nothing), on recorde
 
 from __future__ import annotations
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import db_user_runner
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import OWNER_MARKER
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_mysql import MySQLUsers
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_postgres import MARKED_QUERY
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _db_user_runner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import OWNER_MARKER
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import MySQLUsers
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_postgres import MARKED_QUERY
 
 # (rolname, rolcanlogin, rolsuper, direct, transitive) as ROLES_QUERY returns them; MARKED lists the marked ones.
 ROLES = [("rds_iam", False, False, [], []), ("rds_ad", False, False, [], []),

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import sql_identifiers as si
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _sql_identifiers as si
 
 HOSTILE_LEGAL = [
     "o'brien", 'dq"name', "back`tick", "semi;colon", "drop;--", "x'; DROP USER root; --", "spa ce",
@@ -58,6 +58,8 @@ def test_legal_hostile_names_round_trip(name):
     ("trail ", "white space"),
     ("star*", "wildcard"),
     ("what?", "wildcard"),
+    ("${aws:username}", "policy variable"),
+    ("app${x}", "policy variable"),
 ])
 def test_refused_everywhere(flavor, name, why):
     with pytest.raises(si.IdentifierError, match=why):

@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of module_utils.iam_auth_setting against botocore's Stubber.
+"""Unit tests of module_utils._iam_auth_setting against botocore's Stubber.
 
 Stubber checks every request and response against the RDS API model, so the
 calls asserted here are calls the real API accepts.
@@ -15,8 +15,8 @@ from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import iam_auth_setting as ias
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting import IamAuthError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _iam_auth_setting as ias
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting import IamAuthError
 
 REGION = "eu-west-1"
 ACCOUNT = "111122223333"

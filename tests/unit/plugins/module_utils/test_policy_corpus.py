@@ -14,7 +14,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_evaluator import (
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._policy_evaluator import (
     ALLOW,
     EXPLICIT_DENY,
     IMPLICIT_DENY,

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_evaluator import (
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._policy_evaluator import (
     ALLOW,
     EXPLICIT_DENY,
     IMPLICIT_DENY,
@@ -13,8 +13,8 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_evaluator im
     PolicyEvaluationError,
     evaluate,
     glob_match,
-    rds_db_user_arn,
 )
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import rds_db_arn
 
 RID = "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ARN = "arn:aws:rds-db:us-east-1:123456789012:dbuser:%s/alice" % RID
@@ -342,5 +342,5 @@ def test_result_to_dict_and_helpers():
     assert data["statement"]["sid"] == "S"
     assert data["statement"]["policy_name"] == "p"
     assert json.dumps(data)
-    assert rds_db_user_arn("us-east-1", "123456789012", RID, "alice") == ARN
+    assert rds_db_arn("aws", "us-east-1", "123456789012", RID, "alice") == ARN
     assert "allow" in repr(result)

@@ -8,15 +8,21 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-from unittest import mock
 
-import botocore.auth
+import boto3.session
 import botocore.credentials
 import botocore.session
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import token_signing as ts
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _token_signing as ts
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import ASSUMED_AK
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import ASSUMED_SK
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import ASSUMED_TOKEN
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import ROLE_ARN
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import Clock
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import ModuleFailed
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import StubbedSTS
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import signer_for
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import InvalidToken
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_token
 
@@ -27,36 +33,33 @@ SK = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 HOST = "mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com"
 # An AWS-sized session token (they are 1-3 KB) with characters that need percent-encoding.
 LONG_SESSION_TOKEN = "IQoJb3JpZ2luX2VjE+/=" * 150
-ROLE_ARN = "arn:aws:iam::123456789012:role/db-connect"
-ASSUMED_AK = "ASIAASSUMEDEXAMPLE01"
-ASSUMED_SK = "assumed/secret+key=EXAMPLE"
-ASSUMED_TOKEN = "FwoGZXIvYXdzEXAMPLE/session+token==" * 40
+
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
-class Clock:
-    def __init__(self, now=NOW):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now = self.now + datetime.timedelta(seconds=seconds)
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(NOW).freeze_botocore(monkeypatch)
 
 
-def static_options(**extra):
-    options = dict(db_host=HOST, db_port=5432, db_user="app_user", access_key=AK, secret_key=SK)
+def static_signer(clock, **aws_options):
+    options = dict(access_key=AK, secret_key=SK)
+    options.update(aws_options)
+    return signer_for(clock, **options)
+
+
+def target(**extra):
+    options = dict(db_host=HOST, db_port=5432, db_user="app_user")
     options.update(extra)
     return options
 
 
 # ---------------------------------------------------------------------------------------------
-# Signing
+# Signing: botocore's generate_db_auth_token, checked by an independent SigV4 verifier
 # ---------------------------------------------------------------------------------------------
 
-def test_frozen_clock_static_keys_pinned_vector():
-    creds = ts.FrozenCredentials(AK, SK)
-    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", creds, NOW)
+def test_frozen_clock_static_keys_pinned_vector(clock):
+    token = static_signer(clock).generate(target())["token"]
     # Everything but the signature is pinned literally; the signature is pinned by the independent
     # checker, which accepts exactly one value for this string to sign (no token is kept in the tree).
     unsigned, signature = token.split("&X-Amz-Signature=")
@@ -77,18 +80,17 @@ def test_frozen_clock_static_keys_pinned_vector():
     ("db.example.internal", 443, "\u00fcser"),
     ("127.0.0.1", 65535, "a"),
 ])
-def test_same_token_as_botocore(host, port, user, session_token):
+def test_same_token_as_a_plain_botocore_client(clock, host, port, user, session_token):
+    region = ts.region_from_host(host) or "eu-west-1"
     client = botocore.session.Session().create_client(
-        "rds", region_name="eu-west-1", aws_access_key_id=AK, aws_secret_access_key=SK,
-        aws_session_token=session_token)
-    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=NOW.replace(tzinfo=None)):
-        expected = client.generate_db_auth_token(host, port, user)
-    creds = ts.FrozenCredentials(AK, SK, session_token)
-    assert ts.presign_token(host, port, user, "eu-west-1", creds, NOW) == expected
+        "rds", region_name=region, aws_access_key_id=AK, aws_secret_access_key=SK, aws_session_token=session_token)
+    expected = client.generate_db_auth_token(host, port, user)
+    signer = static_signer(clock, session_token=session_token)
+    assert signer.generate(dict(db_host=host, db_port=port, db_user=user, region=region))["token"] == expected
 
 
-def test_independent_check_accepts_static_token():
-    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", ts.FrozenCredentials(AK, SK), NOW)
+def test_independent_check_accepts_static_token(clock):
+    token = static_signer(clock).generate(target())["token"]
     parts = check_token(token, {AK: SK}, now=NOW, expect_region="eu-west-1")
     assert parts["host"] == HOST and parts["port"] == 5432
     assert parts["user"] == "app_user"
@@ -98,9 +100,9 @@ def test_independent_check_accepts_static_token():
     assert parts["signed_at"] == NOW.replace(microsecond=0)
 
 
-def test_independent_check_temporary_credentials_carry_security_token():
-    creds = ts.FrozenCredentials(ASSUMED_AK, ASSUMED_SK, LONG_SESSION_TOKEN)
-    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", creds, NOW)
+def test_independent_check_temporary_credentials_carry_security_token(clock):
+    signer = signer_for(clock, access_key=ASSUMED_AK, secret_key=ASSUMED_SK, session_token=LONG_SESSION_TOKEN)
+    token = signer.generate(target())["token"]
     parts = check_token(token, {ASSUMED_AK: ASSUMED_SK}, now=NOW)
     assert parts["session_token"] == LONG_SESSION_TOKEN
     assert len(token) > 3000
@@ -113,21 +115,20 @@ def test_independent_check_temporary_credentials_carry_security_token():
     lambda t: t.replace("X-Amz-Expires=900", "X-Amz-Expires=901"),
     lambda t: t.replace("eu-west-1%2Frds-db", "eu-west-2%2Frds-db"),
 ])
-def test_independent_check_rejects_tampering(tamper):
-    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", ts.FrozenCredentials(AK, SK), NOW)
+def test_independent_check_rejects_tampering(clock, tamper):
+    token = static_signer(clock).generate(target())["token"]
     with pytest.raises(InvalidToken):
         check_token(tamper(token), {AK: SK})
 
 
-def test_independent_check_rejects_wrong_secret():
-    token = ts.presign_token(HOST, 5432, "app_user", "eu-west-1", ts.FrozenCredentials(AK, SK), NOW)
+def test_independent_check_rejects_wrong_secret(clock):
+    token = static_signer(clock).generate(target())["token"]
     with pytest.raises(InvalidToken, match="signature"):
         check_token(token, {AK: SK + "x"})
 
 
-def test_generate_returns_token_and_expiry():
-    signer = ts.TokenSigner(clock=Clock())
-    result = signer.generate(static_options())
+def test_generate_returns_token_and_expiry(clock):
+    result = static_signer(clock).generate(target())
     assert result["expires_at"] == "2026-11-25T08:00:00Z"
     assert result["region"] == "eu-west-1"
     parts = check_token(result["token"], {AK: SK}, now=NOW, expect_region="eu-west-1")
@@ -135,13 +136,17 @@ def test_generate_returns_token_and_expiry():
     assert "Action" in parts["params"]
 
 
-def test_signing_is_fast_enough_for_the_lookup():
-    # Not a timing assertion: counts work. Credentials are resolved once for 200 tokens.
-    signer = ts.TokenSigner(clock=Clock())
+def test_one_client_per_region_for_many_tokens(clock, monkeypatch):
+    # Not a timing assertion: counts work. amazon.aws makes one RDS client for 200 tokens.
+    made = []
+    original = boto3.session.Session.client
+    monkeypatch.setattr(boto3.session.Session, "client",
+                        lambda self, *a, **kw: made.append(a[0]) or original(self, *a, **kw))
+    signer = static_signer(clock)
     for i in range(200):
-        signer.generate(static_options(db_user="user%d" % i))
+        signer.generate(target(db_user="user%d" % i))
     assert signer.stats["signed"] == 200
-    assert len(signer._sources) == 1
+    assert made == ["rds"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,9 +170,9 @@ def test_signing_is_fast_enough_for_the_lookup():
     ("https://admin:hunter2@db.local:5432/", "without user information"),
     ("admin:hunter2@db.local", "without user information"),
 ])
-def test_bad_db_host(host, message):
+def test_bad_db_host(clock, host, message):
     with pytest.raises(ts.TokenError) as e:
-        ts.TokenSigner(clock=Clock()).generate(static_options(db_host=host))
+        static_signer(clock).generate(target(db_host=host))
     assert message in str(e.value)
     assert "hunter2" not in str(e.value)
 
@@ -181,27 +186,41 @@ def test_bad_db_host(host, message):
     ("abc", "must be an integer between 1 and 65535"),
     (True, "must be an integer"),
 ])
-def test_bad_db_port(port, message):
+def test_bad_db_port(clock, port, message):
     with pytest.raises(ts.TokenError) as e:
-        ts.TokenSigner(clock=Clock()).generate(static_options(db_port=port))
+        static_signer(clock).generate(target(db_port=port))
     assert message in str(e.value)
 
 
 @pytest.mark.parametrize("port", [1, "3306", 65535])
-def test_good_db_port(port):
-    result = ts.TokenSigner(clock=Clock()).generate(static_options(db_port=port))
+def test_good_db_port(clock, port):
+    result = static_signer(clock).generate(target(db_port=port))
     assert check_token(result["token"], {AK: SK})["port"] == int(port)
 
 
 @pytest.mark.parametrize("user", [None, ""])
-def test_missing_db_user(user):
+def test_missing_db_user(clock, user):
     with pytest.raises(ts.TokenError, match="db_user is required"):
-        ts.TokenSigner(clock=Clock()).generate(static_options(db_user=user))
+        static_signer(clock).generate(target(db_user=user))
 
 
-def test_bad_region_name():
+@pytest.mark.parametrize("user,message", [
+    ("   ", "is blank"),
+    ("\t", "is blank"),
+    (" app_user", "leading or trailing whitespace"),
+    ("app_user\n", "leading or trailing whitespace"),
+    ("app\nuser", "control character"),
+    ("app\x00user", "control character"),
+])
+def test_unusable_db_user_is_refused_before_signing(clock, user, message):
+    with pytest.raises(ts.TokenError, match=message) as e:
+        static_signer(clock).generate(target(db_user=user))
+    assert e.value.kind == ts.KIND_CONFIG and repr(user) in str(e.value)
+
+
+def test_bad_region_name(clock):
     with pytest.raises(ts.TokenError, match="does not look like an AWS region"):
-        ts.TokenSigner(clock=Clock()).generate(static_options(db_host="127.0.0.1", region="Europe"))
+        static_signer(clock).generate(target(db_host="127.0.0.1", region="Europe"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,165 +271,145 @@ def test_region_contradicting_host_fails():
     assert "remove the region option or set it to eu-west-1" in str(e.value)
 
 
-def test_no_region_fails_with_hint(clean_env):
+def test_no_region_fails_with_hint(clock):
     with pytest.raises(ts.TokenError) as e:
-        ts.TokenSigner(clock=Clock()).generate(static_options(db_host="db.internal"))
+        static_signer(clock).generate(target(db_host="db.internal"))
     assert "Set the region option or the AWS_REGION environment variable" in str(e.value)
 
 
-def test_region_from_profile_config(clean_env, monkeypatch):
+def test_region_from_profile_config(clock, clean_env):
     (clean_env / "config").write_text("[profile dev]\nregion = ap-northeast-1\n"
                                       "aws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = prof\n")
-    result = ts.TokenSigner(clock=Clock()).generate(
-        dict(db_host="db.internal", db_port=3306, db_user="u", profile="dev"))
+    result = signer_for(clock, profile="dev").generate(dict(db_host="db.internal", db_port=3306, db_user="u"))
     parts = check_token(result["token"], {"AKIAPROFILEEXAMPLE01": "prof"})
     assert parts["region"] == "ap-northeast-1"
 
 
 # ---------------------------------------------------------------------------------------------
-# Credentials
+# Credentials (amazon.aws' options, botocore's chain)
 # ---------------------------------------------------------------------------------------------
 
-def test_no_credentials_names_every_source(clean_env):
+def test_no_credentials_names_every_source(clock):
     with pytest.raises(ts.TokenError) as e:
-        ts.TokenSigner(clock=Clock()).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+        signer_for(clock).generate(target())
     message = str(e.value)
+    assert e.value.kind == ts.KIND_NO_CREDENTIALS
     for source in ("access_key", "profile", "environment", "AWS_ACCESS_KEY_ID", "shared credentials",
                    "config", "container", "instance metadata"):
         assert source in message
 
 
-def test_credentials_from_environment(clean_env, monkeypatch):
+def test_credentials_from_environment(clock, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE000001")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "env-session-token")
-    result = ts.TokenSigner(clock=Clock()).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+    result = signer_for(clock).generate(target())
     parts = check_token(result["token"], {"AKIAENVEXAMPLE000001": "env-secret"})
     assert parts["session_token"] == "env-session-token"
 
 
-def test_credentials_from_shared_file_profile(clean_env):
+def test_credentials_from_shared_file_profile(clock, clean_env):
     (clean_env / "credentials").write_text(
         "[ops]\naws_access_key_id = AKIAOPSEXAMPLE000001\naws_secret_access_key = ops-secret\n")
-    result = ts.TokenSigner(clock=Clock()).generate(dict(db_host=HOST, db_port=5432, db_user="u", profile="ops"))
+    result = signer_for(clock, profile="ops").generate(target(db_user="u"))
     assert check_token(result["token"], {"AKIAOPSEXAMPLE000001": "ops-secret"})["user"] == "u"
 
 
-def test_unknown_profile(clean_env):
-    with pytest.raises(ts.TokenError, match="profile nope was not found"):
-        ts.TokenSigner(clock=Clock()).generate(dict(db_host=HOST, db_port=5432, db_user="u", profile="nope"))
+def test_unknown_profile(clock):
+    with pytest.raises(ts.TokenError, match="profile nope was not found") as e:
+        signer_for(clock, profile="nope").generate(target())
+    assert e.value.kind == ts.KIND_NO_CREDENTIALS
+
+
+def test_keys_in_the_task_win_over_aws_profile_in_the_environment(clock, monkeypatch):
+    # amazon.aws' profile option falls back to AWS_PROFILE; the task gave keys, not a profile.
+    from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import profile_from_environment_only
+    monkeypatch.setenv("AWS_PROFILE", "from-env")
+    params = dict(access_key=AK, secret_key=SK, profile="from-env")
+    assert profile_from_environment_only(params)
+    assert not profile_from_environment_only(dict(params, profile="from-task"))
+    assert not profile_from_environment_only(dict(profile="from-env"))
+
+
+def test_profile_and_keys_given_together_are_refused_as_amazon_aws_does(clock):
+    with pytest.raises(ModuleFailed, match="Passing both a profile and access tokens is not supported") as e:
+        static_signer(clock, profile="p").generate(target())
+    assert SK not in str(e.value)
 
 
 @pytest.mark.parametrize("options,message", [
-    (dict(profile="p", access_key=AK, secret_key=SK), "mutually exclusive"),
-    (dict(access_key=AK, secret_key=None), "access_key is set but secret_key is not"),
-    (dict(access_key=None, secret_key=SK), "secret_key is set but access_key is not"),
-    (dict(access_key=None, secret_key=None, session_token="t"), "session_token is set without"),
     (dict(role_session_name="x"), "only apply together with assume_role_arn"),
     (dict(external_id="x"), "only apply together with assume_role_arn"),
     (dict(assume_role_arn=ROLE_ARN, role_session_name="bad name!"), "role_session_name 'bad name!' is invalid"),
 ])
-def test_credential_option_errors(options, message, clean_env):
+def test_role_option_errors(clock, options, message):
     with pytest.raises(ts.TokenError) as e:
-        ts.TokenSigner(clock=Clock()).generate(static_options(**options))
-    assert message in str(e.value)
+        static_signer(clock, **options)
+    assert message in str(e.value) and e.value.kind == ts.KIND_CONFIG
     assert SK not in str(e.value)
 
 
-def test_repr_hides_secrets():
-    creds = ts.FrozenCredentials(AK, SK, LONG_SESSION_TOKEN)
-    assert SK not in repr(creds) and LONG_SESSION_TOKEN not in repr(creds) and AK in repr(creds)
-
-
 # ---------------------------------------------------------------------------------------------
-# Assume role (STS checked against the API model with botocore's Stubber)
+# Assume role (amazon.aws' STS client, checked against the API model with botocore's Stubber)
 # ---------------------------------------------------------------------------------------------
 
-class StubbedSTS:
-    """An STS client factory whose client is a real botocore client under a Stubber."""
-
-    def __init__(self):
-        self.client = botocore.session.Session().create_client(
-            "sts", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
-        self.stubber = Stubber(self.client)
-        self.stubber.activate()
-        self.calls = []
-
-    def __call__(self, creds, region, client_kwargs):
-        self.calls.append((creds.access_key, region, client_kwargs))
-        return self.client
-
-    def expect(self, expiry, params=None, access_key=ASSUMED_AK):
-        response = {
-            "Credentials": {"AccessKeyId": access_key, "SecretAccessKey": ASSUMED_SK,
-                            "SessionToken": ASSUMED_TOKEN, "Expiration": expiry},
-            "AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:s", "Arn": ROLE_ARN.replace(":role/", ":assumed-role/")},
-        }
-        self.stubber.add_response("assume_role", response, params)
-
-
-def test_assume_role_signs_with_role_credentials():
-    sts = StubbedSTS()
-    sts.expect(NOW + datetime.timedelta(hours=1),
-               {"RoleArn": ROLE_ARN, "RoleSessionName": "nightly", "ExternalId": "ext-1"})
-    signer = ts.TokenSigner(clock=Clock(), sts_client_factory=sts)
-    result = signer.generate(static_options(assume_role_arn=ROLE_ARN, role_session_name="nightly",
-                                            external_id="ext-1", endpoint_url="http://127.0.0.1:5000"))
-    parts = check_token(result["token"], {ASSUMED_AK: ASSUMED_SK}, now=NOW)
+def test_assume_role_signs_with_role_credentials(clock, monkeypatch):
+    sts = StubbedSTS(monkeypatch)
+    sts.expect({"RoleArn": ROLE_ARN, "RoleSessionName": "nightly", "ExternalId": "ext-1"},
+               expiry=NOW + datetime.timedelta(hours=1))
+    signer = static_signer(clock, assume_role_arn=ROLE_ARN, role_session_name="nightly", external_id="ext-1",
+                           endpoint_url="http://127.0.0.1:5000")
+    parts = check_token(signer.generate(target())["token"], {ASSUMED_AK: ASSUMED_SK}, now=NOW)
     assert parts["session_token"] == ASSUMED_TOKEN
-    sts.stubber.assert_no_pending_responses()
+    sts.done()
     # The base credentials assumed the role, at the configured endpoint, in the token's region.
-    assert sts.calls == [(AK, "eu-west-1", {"endpoint_url": "http://127.0.0.1:5000"})]
+    assert sts.calls == [(AK, "eu-west-1", "http://127.0.0.1:5000")]
 
 
-def test_assume_role_default_session_name_and_reuse():
-    sts = StubbedSTS()
-    sts.expect(NOW + datetime.timedelta(hours=1), {"RoleArn": ROLE_ARN, "RoleSessionName": "dbauth-rds-iam-token"})
-    clock = Clock()
-    signer = ts.TokenSigner(clock=clock, sts_client_factory=sts)
-    signer.generate(static_options(assume_role_arn=ROLE_ARN))
+def test_assume_role_default_session_name_and_reuse(clock, monkeypatch):
+    sts = StubbedSTS(monkeypatch)
+    sts.expect({"RoleArn": ROLE_ARN, "RoleSessionName": "dbauth-rds-iam-token"}, expiry=NOW + datetime.timedelta(hours=1))
+    signer = static_signer(clock, assume_role_arn=ROLE_ARN)
+    signer.generate(target())
     clock.advance(60)
     # No second response queued: a second STS call would raise in the Stubber.
-    second = signer.generate(static_options(assume_role_arn=ROLE_ARN, db_user="other"))
+    second = signer.generate(target(db_user="other"))
     assert check_token(second["token"], {ASSUMED_AK: ASSUMED_SK})["user"] == "other"
-    assert signer.stats["assume_role_calls"] == 1
+    assert len(sts.calls) == 1
 
 
-def test_assume_role_refused_gives_aws_message_without_secrets():
-    sts = StubbedSTS()
+def test_assume_role_refused_gives_aws_message_without_secrets(clock, monkeypatch):
+    sts = StubbedSTS(monkeypatch)
     sts.stubber.add_client_error(
         "assume_role", service_error_code="AccessDenied", http_status_code=403,
         service_message="User: arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole")
-    signer = ts.TokenSigner(clock=Clock(), sts_client_factory=sts)
     with pytest.raises(ts.TokenError) as e:
-        signer.generate(static_options(assume_role_arn=ROLE_ARN, session_token="base-session-token"))
+        static_signer(clock, assume_role_arn=ROLE_ARN, session_token="base-session-token").generate(target())
     message = str(e.value)
+    assert e.value.kind == ts.KIND_ASSUME_ROLE
     assert "Could not assume role %s" % ROLE_ARN in message
     assert "AccessDenied: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole" in message
     assert SK not in message and "base-session-token" not in message
 
 
-def test_assumed_credentials_are_renewed_when_they_would_expire_first():
-    sts = StubbedSTS()
-    sts.expect(NOW + datetime.timedelta(hours=1))
-    sts.expect(NOW + datetime.timedelta(hours=2), access_key="ASIASECONDEXAMPLE001")
-    clock = Clock()
-    signer = ts.TokenSigner(clock=clock, sts_client_factory=sts)
-    first = signer.generate(static_options(assume_role_arn=ROLE_ARN))
-    assert check_token(first["token"], {ASSUMED_AK: ASSUMED_SK})
+def test_assumed_credentials_are_renewed_when_they_would_expire_first(clock, monkeypatch):
+    sts = StubbedSTS(monkeypatch)
+    sts.expect(expiry=NOW + datetime.timedelta(hours=1))
+    sts.expect(expiry=NOW + datetime.timedelta(hours=2), access_key="ASIASECONDEXAMPLE001")
+    signer = static_signer(clock, assume_role_arn=ROLE_ARN)
+    assert check_token(signer.generate(target())["token"], {ASSUMED_AK: ASSUMED_SK})
     clock.advance(3000)  # 600 s left on the role credentials, the token needs 900
-    second = signer.generate(static_options(assume_role_arn=ROLE_ARN))
-    assert check_token(second["token"], {"ASIASECONDEXAMPLE001": ASSUMED_SK})
-    sts.stubber.assert_no_pending_responses()
+    assert check_token(signer.generate(target())["token"], {"ASIASECONDEXAMPLE001": ASSUMED_SK})
+    sts.done()
 
 
-def test_credentials_shorter_than_token_fail_with_expiry_time():
-    sts = StubbedSTS()
-    sts.expect(NOW + datetime.timedelta(seconds=300))
-    signer = ts.TokenSigner(clock=Clock(), sts_client_factory=sts)
+def test_role_credentials_shorter_than_token_fail_with_expiry_time(clock, monkeypatch):
+    sts = StubbedSTS(monkeypatch)
+    sts.expect(expiry=NOW + datetime.timedelta(seconds=300))
     with pytest.raises(ts.TokenError) as e:
-        signer.generate(static_options(assume_role_arn=ROLE_ARN))
+        static_signer(clock, assume_role_arn=ROLE_ARN).generate(target())
     message = str(e.value)
+    assert e.value.kind == ts.KIND_CREDENTIALS_EXPIRED
     assert "expire at 2026-11-25T07:50:00Z, before the token's 15 minutes end (2026-11-25T08:00:00Z)" in message
     assert ASSUMED_SK not in message and ASSUMED_TOKEN not in message
 
@@ -419,7 +418,7 @@ def test_credentials_shorter_than_token_fail_with_expiry_time():
 # botocore refreshable credentials (instance profile, SSO, credential_process, ...)
 # ---------------------------------------------------------------------------------------------
 
-def _refreshable(clock, first_expiry, refreshed_expiry):
+def _refreshable(clock, monkeypatch, first_expiry, refreshed_expiry):
     calls = []
 
     def refresh():
@@ -432,45 +431,39 @@ def _refreshable(clock, first_expiry, refreshed_expiry):
                   "token": "original-token", "expiry_time": first_expiry.isoformat()},
         refresh_using=refresh, method="iam-role")
     creds._time_fetcher = clock
-    return creds, calls
+    monkeypatch.setattr(boto3.session.Session, "get_credentials", lambda self: creds)
+    return calls
 
 
-def test_refreshable_credentials_are_refreshed_before_signing(clean_env, monkeypatch):
-    clock = Clock()
-    creds, calls = _refreshable(clock, NOW + datetime.timedelta(seconds=500), NOW + datetime.timedelta(hours=6))
-    monkeypatch.setattr(botocore.session.Session, "get_credentials", lambda self: creds)
-    result = ts.TokenSigner(clock=clock).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+def test_refreshable_credentials_are_refreshed_before_signing(clock, monkeypatch):
+    calls = _refreshable(clock, monkeypatch, NOW + datetime.timedelta(seconds=500), NOW + datetime.timedelta(hours=6))
+    result = signer_for(clock).generate(target())
     assert check_token(result["token"], {"ASIAREFRESHED0000001": "refreshed-secret"})["session_token"] == "refreshed-token"
     assert len(calls) == 1
 
 
-def test_refreshable_credentials_not_refreshed_when_long_enough(clean_env, monkeypatch):
-    clock = Clock()
-    creds, calls = _refreshable(clock, NOW + datetime.timedelta(hours=1), NOW + datetime.timedelta(hours=6))
-    monkeypatch.setattr(botocore.session.Session, "get_credentials", lambda self: creds)
-    result = ts.TokenSigner(clock=clock).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+def test_refreshable_credentials_not_refreshed_when_long_enough(clock, monkeypatch):
+    calls = _refreshable(clock, monkeypatch, NOW + datetime.timedelta(hours=1), NOW + datetime.timedelta(hours=6))
+    result = signer_for(clock).generate(target())
     assert check_token(result["token"], {"ASIAORIGINAL00000001": "original-secret"})
     assert calls == []
 
 
-def test_refreshable_credentials_still_too_short_fail(clean_env, monkeypatch):
-    clock = Clock()
-    creds, calls = _refreshable(clock, NOW + datetime.timedelta(seconds=800), NOW + datetime.timedelta(seconds=700))
-    monkeypatch.setattr(botocore.session.Session, "get_credentials", lambda self: creds)
+def test_refreshable_credentials_still_too_short_fail(clock, monkeypatch):
+    calls = _refreshable(clock, monkeypatch, NOW + datetime.timedelta(seconds=800), NOW + datetime.timedelta(seconds=700))
     with pytest.raises(ts.TokenError) as e:
-        ts.TokenSigner(clock=clock).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
-    assert "expire at 2026-11-25T07:56:40Z, before the token's 15 minutes end" in str(e.value)
-    assert "the default credential chain (iam-role)" in str(e.value)
+        signer_for(clock).generate(target())
+    assert e.value.kind == ts.KIND_CREDENTIALS_EXPIRED
+    assert "from iam-role expire before the token's 15 minutes end (2026-11-25T08:00:00Z)" in str(e.value)
     assert calls, "botocore was asked to refresh first"
     assert "refreshed-secret" not in str(e.value)
 
 
-def test_failed_refresh_is_reported_without_secrets(clean_env, monkeypatch):
-    clock = Clock()
-    creds, dummy_calls = _refreshable(clock, NOW - datetime.timedelta(seconds=10), NOW - datetime.timedelta(seconds=5))
-    monkeypatch.setattr(botocore.session.Session, "get_credentials", lambda self: creds)
+def test_failed_refresh_is_reported_without_secrets(clock, monkeypatch):
+    _refreshable(clock, monkeypatch, NOW - datetime.timedelta(seconds=10), NOW - datetime.timedelta(seconds=5))
     with pytest.raises(ts.TokenError) as e:
-        ts.TokenSigner(clock=clock).generate(dict(db_host=HOST, db_port=5432, db_user="u"))
+        signer_for(clock).generate(target())
+    assert e.value.kind == ts.KIND_CREDENTIALS_EXPIRED  # and they stay expired
     assert "Could not refresh the AWS credentials" in str(e.value)
     assert "original-secret" not in str(e.value) and "refreshed-secret" not in str(e.value)
 
@@ -479,54 +472,48 @@ def test_failed_refresh_is_reported_without_secrets(clean_env, monkeypatch):
 # Token cache (used by the lookup)
 # ---------------------------------------------------------------------------------------------
 
-def test_token_cache_hit_and_refresh():
-    clock = Clock()
-    signer = ts.TokenSigner(clock=clock)
-    first = signer.generate(static_options(), cache_min_ttl=60)
+def test_token_cache_hit_and_refresh(clock):
+    signer = static_signer(clock)
+    first = signer.generate(target(), cache_min_ttl=60)
     clock.advance(10)
-    again = signer.generate(static_options(), cache_min_ttl=60)
+    again = signer.generate(target(), cache_min_ttl=60)
     assert again["token"] == first["token"] and again["cached"] is True
     assert again["expires_at"] == first["expires_at"]
     clock.advance(835)  # 55 s left < 60
-    fresh = signer.generate(static_options(), cache_min_ttl=60)
+    fresh = signer.generate(target(), cache_min_ttl=60)
     assert fresh["token"] != first["token"] and fresh["cached"] is False
     assert check_token(fresh["token"], {AK: SK}, now=clock())["signed_at"] == clock().replace(microsecond=0)
-    assert signer.stats == {"signed": 2, "cache_hits": 1, "assume_role_calls": 0}
+    assert signer.stats == {"signed": 2, "cache_hits": 1}
 
 
-def test_token_cache_keys_on_host_port_user_region_and_principal():
-    clock = Clock()
-    signer = ts.TokenSigner(clock=clock)
-    base = signer.generate(static_options(), cache_min_ttl=60)["token"]
+def test_token_cache_keys_on_host_port_user_region(clock):
+    signer = static_signer(clock)
+    base = signer.generate(target(), cache_min_ttl=60)["token"]
     clock.advance(2)
     variants = [
-        static_options(db_user="other"),
-        static_options(db_port=5433),
-        static_options(db_host="mydb2.abcdefghijkl.eu-west-1.rds.amazonaws.com"),
-        static_options(access_key="AKIAOTHEREXAMPLE0001"),
-        static_options(secret_key="another-secret"),
-        static_options(db_host="10.0.0.1", region="eu-west-1"),
-        static_options(db_host="10.0.0.1", region="eu-west-2"),
+        target(db_user="other"),
+        target(db_port=5433),
+        target(db_host="mydb2.abcdefghijkl.eu-west-1.rds.amazonaws.com"),
+        target(db_host="10.0.0.1", region="eu-west-1"),
+        target(db_host="10.0.0.1", region="eu-west-2"),
     ]
     tokens = [signer.generate(v, cache_min_ttl=60)["token"] for v in variants]
     assert len(set(tokens + [base])) == len(variants) + 1
     assert signer.stats["cache_hits"] == 0
 
 
-def test_cache_min_ttl_900_disables_cache_and_range_checked():
-    clock = Clock()
-    signer = ts.TokenSigner(clock=clock)
-    first = signer.generate(static_options(), cache_min_ttl=900)
+def test_cache_min_ttl_900_disables_cache_and_range_checked(clock):
+    signer = static_signer(clock)
+    first = signer.generate(target(), cache_min_ttl=900)
     clock.advance(1)
-    assert signer.generate(static_options(), cache_min_ttl=900)["token"] != first["token"]
+    assert signer.generate(target(), cache_min_ttl=900)["token"] != first["token"]
     for bad in (-1, 901):
         with pytest.raises(ts.TokenError, match="cache_min_ttl must be between 0 and 900"):
-            signer.generate(static_options(), cache_min_ttl=bad)
+            signer.generate(target(), cache_min_ttl=bad)
 
 
-def test_module_path_does_not_cache():
-    clock = Clock()
-    signer = ts.TokenSigner(clock=clock)
-    first = signer.generate(static_options())
+def test_module_path_does_not_cache(clock):
+    signer = static_signer(clock)
+    first = signer.generate(target())
     clock.advance(1)
-    assert signer.generate(static_options())["token"] != first["token"]
+    assert signer.generate(target())["token"] != first["token"]

@@ -14,10 +14,10 @@ import pytest
 from botocore.stub import ANY
 from botocore.stub import Stubber
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_diagnosis
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import LoginSettings
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_login import LoginOutcome
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_diagnosis
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import LoginSettings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_login import LoginOutcome
 
 NOW = datetime.datetime(2026, 11, 25, 8, 0, 0, tzinfo=datetime.timezone.utc)
 ACCOUNT = "123456789012"
@@ -120,8 +120,8 @@ def outcome(diagnosis="token_rejected", message="refused", region="eu-west-1"):
 
 def run(aws, catalog=None, token=None, params=None, first=None):
     params = params or {"engine": "mysql"}
-    return verify_diagnosis.diagnose(first or outcome(), params, HOST, 3306, "app", aws, catalog=catalog, token=token,
-                                     now=NOW)
+    return _verify_diagnosis.diagnose(first or outcome(), params, HOST, 3306, "app", aws, catalog=catalog, token=token,
+                                      now=NOW)
 
 
 def statuses(checks):
@@ -224,6 +224,21 @@ def test_postgres_guess_user_not_iam_is_overruled_by_the_catalog():
     assert diagnosis == "token_rejected"
 
 
+def test_postgres_guess_user_not_iam_is_undetermined_when_aws_cannot_be_read():
+    # A host without rds:Describe* and iam:Get*: PostgreSQL's refusal alone does not tell a user outside
+    # rds_iam from a token that IAM refuses, so the diagnosis must not pick one.
+    with Aws() as aws:
+        aws.caller()
+        aws.stubs["rds"].add_client_error("describe_db_clusters", service_error_code="AccessDenied", service_message="no")
+        aws.stubs["rds"].add_client_error("describe_db_instances", service_error_code="AccessDenied",
+                                          service_message="no")
+        diagnosis, message, checks, _facts = run(aws, params={"engine": "postgres"},
+                                                 first=outcome("user_not_iam", "password authentication failed"))
+    assert statuses(checks)["iam_enabled"] == "unknown" and statuses(checks)["policy"] == "unknown"
+    assert diagnosis == "token_rejected"
+    assert "cause is undetermined" in message and "rds_iam" in message and "policy" in message
+
+
 def test_policy_reads_denied_simulation_still_decides():
     with Aws() as aws:
         aws.caller()
@@ -319,10 +334,10 @@ def token(user="app", host=HOST, port=3306, signed=NOW, region="eu-west-1"):
 
 
 def test_parse_token_reads_only_public_facts():
-    facts = verify_diagnosis.parse_token(token())
+    facts = _verify_diagnosis.parse_token(token())
     assert facts["db_user"] == "app" and facts["host"] == HOST and facts["port"] == 3306
     assert facts["region"] == "eu-west-1" and facts["service"] == "rds-db" and facts["access_key_id"] == "AKIDEXAMPLE"
-    assert verify_diagnosis.parse_token("password123") is None
+    assert _verify_diagnosis.parse_token("password123") is None
 
 
 @pytest.mark.parametrize("tok, hint", [
@@ -396,33 +411,21 @@ def settings(engine):
 ])
 def test_read_catalog(engine, rows, expected):
     conn = Conn(rows)
-    exists, is_iam, detail = verify_diagnosis.read_catalog(settings(engine), "app", connect_fn=lambda s: (conn, "TLSv1.3"))
+    exists, is_iam, detail = _verify_diagnosis.read_catalog(settings(engine), "app", connect_fn=lambda s: (conn, "TLSv1.3"))
     assert (exists, is_iam) == expected
     assert conn.closed and detail
     assert conn.cur.executed[0][1] == ("app",)
 
 
 class NoCredsAws:
+    """Real botocore clients on a host without credentials: every call raises NoCredentialsError."""
+
     def client(self, service):
-        return _NoCredsClient()
-
-
-class _NoCredsClient:
-    def get_caller_identity(self):
-        from botocore.exceptions import NoCredentialsError
-        raise NoCredentialsError()
-
-    def describe_db_clusters(self, **kw):
-        from botocore.exceptions import NoCredentialsError
-        raise NoCredentialsError()
-
-    def describe_db_instances(self, **kw):
-        from botocore.exceptions import NoCredentialsError
-        raise NoCredentialsError()
+        return botocore.session.Session().create_client(service, region_name="eu-west-1")
 
 
 @pytest.mark.parametrize("tok, expected", [(None, "no_credentials"), (token(), "token_rejected")])
-def test_no_credentials_only_counts_when_the_host_signed(tok, expected):
+def test_no_credentials_only_counts_when_the_host_signed(tok, expected, clean_env):
     diagnosis, _message, checks, _facts = run(NoCredsAws(), token=tok)
     assert diagnosis == expected
     assert statuses(checks)["credentials"] == ("failed" if tok is None else "unknown")

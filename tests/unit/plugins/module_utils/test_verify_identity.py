@@ -13,7 +13,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_identity
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_identity
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -36,7 +36,7 @@ def doc(resource, effect="Allow"):
     ("garbage", ("other", None, "aws", None)),
 ])
 def test_principal_of(arn, expected):
-    assert verify_identity.principal_of(arn) == expected
+    assert _verify_identity.principal_of(arn) == expected
 
 
 def test_collect_role_policies_inline_attached_and_boundary():
@@ -66,7 +66,7 @@ def test_collect_role_policies_inline_attached_and_boundary():
             stub.add_response("get_policy", {"Policy": {"Arn": arn, "DefaultVersionId": "v3"}}, {"PolicyArn": arn})
             stub.add_response("get_policy_version", {"PolicyVersion": {"Document": json.dumps(document), "VersionId": "v3"}},
                               {"PolicyArn": arn, "VersionId": "v3"})
-        policies, boundary, entity_arn = verify_identity.collect_policies(iam, "role", "app-role")
+        policies, boundary, entity_arn = _verify_identity.collect_policies(iam, "role", "app-role")
         stub.assert_no_pending_responses()
     assert [p[0] for p in policies] == ["role app-role inline policy inline1", "role app-role inline policy inline2",
                                         managed_arn]
@@ -111,7 +111,7 @@ def test_collect_user_policies_include_its_groups():
                           {"PolicyArn": group_managed})
         stub.add_response("get_policy_version", {"PolicyVersion": {"Document": json.dumps(doc("arn:x/gm")), "VersionId": "v2"}},
                           {"PolicyArn": group_managed, "VersionId": "v2"})
-        policies, boundary, entity_arn = verify_identity.collect_policies(iam, "user", "bob")
+        policies, boundary, entity_arn = _verify_identity.collect_policies(iam, "user", "bob")
         stub.assert_no_pending_responses()
     assert policies == [("user bob inline policy own", doc("arn:x/user")), (user_managed, doc("arn:x/um")),
                         ("group dba inline policy team", doc("arn:x/group")), (group_managed, doc("arn:x/gm"))]
@@ -124,8 +124,8 @@ def test_read_errors_carry_the_aws_code():
     with Stubber(sts) as stub:
         stub.add_client_error("get_caller_identity", service_error_code="ExpiredToken",
                               service_message="The security token included in the request is expired")
-        with pytest.raises(verify_identity.AwsReadError) as err:
-            verify_identity.caller_identity(sts)
+        with pytest.raises(_verify_identity.AwsReadError) as err:
+            _verify_identity.caller_identity(sts)
     assert err.value.code == "ExpiredToken"
     assert "expired" in str(err.value)
 
@@ -154,7 +154,7 @@ def test_find_database_by_endpoint_instance():
         stub.add_response("describe_db_clusters", {"DBClusters": [cluster("c", True)]}, {})
         stub.add_response("describe_db_instances", {"DBInstances": [instance("other", "o.x", 5432, True)], "Marker": "n"}, {})
         stub.add_response("describe_db_instances", {"DBInstances": [instance("db1", "DB1.x", 5432, False)]}, {"Marker": "n"})
-        db = verify_identity.find_database(rds, "db1.x.", 5432)
+        db = _verify_identity.find_database(rds, "db1.x.", 5432)
     assert db == {"kind": "instance", "identifier": "db1", "resource_id": "db-ABC", "iam_enabled": False,
                   "engine": "postgres", "status": "available", "partition": "aws", "region": "eu-west-1",
                   "account": "123456789012", "pending_iam": None}
@@ -164,13 +164,13 @@ def test_find_database_by_cluster_reader_endpoint_and_member_resolves_to_cluster
     rds = client("rds")
     with Stubber(rds) as stub:
         stub.add_response("describe_db_clusters", {"DBClusters": [cluster("c", True)]}, {})
-        db = verify_identity.find_database(rds, "c.cluster-ro-x.eu-west-1.rds.amazonaws.com", 5432)
+        db = _verify_identity.find_database(rds, "c.cluster-ro-x.eu-west-1.rds.amazonaws.com", 5432)
     assert db["kind"] == "cluster" and db["resource_id"] == "cluster-XYZ" and db["iam_enabled"] is True
     with Stubber(rds) as stub:
         stub.add_response("describe_db_instances", {"DBInstances": [instance("c-1", "m.x", 5432, False, cluster="c")]},
                           {"DBInstanceIdentifier": "c-1"})
         stub.add_response("describe_db_clusters", {"DBClusters": [cluster("c", True)]}, {"DBClusterIdentifier": "c"})
-        db = verify_identity.describe_instance(rds, "c-1")
+        db = _verify_identity.describe_instance(rds, "c-1")
     assert db["kind"] == "cluster" and db["identifier"] == "c"
 
 
@@ -179,7 +179,7 @@ def test_find_database_none():
     with Stubber(rds) as stub:
         stub.add_response("describe_db_clusters", {"DBClusters": []}, {})
         stub.add_response("describe_db_instances", {"DBInstances": []}, {})
-        assert verify_identity.find_database(rds, "nowhere", 1) is None
+        assert _verify_identity.find_database(rds, "nowhere", 1) is None
 
 
 @pytest.mark.parametrize("caller, entity, expected", [
@@ -190,7 +190,7 @@ def test_find_database_none():
     ("arn:aws:sts::123456789012:federated-user/x", None, None),
 ])
 def test_principal_source_arn_keeps_the_iam_path(caller, entity, expected):
-    assert verify_identity.principal_source_arn(caller, entity) == expected
+    assert _verify_identity.principal_source_arn(caller, entity) == expected
 
 
 def test_simulate_returns_decision_matched_statements_and_missing_keys():
@@ -206,8 +206,8 @@ def test_simulate_returns_decision_matched_statements_and_missing_keys():
             "ContextEntries": [
                 {"ContextKeyName": "aws:EpochTime", "ContextKeyValues": ["1"], "ContextKeyType": "numeric"},
                 {"ContextKeyName": "aws:PrincipalArn", "ContextKeyValues": [source], "ContextKeyType": "string"}]})
-        result = verify_identity.simulate(iam, source, "rds-db:connect", resource,
-                                          {"aws:PrincipalArn": source, "aws:EpochTime": "1"})
+        result = _verify_identity.simulate(iam, source, "rds-db:connect", resource,
+                                           {"aws:PrincipalArn": source, "aws:EpochTime": "1"})
         stub.assert_no_pending_responses()
     assert result == {"decision": "explicitDeny", "matched": ["deny-db"], "missing": ["aws:PrincipalTag/team"]}
 
@@ -218,7 +218,7 @@ def test_an_unparsable_response_is_a_failed_read_not_a_crash():
     def answer_with_an_error_page():
         raise ResponseParserError("Unable to parse response (syntax error), invalid XML received.\nb'<!doctype html>'")
 
-    with pytest.raises(verify_identity.AwsReadError) as error:
-        verify_identity._call("iam:SimulatePrincipalPolicy", answer_with_an_error_page)
+    with pytest.raises(_verify_identity.AwsReadError) as error:
+        _verify_identity._call("iam:SimulatePrincipalPolicy", answer_with_an_error_page)
     assert error.value.code == "ResponseParserError"
     assert "doctype" not in str(error.value)

@@ -8,22 +8,27 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_login
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_login
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_ASSUME_ROLE
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_CONFIG
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_CREDENTIALS_EXPIRED
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_NO_CREDENTIALS
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
 
 TOKEN = "db.example:3306/?Action=connect&DBUser=app&X-Amz-Signature=" + "f" * 64
 
 
 class FakeSigner:
-    def __init__(self, error=None):
+    def __init__(self, error=None, kind=KIND_CONFIG):
         self.error = error
+        self.kind = kind
         self.options = None
 
     def generate(self, options):
         self.options = options
         if self.error:
-            raise TokenError(self.error)
+            raise TokenError(self.error, self.kind)
         return {"token": TOKEN, "expires_at": "2026-11-25T08:00:00Z", "region": "eu-west-1"}
 
 
@@ -79,8 +84,8 @@ def test_success_mysql_reports_user_tls_version_latency_and_hides_token():
 
     no_log = set()
     signer = FakeSigner()
-    out = verify_login.attempt_login(params(), "eu-west-1", signer, connect_fn=connect, clock=ticking_clock(),
-                                     no_log_values=no_log)
+    out = _verify_login.attempt_login(params(), "eu-west-1", signer, connect_fn=connect, clock=ticking_clock(),
+                                      no_log_values=no_log)
     assert out.connected is True
     assert out.current_user == "app"
     assert out.tls_version == "TLSv1.3"
@@ -101,30 +106,51 @@ def test_postgres_defaults_port_and_database():
         seen["s"] = settings
         return FakeConn(("app", "16.4")), "TLSv1.3"
 
-    out = verify_login.attempt_login(params(engine="postgres", db_port=None), None, FakeSigner(), connect_fn=connect)
+    out = _verify_login.attempt_login(params(engine="postgres", db_port=None), None, FakeSigner(), connect_fn=connect)
     assert out.connected and out.current_user == "app" and out.server_version == "16.4"
     assert seen["s"].port == 5432 and seen["s"].database == "postgres"
 
 
-@pytest.mark.parametrize("message, diagnosis", [
-    ("No AWS credentials found to sign the RDS IAM token. Tried ...", "no_credentials"),
-    ("The AWS profile ghost was not found in the shared credentials and config files.", "no_credentials"),
-    ("Could not refresh the AWS credentials from profile x (custom-process): RuntimeError: Credentials were "
-     "refreshed, but the refreshed credentials are still expired.", "credentials_expired"),
-    ("The AWS credentials from profile x expire at 2026-01-01T00:00:00Z, before the token's 15 minutes end",
+@pytest.mark.parametrize("message, kind, diagnosis", [
+    ("No AWS credentials found to sign the RDS IAM token. Tried ...", KIND_NO_CREDENTIALS, "no_credentials"),
+    ("The AWS profile ghost was not found in the shared credentials and config files.", KIND_NO_CREDENTIALS,
+     "no_credentials"),
+    ("Could not refresh the AWS credentials from custom-process: RuntimeError: Credentials were "
+     "refreshed, but the refreshed credentials are still expired.", KIND_CREDENTIALS_EXPIRED, "credentials_expired"),
+    ("The AWS credentials from iam-role expire before the token's 15 minutes end", KIND_CREDENTIALS_EXPIRED,
      "credentials_expired"),
-    ("Could not assume role arn:aws:iam::1:role/x (session s) with y: AccessDenied: no", "no_credentials"),
+    ("Could not assume role arn:aws:iam::1:role/x (session s) with y: AccessDenied: no", KIND_ASSUME_ROLE,
+     "no_credentials"),
+    # The kind decides, never the words: an "expired" in a message of another kind changes nothing.
+    ("No AWS credentials found (the old ones expired)", KIND_NO_CREDENTIALS, "no_credentials"),
 ])
-def test_signing_failures_are_diagnosed(message, diagnosis):
-    out = verify_login.attempt_login(params(), None, FakeSigner(message), connect_fn=None)
+def test_signing_failures_are_diagnosed_by_kind(message, kind, diagnosis):
+    out = _verify_login.attempt_login(params(), None, FakeSigner(message, kind), connect_fn=None)
     assert out.diagnosis == diagnosis
     assert not out.connected
     assert message in out.message
 
 
+def test_missing_ca_cert_is_a_tls_diagnosis_and_no_login_is_claimed(tmp_path):
+    missing = str(tmp_path / "missing-bundle.pem")
+    out = _verify_login.attempt_login(params(ca_cert=missing), None, FakeSigner())
+    assert out.connected is False and out.diagnosis == "tls"
+    assert "ca_cert %s is not a file" % missing in out.message
+    assert "Logged in" not in out.message
+
+
+def test_an_error_while_connecting_never_claims_a_login():
+    def connect(settings):
+        raise FileNotFoundError(2, "No such file or directory")
+    with pytest.raises(_verify_login.VerifyConfigError) as e:
+        _verify_login.attempt_login(params(), None, FakeSigner(), connect_fn=connect)
+    assert "Logged in" not in str(e.value)
+    assert "could not connect to db.example:3306" in str(e.value) and TOKEN not in str(e.value)
+
+
 def test_signing_config_errors_are_not_diagnoses():
-    with pytest.raises(verify_login.VerifyConfigError, match="db_host must not contain a port"):
-        verify_login.attempt_login(params(), None, FakeSigner("db_host must not contain a port: set db_host=a"))
+    with pytest.raises(_verify_login.VerifyConfigError, match="db_host must not contain a port"):
+        _verify_login.attempt_login(params(), None, FakeSigner("db_host must not contain a port: set db_host=a"))
 
 
 def failing(message, kind):
@@ -146,7 +172,7 @@ def failing(message, kind):
      "token_rejected", "diagnose=true"),
 ])
 def test_connect_failures_are_diagnosed_and_scrubbed(engine, message, kind, diagnosis, hint):
-    out = verify_login.attempt_login(params(engine=engine), None, FakeSigner(), connect_fn=failing(message, kind))
+    out = _verify_login.attempt_login(params(engine=engine), None, FakeSigner(), connect_fn=failing(message, kind))
     assert out.diagnosis == diagnosis
     assert hint in out.message
     assert TOKEN not in out.message and TOKEN not in out.server_message
@@ -160,16 +186,16 @@ def test_no_tls_client_side_is_tls_and_postgres_gets_no_token():
         seen["secret"] = settings.secret
         raise DbConnectionError("pg_hba.conf rejects connection for host, no encryption", "auth")
 
-    out = verify_login.attempt_login(params(engine="postgres", ssl_mode="disable"), None, FakeSigner(),
-                                     connect_fn=connect)
+    out = _verify_login.attempt_login(params(engine="postgres", ssl_mode="disable"), None, FakeSigner(),
+                                      connect_fn=connect)
     assert out.diagnosis == "tls"
     assert "ssl_mode=verify-full" in out.message
     assert seen["secret"] == ""
 
 
 def test_plain_connection_that_logs_in_is_not_a_success():
-    out = verify_login.attempt_login(params(ssl_mode="prefer"), None, FakeSigner(),
-                                     connect_fn=lambda s: (FakeConn(("app@%", "8.0")), None))
+    out = _verify_login.attempt_login(params(ssl_mode="prefer"), None, FakeSigner(),
+                                      connect_fn=lambda s: (FakeConn(("app@%", "8.0")), None))
     assert not out.connected and out.diagnosis == "tls"
 
 
@@ -180,7 +206,7 @@ def test_given_token_is_used_without_signing():
         seen["secret"] = settings.secret
         return FakeConn(("app@%", "8.0")), "TLSv1.2"
 
-    out = verify_login.attempt_login(params(token="given-token-value"), None, None, connect_fn=connect)
+    out = _verify_login.attempt_login(params(token="given-token-value"), None, None, connect_fn=connect)
     assert out.connected and out.token_source == "given" and seen["secret"] == "given-token-value"
 
 
@@ -192,5 +218,5 @@ def test_given_token_is_used_without_signing():
     (dict(connect_timeout=-1), "connect_timeout"),
 ])
 def test_bad_options(override, message):
-    with pytest.raises(verify_login.VerifyConfigError, match=message):
-        verify_login.validated_target(params(**override))
+    with pytest.raises(_verify_login.VerifyConfigError, match=message):
+        _verify_login.validated_target(params(**override))

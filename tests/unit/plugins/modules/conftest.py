@@ -22,7 +22,7 @@ def aws_fixture(monkeypatch):
         "ansible_collections.amazon.aws.plugins.module_utils.cloud.time.sleep", aws.slept.append
     )
     monkeypatch.setattr(
-        "ansible_collections.dbauth.rds_iam.plugins.module_utils.iam_auth_setting.time.sleep", aws.slept.append
+        "ansible_collections.dbauth.rds_iam.plugins.module_utils._iam_auth_setting.time.sleep", aws.slept.append
     )
     yield aws
     for stubber in aws.stubbers.values():

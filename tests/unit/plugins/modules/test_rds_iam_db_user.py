@@ -14,8 +14,8 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import db_connection
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import db_user_runner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _db_connection
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _db_user_runner
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_db_user
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.module_utils.test_db_user_postgres import FakeConn
 
@@ -37,7 +37,7 @@ def pg(monkeypatch):
     def connector(settings):
         seen.append(settings)
         return conn, "TLSv1.3"
-    monkeypatch.setattr(db_user_runner, "connect", connector)
+    monkeypatch.setattr(_db_user_runner, "connect", connector)
     conn.close = lambda: None
     conn.settings = seen
     return conn
@@ -91,13 +91,13 @@ def test_admin_token_is_masked_in_failures(capsys, monkeypatch):
     class Signer:
         def generate(self, options):
             return {"token": token}
-    real = db_connection.login_settings
-    monkeypatch.setattr(db_user_runner, "login_settings",
+    real = _db_connection.login_settings
+    monkeypatch.setattr(_db_user_runner, "login_settings",
                         lambda params, region=None, signer=None: real(params, region=region, signer=Signer()))
 
     def connector(settings):
-        raise db_connection.DbConnectionError("login refused, token was %s" % settings.secret, "auth")
-    monkeypatch.setattr(db_user_runner, "connect", connector)
+        raise _db_connection.DbConnectionError("login refused, token was %s" % settings.secret, "auth")
+    monkeypatch.setattr(_db_user_runner, "connect", connector)
     rc, out = run_module(capsys, base(name="a", login_user="iam_admin", login_password=None, login_iam=True))
     assert rc == 1 and out["error_kind"] == "auth"
     assert token not in json.dumps(out)
@@ -105,7 +105,25 @@ def test_admin_token_is_masked_in_failures(capsys, monkeypatch):
 
 def test_connection_error_kind(capsys, monkeypatch):
     def connector(settings):
-        raise db_connection.DbConnectionError("cannot reach the database at 127.0.0.1:1: refused", "unreachable")
-    monkeypatch.setattr(db_user_runner, "connect", connector)
+        raise _db_connection.DbConnectionError("cannot reach the database at 127.0.0.1:1: refused", "unreachable")
+    monkeypatch.setattr(_db_user_runner, "connect", connector)
     rc, out = run_module(capsys, base(name="a"))
     assert rc == 1 and out["error_kind"] == "unreachable" and "cannot reach" in out["msg"]
+
+
+def test_a_driver_error_while_reading_is_a_failure_with_a_kind_not_a_traceback(capsys, monkeypatch):
+    import socket
+    import pymysql
+
+    class Hung:
+        def cursor(self):
+            raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query") \
+                from socket.timeout("timed out")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(_db_user_runner, "connect", lambda settings: (Hung(), "TLSv1.3"))
+    rc, out = run_module(capsys, base(engine="mysql", login_user="admin", ssl_mode="require", name="app"))
+    assert rc == 1 and out["error_kind"] == "timeout"
+    assert "failed before any change (no user was changed)" in out["msg"] and PASSWORD not in json.dumps(out)

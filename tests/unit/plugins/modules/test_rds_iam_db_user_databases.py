@@ -16,8 +16,8 @@ import threading
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import db_connection
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import db_user_runner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _db_connection
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _db_user_runner
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_db_user
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.module_utils.test_db_user_postgres import FakeConn
 
@@ -49,11 +49,11 @@ class Servers:
         with self.lock:
             self.settings.append(settings)
         if settings.host.startswith("down-"):
-            raise db_connection.DbConnectionError("cannot reach the database at %s: refused" % settings.endpoint,
-                                                  "unreachable")
+            raise _db_connection.DbConnectionError("cannot reach the database at %s: refused" % settings.endpoint,
+                                                   "unreachable")
         if settings.host.startswith("badpw-"):
             message = "login to %s refused, password %s" % (settings.endpoint, settings.secret)
-            raise db_connection.DbConnectionError(message, "auth")
+            raise _db_connection.DbConnectionError(message, "auth")
         with self.lock:
             conn = self.conns.setdefault(settings.host, FakeConn())
             self.active += 1
@@ -71,7 +71,7 @@ class Servers:
 @pytest.fixture
 def servers(monkeypatch):
     fake = Servers()
-    monkeypatch.setattr(db_user_runner, "connect", fake.connect)
+    monkeypatch.setattr(_db_user_runner, "connect", fake.connect)
     return fake
 
 
@@ -129,8 +129,8 @@ def test_an_entry_with_its_own_iam_login_takes_no_password_from_the_top(capsys, 
         def generate(self, options):
             return {"token": "%s:%s/?DBUser=%s&X-Amz-Signature=feedfacecafe0123" % (
                 options["db_host"], options["db_port"], options["db_user"])}
-    real = db_connection.login_settings
-    monkeypatch.setattr(db_user_runner, "login_settings",
+    real = _db_connection.login_settings
+    monkeypatch.setattr(_db_user_runner, "login_settings",
                         lambda params, region=None, signer=None: real(params, region=region, signer=Signer()))
     rc, out = run_module(capsys, base([database("db-a"), database("badpw-b", login_iam=True, login_user="iam_admin")]))
     assert rc == 1
@@ -156,7 +156,7 @@ def test_check_mode_writes_nothing_and_diffs_name_the_database(capsys, servers):
 
 def test_concurrency_bound_is_respected(capsys, monkeypatch):
     fake = Servers(barrier=threading.Barrier(2, timeout=30))
-    monkeypatch.setattr(db_user_runner, "connect", fake.connect)
+    monkeypatch.setattr(_db_user_runner, "connect", fake.connect)
     rc, out = run_module(capsys, base([database("db-%d" % i) for i in range(6)], concurrency=2))
     assert rc == 0, out["msg"]
     assert fake.max_active == 2 and len(fake.conns) == 6
@@ -190,12 +190,14 @@ def test_a_driver_error_while_reading_fails_its_entry_without_the_secret(capsys,
         if settings.host == "db-b":
             conn.cursor = broken_cursor
         return conn, tls
-    monkeypatch.setattr(db_user_runner, "connect", connect)
+    monkeypatch.setattr(_db_user_runner, "connect", connect)
     rc, out = run_module(capsys, base([database("db-a"), database("db-b", login_password=OTHER_PASSWORD)]))
     assert rc == 1
     a, b = out["databases"]
     assert a["changed"] is True and "failed" not in a
-    assert b["failed"] is True and b["kind"] == "sql" and b["msg"].startswith("RuntimeError: server closed")
+    assert b["failed"] is True and b["kind"] == "sql"
+    assert b["msg"].startswith("reading the users on db-b:5432 failed before any change (no user was changed): "
+                               "RuntimeError: server closed")
     assert OTHER_PASSWORD not in json.dumps(out)
 
 

@@ -10,9 +10,12 @@ configuration is what gets tested.
 from __future__ import annotations
 
 import copy
+import itertools
+import types
 
 import pytest
 
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _iam_auth_setting
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_enable
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import ACCOUNT
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import REGION
@@ -142,12 +145,20 @@ def test_not_found_asks_sts_for_the_account_only_then(aws, capsys):
     assert aws.requests == ["DescribeDBInstances", "GetCallerIdentity"]
 
 
-def test_wait_timeout_failure_reports_changed_and_last_status(aws, capsys):
+@pytest.fixture
+def fast_clock(monkeypatch):
+    """A monotonic clock of the wait that moves 0.6 s a reading: wait_timeout 1 ends after one describe."""
+    readings = itertools.count(0, 0.6)
+    monkeypatch.setattr(_iam_auth_setting, "time", types.SimpleNamespace(
+        monotonic=lambda: next(readings), sleep=_iam_auth_setting.time.sleep))
+
+
+def test_wait_timeout_failure_reports_changed_and_last_status(aws, capsys, fast_clock):
     rds = aws.stubber("rds")
     rds.add_response("describe_db_instances", {"DBInstances": [instance()]}, None)
     rds.add_response("modify_db_instance", {"DBInstance": instance(DBInstanceStatus="modifying")}, None)
     rds.add_response("describe_db_instances", {"DBInstances": [instance(DBInstanceStatus="modifying")]}, None)
-    result = run({"db_instance_identifier": "app-db", "wait_timeout": 0}, capsys)
+    result = run({"db_instance_identifier": "app-db", "wait_timeout": 1}, capsys)
     assert result["failed"] is True
     assert result["changed"] is True
     assert "last status: modifying" in result["msg"]
@@ -163,7 +174,15 @@ def test_wait_timeout_failure_reports_changed_and_last_status(aws, capsys):
             {"db_instance_identifier": "a", "db_cluster_identifier": "b"},
             "parameters are mutually exclusive: db_instance_identifier|db_cluster_identifier",
         ),
-        ({"db_instance_identifier": "a", "wait_timeout": -1}, "wait_timeout must not be negative"),
+        ({"db_instance_identifier": "a", "wait_timeout": -1}, "wait_timeout -1 must be at least 1"),
+        # Found by a new user: an empty identifier reached AWS (and turned IAM on for another instance).
+        ({"db_instance_identifier": ""}, "db_instance_identifier '' is empty"),
+        ({"db_instance_identifier": "  "}, "db_instance_identifier '  ' is empty"),
+        ({"db_cluster_identifier": ""}, "db_cluster_identifier '' is empty"),
+        # wait_timeout 0 made the change, then failed at once.
+        ({"db_instance_identifier": "a", "wait_timeout": 0}, "wait_timeout 0 must be at least 1 second"),
+        ({"databases": [{"db_instance_identifier": "a"}], "wait_timeout": 0}, "wait_timeout 0 must be at least 1"),
+        ({"databases": [{"db_cluster_identifier": " "}]}, "databases[0]: db_cluster_identifier ' ' is empty"),
     ],
 )
 def test_argument_errors_make_no_call(aws, capsys, args, text):
@@ -171,6 +190,26 @@ def test_argument_errors_make_no_call(aws, capsys, args, text):
     assert result["failed"] is True
     assert text in result["msg"]
     assert aws.requests == []
+
+
+def test_wait_timeout_0_is_fine_without_wait(aws, capsys):
+    aws.stubber("rds").add_response(
+        "describe_db_instances", {"DBInstances": [instance(IAMDatabaseAuthenticationEnabled=True)]},
+        {"DBInstanceIdentifier": "app-db"})
+    result = run({"db_instance_identifier": "app-db", "wait": False, "wait_timeout": 0}, capsys)
+    assert result["changed"] is False and "failed" not in result
+
+
+def test_a_describe_answer_for_another_instance_changes_nothing(aws, capsys):
+    # An endpoint that answers a describe with another database (as moto does for an empty filter)
+    # must never have that database modified.
+    aws.stubber("rds").add_response(
+        "describe_db_instances", {"DBInstances": [instance(DBInstanceIdentifier="other-db")]},
+        {"DBInstanceIdentifier": "app-db"})
+    result = run({"db_instance_identifier": "app-db"}, capsys)
+    assert result["failed"] is True and result["changed"] is False
+    assert "asked for DB instance 'app-db'" in result["msg"] and "'other-db'" in result["msg"]
+    assert aws.requests == ["DescribeDBInstances"]
 
 
 def test_module_uses_a_retrying_client(aws, capsys):
@@ -327,19 +366,19 @@ def test_batch_check_mode_diff_per_database_and_no_modify(aws, capsys):
     assert aws.requests == ["DescribeDBInstances"]
 
 
-def test_batch_timeout_is_per_database_and_fails_that_entry_only(aws, capsys):
+def test_batch_timeout_is_per_database_and_fails_that_entry_only(aws, capsys, fast_clock):
     rds = aws.stubber("rds")
     rds.add_response("describe_db_instances", {"DBInstances": [named("db-slow")]}, instance_filter("db-slow"))
     rds.add_response("modify_db_instance", {"DBInstance": named("db-slow", DBInstanceStatus="modifying")}, None)
     rds.add_response(
         "describe_db_instances", {"DBInstances": [named("db-slow", DBInstanceStatus="modifying")]}, None
     )
-    result = run({"databases": [{"db_instance_identifier": "db-slow"}], "wait_timeout": 0}, capsys)
+    result = run({"databases": [{"db_instance_identifier": "db-slow"}], "wait_timeout": 1}, capsys)
     (entry,) = result["databases"]
     assert entry["failed"] is True and entry["changed"] is True
     assert entry["status"] == "modifying"
-    assert entry["msg"].startswith("Timed out after 0s waiting for DB instance 'db-slow'")
-    assert result["msg"].startswith("1 of 1 databases failed: databases[0]: Timed out after 0s")
+    assert entry["msg"].startswith("Timed out after 1s waiting for DB instance 'db-slow'")
+    assert result["msg"].startswith("1 of 1 databases failed: databases[0]: Timed out after 1s")
 
 
 @pytest.mark.parametrize(

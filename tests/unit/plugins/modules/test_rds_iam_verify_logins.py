@@ -11,11 +11,13 @@ __metaclass__ = type
 
 import threading
 
+import boto3.session
+
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import token_signing
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import verify_login
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _verify_login
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.test_rds_iam_verify import AK
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.test_rds_iam_verify import SK
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.test_rds_iam_verify import run_module
@@ -79,7 +81,7 @@ class Conn:
 @pytest.fixture
 def servers(monkeypatch):
     fake = Servers()
-    monkeypatch.setattr(verify_login, "connect", fake.connect)
+    monkeypatch.setattr(_verify_login, "connect", fake.connect)
     return fake
 
 
@@ -131,12 +133,12 @@ def test_fail_on_error_fails_after_all_logins_were_tried(capsys, servers):
 
 def test_credentials_are_resolved_once_for_all_logins(capsys, servers, monkeypatch):
     calls = []
-    real = token_signing.TokenSigner._base_source
+    real = boto3.session.Session.get_credentials
 
-    def counting(self, options):
-        calls.append(options.get("db_host"))
-        return real(self, options)
-    monkeypatch.setattr(token_signing.TokenSigner, "_base_source", counting)
+    def counting(self):
+        calls.append(self)
+        return real(self)
+    monkeypatch.setattr(boto3.session.Session, "get_credentials", counting)
     rc, out, _raw = run_module(capsys, base([login("db%d" % i) for i in range(5)]))
     assert rc == 0 and all(r["connected"] for r in out["logins"])
     assert len(calls) == 1 and len(set(servers.tokens)) == 5
@@ -144,7 +146,7 @@ def test_credentials_are_resolved_once_for_all_logins(capsys, servers, monkeypat
 
 def test_concurrency_bound_is_respected(capsys, monkeypatch):
     fake = Servers(barrier=threading.Barrier(3, timeout=30))
-    monkeypatch.setattr(verify_login, "connect", fake.connect)
+    monkeypatch.setattr(_verify_login, "connect", fake.connect)
     rc, out, _raw = run_module(capsys, base([login("db%d" % i) for i in range(6)], concurrency=3))
     assert rc == 0 and fake.max_active == 3
     assert [r["db_host"] for r in out["logins"]] == ["db%d%s" % (i, DOMAIN) for i in range(6)]

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """IAM database users on MySQL 8 and MariaDB (RDS ``AWSAuthenticationPlugin``).
 
 State of every listed account is read in a constant number of queries:
@@ -16,7 +19,7 @@ State of every listed account is read in a constant number of queries:
 * the databases and tables named in privileges: SCHEMATA and TABLES.
 
 User names and hosts are always driver parameters; database and table names are quoted with
-backticks by sql_identifiers.mysql_quote_ident; privilege names are checked against the server's
+backticks by _sql_identifiers.mysql_quote_ident; privilege names are checked against the server's
 own ``SHOW PRIVILEGES`` list before they are written into a statement.
 """
 
@@ -26,19 +29,21 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import MARIADB_MARKER_KEY
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import OWNER_MARKER
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import Plan
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import IdentifierError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import describe
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import display_privilege_key
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import format_privilege_key
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import mysql_account
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import mysql_quote_ident
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import parse_mysql_grantee
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import validate_user_name
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import failure_kind
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import MARIADB_MARKER_KEY
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import OWNER_MARKER
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import Plan
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import refusal
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import IdentifierError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import describe
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import display_privilege_key
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import format_privilege_key
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import mysql_account
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import mysql_quote_ident
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import parse_mysql_grantee
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import validate_user_name
 
 IAM_PLUGIN = "AWSAuthenticationPlugin"
 IAM_AUTH_STRING = "RDS"
@@ -318,7 +323,7 @@ class MySQLUsers:
                 refused.add(spec.key)
         specs = [s for s in specs if s.key not in refused]
         if not specs:
-            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+            raise refusal(errors)
         accounts = self.read_accounts([s.name for s in specs])
         existing_keys = [(s.name, s.host) for s in specs if (s.name, s.host) in accounts]
         privileges = self.read_privileges(existing_keys)
@@ -390,7 +395,7 @@ class MySQLUsers:
                 after["privileges"] = before["privileges"]
             plans.append(Plan(spec, action if statements else "unchanged", before, after, statements))
         if errors:
-            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+            raise refusal(errors)
         return plans
 
     # -- applying -------------------------------------------------------------------------
@@ -432,7 +437,7 @@ class MySQLUsers:
                         failed = plan.result()
                         failed["action"] = "failed"
                         users.append(failed)
-                        raise DbUserError(message, users=users, queries=executed, kind="sql")
+                        raise DbUserError(message, users=users, queries=executed, kind=failure_kind(e))
                     executed.append(text)
                 done.append(plan)
         return executed

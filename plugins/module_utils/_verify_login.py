@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """The login half of rds_iam_verify: sign (or take) a token, log in over TLS, read who we are.
 
 A failure is turned into a first ``diagnosis`` from what the client saw (no AWS call):
@@ -27,24 +30,24 @@ __metaclass__ = type
 import re
 import time
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DEFAULT_PORTS
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import MYSQL_ENGINES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import TLS_MODES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import LoginSettings
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import connect
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import driver_missing
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import scrub
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DEFAULT_PORTS
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import MYSQL_ENGINES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import TLS_MODES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import LoginSettings
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import connect
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import driver_missing
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import scrub
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_ASSUME_ROLE
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_CREDENTIALS_EXPIRED
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import KIND_NO_CREDENTIALS
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
 
 DIAGNOSES = (
     "network", "tls", "no_credentials", "credentials_expired", "iam_disabled", "policy_denied",
     "user_missing", "user_not_iam", "token_rejected",
 )
 
-# The AWS options the token signer reads (amazon.aws names).
-AWS_OPTION_NAMES = ("access_key", "secret_key", "session_token", "profile", "endpoint_url",
-                    "validate_certs", "aws_ca_bundle", "aws_config")
 
 _MYSQL_CODE_RE = re.compile(r"^\((\d+),")
 
@@ -106,14 +109,11 @@ def validated_target(params):
     return engine, str(host), port, user, database
 
 
-def classify_token_error(message):
-    """Diagnosis for a token that could not be signed (None: a configuration error)."""
-    lower = message.lower()
-    if "no aws credentials found" in lower or "profile" in lower and "was not found" in lower:
-        return "no_credentials"
-    if "expired" in lower or "expire at" in lower:
+def classify_token_error(error):
+    """Diagnosis for a TokenError, read from its kind (None: a configuration error)."""
+    if error.kind == KIND_CREDENTIALS_EXPIRED:
         return "credentials_expired"
-    if "could not refresh" in lower or "could not load aws credentials" in lower or "could not assume" in lower:
+    if error.kind in (KIND_NO_CREDENTIALS, KIND_ASSUME_ROLE):
         return "no_credentials"
     return None
 
@@ -136,7 +136,7 @@ def classify_connect_error(err, engine, ssl_mode, user, endpoint):
         return "network", (
             "Nothing answered at %s: %s. Check db_host and db_port (the endpoint's port, not a default), DNS, "
             "and that security groups / network ACLs let this host reach the database." % (endpoint, text))
-    if err.kind == "tls":
+    if err.kind == "tls" or err.option == "ca_cert":  # a CA bundle that cannot be read is a broken TLS link too
         return "tls", (
             "TLS to %s failed: %s. Give ca_cert the CA bundle that signed the server certificate (RDS: "
             "global-bundle.pem), connect with the endpoint name written in the certificate (ssl_mode=verify-full "
@@ -198,12 +198,10 @@ def attempt_login(params, region, signer, connect_fn=None, clock=None, no_log_va
         outcome.token_source = "given"
     else:
         outcome.token_source = "signed"
-        options = dict((name, params.get(name)) for name in AWS_OPTION_NAMES)
-        options.update(db_host=host, db_port=port, db_user=user, region=region)
         try:
-            signed = signer.generate(options)
+            signed = signer.generate(dict(db_host=host, db_port=port, db_user=user, region=region))
         except TokenError as e:
-            diagnosis = classify_token_error(str(e))
+            diagnosis = classify_token_error(e)
             if diagnosis is None:
                 raise VerifyConfigError(str(e))
             outcome.diagnosis = diagnosis
@@ -232,24 +230,26 @@ def attempt_login(params, region, signer, connect_fn=None, clock=None, no_log_va
     started = clock()
     try:
         conn, tls_version = connect_fn(settings)
-        try:
-            current_user, server_version = _server_facts(conn, engine)
-        finally:
-            conn.close()
     except DbConnectionError as e:
         outcome.latency_ms = round((clock() - started) * 1000.0, 1)
         outcome.error_kind = e.kind
         outcome.server_message = scrub(str(e), [token])
         outcome.diagnosis, message = classify_connect_error(
-            DbConnectionError(outcome.server_message, e.kind), engine, ssl_mode, user, endpoint)
+            DbConnectionError(outcome.server_message, e.kind, e.option), engine, ssl_mode, user, endpoint)
         if outcome.diagnosis is None:
             raise VerifyConfigError(message)
         outcome.message = message
         return outcome
+    except Exception as e:  # the driver failed otherwise: report, never with the token, and claim no login
+        raise VerifyConfigError("could not connect to %s as %s: %s"
+                                % (endpoint, user, scrub("%s: %s" % (type(e).__name__, e), [token])))
+    try:
+        current_user, server_version = _server_facts(conn, engine)
     except Exception as e:  # a driver error after the login (the queries): report, never with the token
-        outcome.latency_ms = round((clock() - started) * 1000.0, 1)
         raise VerifyConfigError("Logged in to %s as %s, but reading the session facts failed: %s"
                                 % (endpoint, user, scrub("%s: %s" % (type(e).__name__, e), [token])))
+    finally:
+        conn.close()
     outcome.latency_ms = round((clock() - started) * 1000.0, 1)
     if ssl_mode not in TLS_MODES and not tls_version:
         outcome.diagnosis = "tls"

@@ -2,6 +2,9 @@
 # Copyright: dbauth.rds_iam contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Evaluate IAM policies for one action on one resource.
 
 A small, dependency free evaluator of the IAM policy language as it matters for
@@ -727,8 +730,3 @@ def _implicit_reason(scan, target):
         return "implicit deny: no statement allows %s (%d Allow statement(s) not applied because of a Condition: %s)" % (
             target, len(scan.skipped), "; ".join("%s %s" % (s.label(), s.note) for s in scan.skipped))
     return "implicit deny: no statement allows %s" % target
-
-
-def rds_db_user_arn(region, account_id, resource_id, db_user, partition="aws"):
-    """The resource ``rds-db:connect`` is evaluated on."""
-    return "arn:%s:rds-db:%s:%s:dbuser:%s/%s" % (partition, region, account_id, resource_id, db_user)

@@ -1,4 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
 """Least-privilege ``rds-db:connect`` policy documents, computed from grants.
 
 Pure functions (no AWS calls) shared by the ``rds_iam_policy_document`` filter and the modules.
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import rds_db_arn
 
 # IAM quotas, counted without white space as IAM counts them.
 MANAGED_POLICY_MAX_CHARS = 6144
@@ -100,6 +105,16 @@ def _grant_users(grant, allow_wildcards, where):
     return users
 
 
+def literal_in_policy(text):
+    """``text`` as literal characters in a 2012-10-17 policy: every ``$`` written ``${$}``.
+
+    In that version ``${...}`` is a policy variable (a user named ``${aws:username}`` would grant the
+    caller's own name); the IAM user guide, "IAM policy elements: Variables and tags", section "Special
+    characters", gives ``${$}`` for a literal ``$``.
+    """
+    return text.replace("$", "${$}")
+
+
 def connect_resources(grants, region=None, account_id=None, allow_wildcards=False):
     """The sorted, de-duplicated ``rds-db:connect`` resource ARNs for ``grants``."""
     if isinstance(grants, dict):
@@ -116,7 +131,7 @@ def connect_resources(grants, region=None, account_id=None, allow_wildcards=Fals
             raise PolicyDocumentError("%s: unknown keys %s" % (where, ", ".join(sorted(unknown))))
         partition, grant_region, grant_account, resource_id = _grant_database(grant, region, account_id, allow_wildcards, where)
         for user in _grant_users(grant, allow_wildcards, where):
-            resources.add("arn:%s:rds-db:%s:%s:dbuser:%s/%s" % (partition, grant_region, grant_account, resource_id, user))
+            resources.add(rds_db_arn(partition, grant_region, grant_account, resource_id, literal_in_policy(user)))
     return sorted(resources)
 
 

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Database logins over TLS for MySQL/MariaDB (PyMySQL) and PostgreSQL (psycopg2).
 
 Shared by rds_iam_db_user (admin login) and rds_iam_verify (IAM user login).
@@ -23,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import socket
 import ssl
 
 try:
@@ -44,12 +48,13 @@ except ImportError as e:  # pragma: no cover - depends on the host
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMPORT_ERROR = e
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.aws_session import signer_options
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.token_signing import TokenSigner
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import TokenError
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# How long a statement may go unanswered: PyMySQL's read/write timeout, PostgreSQL's statement_timeout.
+STATEMENT_TIMEOUT = 60
 TLS_MODES = ("require", "verify-ca", "verify-full")
+VERIFY_MODES = ("verify-ca", "verify-full")  # the server certificate is checked against ca_cert
 MYSQL_ENGINES = ("mysql", "mariadb")
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgres": 5432}
 
@@ -69,11 +74,13 @@ LOGIN_ARGUMENT_SPEC = dict(
 
 
 class DbConnectionError(Exception):
-    """A failed login; ``kind`` is one of config, unreachable, auth, tls, driver."""
+    """A failed login; ``kind`` is one of config, unreachable, auth, tls, driver; ``option`` names the option
+    at fault when one is (a config error)."""
 
-    def __init__(self, message, kind):
+    def __init__(self, message, kind, option=None):
         super(DbConnectionError, self).__init__(message)
         self.kind = kind
+        self.option = option
 
 
 def scrub(text, secrets):
@@ -121,7 +128,7 @@ class LoginSettings:
 def login_settings(params, region=None, signer=None):
     """Build LoginSettings from module params; signs the admin token when login_iam is set.
 
-    ``region`` is the AWS region (module.region); ``signer`` a TokenSigner (tests inject one).
+    ``region`` is the AWS region (module.region); ``signer`` the module's TokenSigner, needed with login_iam.
     """
     engine = params["engine"]
     if engine not in DEFAULT_PORTS:
@@ -150,13 +157,11 @@ def login_settings(params, region=None, signer=None):
                 "login_iam needs TLS: an IAM token is a bearer credential sent in clear text inside the "
                 "connection, and RDS refuses it without TLS. Set ssl_mode to verify-full (recommended), "
                 "verify-ca or require (ssl_mode=%s given)." % ssl_mode, "config")
-        # Also the assume-role options (rds_iam_db_user has them; callers without them sign as the AWS options).
-        options = signer_options(params, region)
-        options.update(db_host=host, db_port=port, db_user=params["login_user"], region=region)
+        options = dict(db_host=host, db_port=port, db_user=params["login_user"], region=region)
         try:
-            secret = (signer or TokenSigner()).generate(options)["token"]
+            secret = signer.generate(options)["token"]
         except TokenError as e:
-            raise DbConnectionError("could not sign the IAM token for the admin login: %s" % e, "config")
+            raise DbConnectionError("could not sign the IAM token for the admin login: %s" % e, e.kind)
     else:
         secret = params.get("login_password") or ""
     return LoginSettings(engine, host, port, params["login_user"], secret, database, params.get("ca_cert"),
@@ -232,21 +237,22 @@ def connect_mysql(settings):
     require_tls = settings.ssl_mode in TLS_MODES
     kwargs = dict(host=settings.host, port=settings.port, user=settings.user,
                   password=settings.secret.encode("utf-8"), connect_timeout=settings.connect_timeout,
-                  read_timeout=max(60, settings.connect_timeout), write_timeout=max(60, settings.connect_timeout),
+                  read_timeout=max(STATEMENT_TIMEOUT, settings.connect_timeout),
+                  write_timeout=max(STATEMENT_TIMEOUT, settings.connect_timeout),
                   charset="utf8mb4", autocommit=True, defer_connect=True)
     if settings.database:
         kwargs["database"] = settings.database
     if settings.ssl_mode == "disable":
         kwargs["ssl_disabled"] = True
-    elif require_tls:
-        kwargs["ssl"] = mysql_ssl_context(settings.ssl_mode, settings.ca_cert)
     # allow/prefer: PyMySQL's default (TLS when offered, certificate not checked)
     try:
+        if require_tls:
+            kwargs["ssl"] = _ca_checked(mysql_ssl_context, settings)
         conn = GuardedMySQLConnection(**kwargs)
         conn.dbauth_require_tls = require_tls
         conn.connect()
     except DbConnectionError as e:
-        raise DbConnectionError(scrub(e, [settings.secret]), e.kind)
+        raise DbConnectionError(scrub(e, [settings.secret]), e.kind, e.option)
     except pymysql.MySQLError as e:
         raise _classify_mysql_error(e, settings)
     except (OSError, ValueError) as e:
@@ -291,10 +297,14 @@ def connect_postgres(settings):
     """Open a psycopg2 connection (not autocommit); returns (connection, tls_version or None)."""
     kwargs = dict(host=settings.host, port=settings.port, user=settings.user, dbname=settings.database,
                   sslmode=settings.ssl_mode, connect_timeout=settings.connect_timeout,
-                  application_name="dbauth.rds_iam", client_encoding="UTF8")
+                  application_name="dbauth.rds_iam", client_encoding="UTF8",
+                  # The server ends a statement that waits longer (a lock held by another session, ...);
+                  # keepalives notice a peer that is gone.
+                  options="-c statement_timeout=%d" % (STATEMENT_TIMEOUT * 1000),
+                  keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
     if settings.secret:
         kwargs["password"] = settings.secret
-    if settings.ssl_mode in ("verify-ca", "verify-full"):
+    if settings.ssl_mode in VERIFY_MODES:
         if settings.ca_cert:
             kwargs["sslrootcert"] = settings.ca_cert
         elif psycopg2.extensions.libpq_version() >= 160000:
@@ -314,11 +324,31 @@ def connect_postgres(settings):
     return conn, tls_version
 
 
+def failure_kind(exc):
+    """``timeout`` when a driver error means the server did not answer in time, else ``sql``."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, (socket.timeout, TimeoutError)) or isinstance(cause, (socket.timeout, TimeoutError)):
+        return "timeout"  # PyMySQL: OperationalError 2013 raised while reading a timed-out socket
+    if HAS_PSYCOPG2 and isinstance(exc, psycopg2.extensions.QueryCanceledError):
+        return "timeout"  # PostgreSQL: statement_timeout
+    return "sql"
+
+
+def _ca_checked(make_context, settings):
+    """``make_context(ssl_mode, ca_cert)``; a CA bundle that cannot be read is a TLS error naming ca_cert."""
+    try:
+        return make_context(settings.ssl_mode, settings.ca_cert)
+    except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+        raise DbConnectionError("ca_cert %s could not be read as a CA bundle (%s: %s): give the PEM bundle that "
+                                "signed the certificate of %s (RDS: global-bundle.pem); nothing was sent."
+                                % (settings.ca_cert, type(e).__name__, e, settings.endpoint), "config", "ca_cert")
+
+
 def connect(settings):
-    if settings.ca_cert and settings.ssl_mode in ("verify-ca", "verify-full") and not os.path.isfile(settings.ca_cert):
+    if settings.ca_cert and settings.ssl_mode in VERIFY_MODES and not os.path.isfile(settings.ca_cert):
         raise DbConnectionError("ca_cert %s is not a file: give the CA bundle that signed the certificate of %s "
                                 "(RDS: global-bundle.pem); nothing was sent." % (settings.ca_cert, settings.endpoint),
-                                "config")
+                                "config", "ca_cert")
     if settings.engine in MYSQL_ENGINES:
         return connect_mysql(settings)
     return connect_postgres(settings)

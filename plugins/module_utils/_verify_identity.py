@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Read-only AWS reads for rds_iam_verify's diagnosis.
 
 * who the host is (``sts:GetCallerIdentity``);
@@ -10,7 +13,7 @@
   ``rds:DescribeDBClusters``) and whether IAM database authentication is on;
 * what AWS itself decides for the caller (``iam:SimulatePrincipalPolicy`` on the role or user ARN,
   its IAM path kept: the simulation includes the permissions boundary), and the identity policies
-  of the caller (role or user: inline, attached, groups, permissions boundary) for policy_evaluator
+  of the caller (role or user: inline, attached, groups, permissions boundary) for _policy_evaluator
   when the caller may not simulate.
 
 Every function takes boto3 clients (tests pass stubbed ones) and raises ``AwsReadError`` with the
@@ -22,6 +25,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 try:
     from urllib.parse import unquote
@@ -46,6 +52,7 @@ except ImportError:  # pragma: no cover - AnsibleAWSModule reports the missing l
     class NoCredentialsError(BotoCoreError):
         pass
 
+_RETRY = AWSRetry.jittered_backoff()
 EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired")
 INVALID_CREDENTIALS_CODES = ("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
                              "InvalidAccessKeyId", "AuthFailure")
@@ -60,8 +67,9 @@ class AwsReadError(Exception):
 
 
 def _call(what, func, **kwargs):
+    """``func(**kwargs)`` retried on throttling (AWSRetry); a failure is an AwsReadError with the AWS code."""
     try:
-        return func(**kwargs)
+        return _RETRY(func)(**kwargs)
     except NoCredentialsError as e:
         raise AwsReadError("%s: no AWS credentials (%s)" % (what, e), "NoCredentials")
     except ClientError as e:
@@ -74,15 +82,8 @@ def _call(what, func, **kwargs):
 
 
 def _pages(what, client, method, result_key, **kwargs):
-    """All items of a Marker-paginated IAM or RDS list call."""
-    items = []
-    while True:
-        resp = _call(what, getattr(client, method), **kwargs)
-        items.extend(resp.get(result_key, []))
-        marker = resp.get("Marker")
-        if not marker or resp.get("IsTruncated") is False:
-            return items
-        kwargs["Marker"] = marker
+    """All items of an IAM or RDS list call, through botocore's paginator."""
+    return _call(what, client.get_paginator(method).paginate(**kwargs).build_full_result).get(result_key, [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,10 +97,10 @@ def caller_identity(sts):
 
 def principal_of(arn):
     """(kind, name, partition, account) of a caller ARN: kind is role, user, root or other."""
-    parts = (arn or "").split(":", 5)
-    if len(parts) != 6:
+    parsed = parse_aws_arn(arn or "")
+    if parsed is None:
         return "other", None, "aws", None
-    partition, service, account, resource = parts[1], parts[2], parts[4], parts[5]
+    partition, service, account, resource = parsed["partition"], parsed["service"], parsed["account_id"], parsed["resource"]
     if service == "sts" and resource.startswith("assumed-role/"):
         return "role", resource.split("/")[1], partition, account
     if service == "iam" and resource.startswith("role/"):
@@ -230,10 +231,9 @@ def simulate(iam, source_arn, action, resource_arn, context=None):
 # --------------------------------------------------------------------------------------------
 
 def _arn_parts(arn):
-    parts = (arn or "").split(":")
-    if len(parts) < 6:
-        return None, None, None
-    return parts[1], parts[3], parts[4]
+    """(partition, region, account) of an RDS ARN, each None when unknown."""
+    parsed = parse_aws_arn(arn or "") or {}
+    return parsed.get("partition"), parsed.get("region") or None, parsed.get("account_id") or None
 
 
 def _instance_record(db):

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Quoting and validation of SQL identifiers for MySQL/MariaDB and PostgreSQL.
 
 Rules (documented in docs/rds_iam_db_user.md, tested with hostile names):
@@ -80,6 +83,11 @@ def validate_user_name(name, flavor):
                 "user name %s contains %r, a wildcard in the IAM policy resource "
                 "arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER; such a name cannot be granted "
                 "rds-db:connect on its own." % (describe(name), wildcard))
+    if "${" in name:
+        raise IdentifierError(
+            "user name %s contains '${', which IAM reads as a policy variable in the rds-db:connect resource "
+            "arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER (whom it grants would depend on the caller); "
+            "choose a name without '${'." % describe(name))
     if flavor in ("mysql", "mariadb"):
         if "%" in name:
             raise IdentifierError("user name %s contains '%%', which is refused for MySQL/MariaDB user names "

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Find the broken link after a refused IAM login (rds_iam_verify's ``diagnose=true``).
 
 The database only says "PAM authentication failed" or "Access denied (using password: YES)".
@@ -18,7 +21,7 @@ This module checks each link RDS checks, with read-only calls, and names the fir
    ``arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER``. AWS's own answer first:
    iam:SimulatePrincipalPolicy on the caller's role or user ARN (IAM path kept), which includes
    the permissions boundary; only when the caller may not simulate (AccessDenied) or the call
-   fails, the policies are read and evaluated here (policy_evaluator). ``policy_source`` says
+   fails, the policies are read and evaluated here (_policy_evaluator). ``policy_source`` says
    which: ``simulate``, ``local`` or ``undetermined`` (the local evaluation could not decide, or
    no policy could be read).
 
@@ -37,22 +40,23 @@ try:
 except ImportError:  # pragma: no cover
     from urlparse import parse_qsl  # type: ignore
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils import policy_evaluator
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import MYSQL_ENGINES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import DbConnectionError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_connection import connect
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import EXPIRED_CODES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import INVALID_CREDENTIALS_CODES
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import AwsReadError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import caller_identity
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import collect_policies
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import describe_cluster
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import describe_instance
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import find_database
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import principal_entity
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import principal_of
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import principal_source_arn
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.verify_identity import simulate
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _policy_evaluator
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import rds_db_arn
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import MYSQL_ENGINES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import connect
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import EXPIRED_CODES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import INVALID_CREDENTIALS_CODES
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import AwsReadError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import caller_identity
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import collect_policies
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import describe_cluster
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import describe_instance
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import find_database
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import principal_entity
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import principal_of
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import principal_source_arn
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_identity import simulate
 
 ACTION = "rds-db:connect"
 IAM_PLUGIN = "AWSAuthenticationPlugin"
@@ -243,7 +247,7 @@ def check_database(aws, params, host, port):
 
 
 # Request context keys of rds-db:connect that this check does not read: a decision that depends
-# on one of them is "undetermined" (policy_evaluator's unknown_keys), never a guess.
+# on one of them is "undetermined" (_policy_evaluator's unknown_keys), never a guess.
 UNKNOWN_CONTEXT_KEYS = ("aws:PrincipalTag/*", "aws:userid", "aws:PrincipalOrg*", "aws:MultiFactorAuth*",
                         "aws:TokenIssueTime", "aws:SourceIdentity", "aws:RoleSessionName", "aws:FederatedProvider")
 
@@ -266,7 +270,7 @@ UNDETERMINED = "undetermined"
 
 
 def _simulated(sim, principal, resource):
-    """The policy check from an iam:SimulatePrincipalPolicy result (see verify_identity.simulate)."""
+    """The policy check from an iam:SimulatePrincipalPolicy result (see _verify_identity.simulate)."""
     missing = ""
     if sim["missing"]:
         missing = " (the simulation lacked the context keys %s)" % ", ".join(sim["missing"])
@@ -288,8 +292,7 @@ def check_policy(aws, ident, db, user):
     if ident is None or db is None:
         return Check("policy", UNKNOWN, "needs the caller identity and the database's resource id"), None, UNDETERMINED
     kind, name, partition, account = principal_of(ident["arn"])
-    resource = policy_evaluator.rds_db_user_arn(db["region"], db["account"] or account, db["resource_id"], user,
-                                                partition=db["partition"] or partition)
+    resource = rds_db_arn(db["partition"] or partition, db["region"], db["account"] or account, db["resource_id"], user)
     if kind == "root":
         return Check("policy", OK, "the account root user may connect to %s" % resource), resource, LOCAL
     if kind not in ("role", "user"):
@@ -316,10 +319,10 @@ def check_policy(aws, ident, db, user):
         return Check("policy", UNKNOWN, "could not simulate the policies of %s (%s) nor read them (%s)"
                      % (principal, sim_error, e)), resource, UNDETERMINED
     principal = "%s (local evaluation, %s)" % (principal, sim_error.code)
-    result = policy_evaluator.evaluate(policies, ACTION, resource, context, unknown_keys=UNKNOWN_CONTEXT_KEYS)
+    result = _policy_evaluator.evaluate(policies, ACTION, resource, context, unknown_keys=UNKNOWN_CONTEXT_KEYS)
     if result.allowed and boundary is not None:
-        bounded = policy_evaluator.evaluate([boundary], ACTION, resource, context, unknown_keys=UNKNOWN_CONTEXT_KEYS)
-        if bounded.decision == policy_evaluator.UNDETERMINED:
+        bounded = _policy_evaluator.evaluate([boundary], ACTION, resource, context, unknown_keys=UNKNOWN_CONTEXT_KEYS)
+        if bounded.decision == _policy_evaluator.UNDETERMINED:
             return Check("policy", UNKNOWN, "the permissions boundary of %s: %s" % (principal, bounded.reason)), \
                 resource, UNDETERMINED
         if not bounded.allowed:
@@ -328,10 +331,10 @@ def check_policy(aws, ident, db, user):
                          "policy_denied"), resource, LOCAL
     if result.allowed:
         return Check("policy", OK, "%s: %s" % (principal, result.reason)), resource, LOCAL
-    if result.decision == policy_evaluator.UNDETERMINED:
+    if result.decision == _policy_evaluator.UNDETERMINED:
         return Check("policy", UNKNOWN, "%s (%d identity policies read): %s"
                      % (principal, len(policies), result.reason)), resource, UNDETERMINED
-    if result.decision == policy_evaluator.EXPLICIT_DENY:
+    if result.decision == _policy_evaluator.EXPLICIT_DENY:
         fix = "remove or narrow that Deny"
     else:
         fix = ("attach a policy that allows %s on %s (the dbauth.rds_iam.iam_access role or the "
@@ -397,6 +400,16 @@ def diagnose(outcome, params, host, port, user, aws, catalog=None, token=None, n
     user_ok = any(c.name == "user" and c.status == OK for c in checks)
     if diagnosis in ("user_not_iam", "user_missing") and user_ok:
         diagnosis = "token_rejected"  # the catalog contradicts the guess made from the server's message
+    aws_unknown = [name for name in ("iam_enabled", "policy") if name in unknown]
+    if diagnosis == "user_not_iam" and not user_ok and aws_unknown:
+        # PostgreSQL refuses a user outside rds_iam and a token that IAM refuses alike; without the AWS checks
+        # that tell them apart, the server's message is no diagnosis.
+        return "token_rejected", (
+            "Login as %s to %s refused; the cause is undetermined: the user may not be a member of rds_iam, or IAM "
+            "refused the token (policy, IAM database authentication off), and %s could not be checked from this "
+            "host. Give it the read-only permissions listed in the module's notes, or login_user/login_password "
+            "to read the user's catalog entry. Server: %s"
+            % (user, endpoint, " and ".join(aws_unknown), outcome.message)), checks, facts
     if diagnosis == "token_rejected":
         message = ("Login as %s to %s refused, and every link that could be checked holds (%s)%s. Remaining causes: "
                    "the host's clock (tokens are dated), credentials revoked or a session expired after signing, a "

@@ -3,6 +3,9 @@
 # Copyright: Contributors to the dbauth.rds_iam collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Turn IAM database authentication on or off for one RDS DB instance or DB cluster.
 
 Shared logic of the rds_iam_enable module. Every AWS call goes through a client
@@ -33,6 +36,8 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _rds_databases
 
@@ -78,10 +83,12 @@ class IamAuthError(Exception):
     exception: the botocore exception behind it, if any (its AWS message is shown).
     changed: whether AWS was modified before the failure.
     result: what is known of the instance/cluster (same keys as a success).
+    kind: C(config) for options that cannot work (nothing was asked of AWS), C(aws) otherwise.
     """
 
-    def __init__(self, message, exception=None, changed=False, result=None):
+    def __init__(self, message, exception=None, changed=False, result=None, kind="aws"):
         super(IamAuthError, self).__init__(message)
+        self.kind = kind
         self.message = message
         self.exception = exception
         self.changed = changed
@@ -98,10 +105,16 @@ class Target:
         self.identifier = identifier
 
     @classmethod
-    def from_params(cls, params):
-        if params.get("db_cluster_identifier"):
-            return cls("cluster", params["db_cluster_identifier"])
-        return cls("instance", params["db_instance_identifier"])
+    def from_params(cls, params, where=""):
+        """The target of the identifier option that is set; an empty or blank one is refused (IamAuthError):
+        RDS would read it as no filter at all and answer with every database."""
+        kind = "cluster" if params.get("db_cluster_identifier") is not None else "instance"
+        option = "db_%s_identifier" % kind
+        identifier = params.get(option)
+        if identifier is None or not identifier.strip():
+            raise IamAuthError("%s%s %r is empty: give the identifier of the DB %s (as in the RDS console)."
+                               % (where, option, identifier or "", kind), kind="config")
+        return cls(kind, identifier)
 
     @property
     def label(self):
@@ -128,14 +141,16 @@ def describe(client, target):
         else:
             response = client.describe_db_clusters(DBClusterIdentifier=target.identifier, aws_retry=True)
             items = response.get("DBClusters", [])
-    except ClientError as e:
-        codes = INSTANCE_NOT_FOUND_CODES if target.kind == "instance" else CLUSTER_NOT_FOUND_CODES
-        if _aws_error_code(e) in codes:
-            return None
+        record = items[0] if items else None
+        key = "DBInstanceIdentifier" if target.kind == "instance" else "DBClusterIdentifier"
+        if record is not None and record.get(key, "").lower() != target.identifier.lower():
+            # RDS identifiers are case-insensitive (stored in lower case); any other answer is not ours to change.
+            raise IamAuthError("asked for %s, AWS answered for '%s'; nothing was changed." % (target.label, record.get(key)))
+    except is_boto3_error_code(list(INSTANCE_NOT_FOUND_CODES if target.kind == "instance" else CLUSTER_NOT_FOUND_CODES)):
+        return None
+    except (ClientError, BotoCoreError) as e:  # pylint: disable=duplicate-except
         raise IamAuthError("Failed to describe %s" % target.label, exception=e)
-    except BotoCoreError as e:
-        raise IamAuthError("Failed to describe %s" % target.label, exception=e)
-    return items[0] if items else None
+    return record
 
 
 def status_of(target, record):
@@ -470,18 +485,18 @@ def batch_targets(entries):
     seen = {}
     for index, entry in enumerate(entries):
         where = "databases[%d]" % index
-        given = [key for key in ("db_instance_identifier", "db_cluster_identifier") if (entry or {}).get(key)]
+        given = [key for key in ("db_instance_identifier", "db_cluster_identifier") if (entry or {}).get(key) is not None]
         if len(given) != 1:
             raise IamAuthError(
                 "%s: give exactly one of db_instance_identifier and db_cluster_identifier, %s"
-                % (where, "got both" if given else "got neither")
+                % (where, "got both" if given else "got neither"), kind="config"
             )
-        target = Target.from_params(entry)
+        target = Target.from_params(entry, where="%s: " % where)
         key = (target.kind, target.identifier.lower())
         if key in seen:
             raise IamAuthError(
                 "%s: %s '%s' is given twice (first in databases[%d]); give each database once"
-                % (where, target.option, target.identifier, seen[key])
+                % (where, target.option, target.identifier, seen[key]), kind="config"
             )
         seen[key] = index
         targets.append(target)

@@ -3,23 +3,28 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """IAM database users on PostgreSQL (RDS and Aurora): members of ``rds_iam`` that can LOGIN.
 
 Everything happens in one transaction: the state of all listed roles (with their direct and
 transitive memberships) is read in one query, the DDL runs only for what differs, and a failure
-rolls every statement back.  Role names are quoted by sql_identifiers.pg_quote_ident.
+rolls every statement back.  Role names are quoted by _sql_identifiers.pg_quote_ident.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import OWNER_MARKER
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import DbUserError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import Plan
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.db_user_common import protected_reason
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import describe
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import pg_quote_ident
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import failure_kind
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import OWNER_MARKER
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import Plan
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import refusal
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import describe
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import pg_quote_ident
 
 IAM_ROLE = "rds_iam"
 AD_ROLE = "rds_ad"
@@ -118,7 +123,7 @@ class PostgresUsers:
                 errors.append(reason)
         specs = [s for s in specs if not protected_reason(s.name, "postgres", self.login_user, self.current_users)]
         if not specs:
-            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+            raise refusal(errors)
         wanted_roles = set()
         for spec in specs:
             wanted_roles |= set(spec.roles or [])
@@ -193,7 +198,7 @@ class PostgresUsers:
             plans.append(Plan(spec, action if statements else "unchanged", before, after,
                               [(s, None) for s in statements]))
         if errors:
-            raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+            raise refusal(errors)
         for plan in plans:
             plan.statements = [s if isinstance(s, tuple) else (s, None) for s in plan.statements]
         return plans
@@ -210,7 +215,11 @@ class PostgresUsers:
                     try:
                         cur.execute(sql)
                     except Exception as e:  # psycopg2.Error
-                        self.conn.rollback()
+                        try:
+                            self.conn.rollback()
+                        # A server that is gone rolls back by itself; the failure above is what to report.
+                        except Exception:  # pylint: disable=broad-except
+                            pass
                         detail = str(e).strip()
                         hint = ""
                         if "cannot be dropped because some objects depend on it" in detail:
@@ -219,7 +228,14 @@ class PostgresUsers:
                         raise DbUserError(
                             "%s failed for %s: %s.%s PostgreSQL ran everything in one transaction, which was rolled "
                             "back: no user was changed." % (sql, plan.spec.label(), detail, hint),
-                            users=[], queries=[], kind="sql")
+                            users=[], queries=[], kind=failure_kind(e))
                     executed.append(sql)
-        self.conn.commit()
+        try:
+            self.conn.commit()
+        except Exception as e:  # psycopg2.Error: the server did not confirm the transaction
+            raise DbUserError(
+                "COMMIT of %d statements for %s failed: %s. Whether PostgreSQL applied them is unknown: re-run, the "
+                "module reads the state again and converges." % (
+                    len(executed), ", ".join(p.spec.label() for p in plans if p.changed), str(e).strip()),
+                users=[], queries=executed, kind=failure_kind(e))
         return executed

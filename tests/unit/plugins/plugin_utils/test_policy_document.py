@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.policy_document import (
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._policy_evaluator import evaluate
+from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._policy_document import (
     PolicyDocumentError,
     connect_resources,
     partition_for_region,
@@ -29,6 +30,20 @@ def test_exact_resources_sorted_and_unique():
         "arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1/app",
         "arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1/report",
     ]
+
+
+def test_policy_variables_in_user_names_are_literal():
+    # Found by a new user: a user named ${aws:username} went into the policy as a variable, so the
+    # grant depended on the caller. Escaped, it grants that exact name and nothing else.
+    user = "${aws:username}"
+    document = policy_documents([{"resource_id": INSTANCE, "db_users": [user, "pay$day"]}], region="us-east-1",
+                                account_id=ACCOUNT)
+    prefix = "arn:aws:rds-db:us-east-1:%s:dbuser:%s/" % (ACCOUNT, INSTANCE)
+    assert document["Statement"][0]["Resource"] == [prefix + "${$}{aws:username}", prefix + "pay${$}day"]
+    as_alice = {"aws:username": "alice"}
+    assert evaluate([document], "rds-db:connect", prefix + user, as_alice).decision == "allow"
+    assert evaluate([document], "rds-db:connect", prefix + "pay$day", as_alice).decision == "allow"
+    assert evaluate([document], "rds-db:connect", prefix + "alice", as_alice).decision == "implicit_deny"
 
 
 def test_document_shape_single_resource_is_a_string():

@@ -3,18 +3,21 @@
 # Copyright: (c) 2026, dbauth.rds_iam developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# Internal use only: this file is not part of the collection's public interface and may change
+# without notice.
+
 """Engine-independent part of rds_iam_db_user: input normalisation, refusals, plans, results."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import IdentifierError
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import describe
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import parse_privilege_key
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import parse_privilege_list
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import validate_mysql_host
-from ansible_collections.dbauth.rds_iam.plugins.module_utils.sql_identifiers import validate_user_name
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import IdentifierError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import describe
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import parse_privilege_key
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import parse_privilege_list
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import validate_mysql_host
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import validate_user_name
 
 USER_OPTION_SPEC = dict(
     name=dict(type="str", required=True),
@@ -51,7 +54,8 @@ class DbUserError(Exception):
     """A refusal or failure; the message is user-facing and carries no secret.
 
     ``kind``: ``input`` (the users list is invalid), ``refused`` (the server's state forbids the
-    change, nothing was written) or ``sql`` (a statement failed while applying).
+    change, nothing was written), ``sql`` (a statement failed while applying) or ``timeout`` (the
+    server did not answer in time; the message says what was applied).
     """
 
     def __init__(self, message, users=None, queries=None, kind="refused"):
@@ -223,8 +227,6 @@ class Plan:
         return {"before_header": label, "after_header": label, "before": self.before or {}, "after": self.after or {}}
 
 
-def check_refusals(plans_or_errors):
-    """Raise one DbUserError listing every refusal collected while planning."""
-    errors = [e for e in plans_or_errors if e]
-    if errors:
-        raise DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
+def refusal(errors):
+    """The DbUserError listing every refusal collected while planning, for every engine."""
+    return DbUserError("refused, nothing was changed:\n- " + "\n- ".join(errors))
