@@ -329,8 +329,12 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import model_principal_names
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import report_databases
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import summary
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import module_signer
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import CONCURRENCY_SPEC
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import LockedSigner
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._batch import check_concurrency
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import SSL_MODES
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import RdsReadError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect import CallCounter
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect import read_catalogs
@@ -339,8 +343,6 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect imp
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect import where
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import is_candidate
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import read_principals
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import SSL_MODES
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import _context as request_context
 
 try:
@@ -421,7 +423,12 @@ def main():
         principals = [p for p in read_principals(iam, retry) if is_candidate(p)]
     except (ClientError, BotoCoreError) as e:
         module.fail_json_aws(e, msg="Failed to read the IAM users, roles and policies (iam:GetAccountAuthorizationDetails)")
-    read_catalogs(databases, params["databases"], params, rds.meta.region_name, params["concurrency"])
+    # An admin with iam: true logs in with a token signed as this module's principal (one signer, shared
+    # by the pool's threads).
+    signer = None
+    if any((entry.get("admin") or {}).get("iam") for entry in params["databases"]):
+        signer = LockedSigner(module_signer(module))
+    read_catalogs(databases, params["databases"], params, rds.meta.region_name, params["concurrency"], signer)
 
     region, account, partition = where(databases)
     evaluator = Evaluator(region or rds.meta.region_name, account, partition)
