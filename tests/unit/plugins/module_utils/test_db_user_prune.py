@@ -66,7 +66,7 @@ def run(conn, users, check_mode=False, **options):
                   login_password="secret", login_iam=False, login_db=None, ca_cert=None, ssl_mode="verify-full",
                   connect_timeout=5, users=users, name=None, state="present", host=None, privileges=None, roles=None,
                   convert_existing=False, **options)
-    return db_user_runner.run(params, check_mode, connector=lambda settings: (conn, "TLSv1.3"))
+    return _db_user_runner.run(params, check_mode, connector=lambda settings: (conn, "TLSv1.3"))
 
 
 def test_created_users_are_marked_when_asked():
