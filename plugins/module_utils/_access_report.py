@@ -109,10 +109,10 @@ class Evaluator:
             return _policy_evaluator.IMPLICIT_DENY, NO_ALLOW, LOCAL
         context = request_context(principal["type"], principal["arn"], self.account)
         result = _policy_evaluator.evaluate(principal["policies"], ACTION, resource, context,
-                                           unknown_keys=UNKNOWN_CONTEXT_KEYS)
+                                            unknown_keys=UNKNOWN_CONTEXT_KEYS)
         if result.allowed and principal.get("boundary"):
             bounded = _policy_evaluator.evaluate([principal["boundary"]], ACTION, resource, context,
-                                                unknown_keys=UNKNOWN_CONTEXT_KEYS)
+                                                 unknown_keys=UNKNOWN_CONTEXT_KEYS)
             if not bounded.allowed:
                 return (bounded.decision, "the permissions boundary %s: %s" % (principal["boundary"][0], bounded.reason),
                         UNDETERMINED if bounded.decision == _policy_evaluator.UNDETERMINED else LOCAL)
