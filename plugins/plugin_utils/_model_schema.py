@@ -147,14 +147,11 @@ HOST_OPTIONS = {
 # Each target host's part of the plan (plan["hosts"][HOST]): the roles client and verify take it as client_plan and
 # verify_plan, so that a host checks its own part, not the whole data model again.
 PLANNED_LOGIN_OPTIONS = {
-    "database": {"type": "str", "required": True, "description": "Identifier of the database."},
-    "user": {"type": "str", "required": True, "description": "The database user the host logs in as."},
+    # copies: one role's argument_specs.yml carries both (YAML would otherwise write them as anchors)
+    "database": dict(HOST_LOGIN_OPTIONS["database"]),
+    "user": dict(HOST_LOGIN_OPTIONS["user"]),
     "granted": {"type": "bool", "required": True, "description": "Whether the data model grants this login to the host."},
-    "args": {
-        "type": "dict",
-        "required": True,
-        "description": "The login's arguments of dbauth.rds_iam.rds_iam_verify (engine, identifier, endpoint, user, db_name).",
-    },
+    "args": {"type": "dict", "required": True, "description": "The login's arguments of dbauth.rds_iam.rds_iam_verify."},
 }
 
 PLANNED_DATABASE_OPTIONS = {
