@@ -15,8 +15,9 @@ own (its own resource id, IAM auth off at first, its own endpoint: a relay of th
 each costs what a database costs in every step: enabling IAM auth, its grants in the policies, its users
 (b<i>_u<j>, distinct on the shared servers), its logins.
 
-Each target host has its own IAM role (bench-role-K, created by the iam_access role with this account as
-trust; the host assumes it with the keys of the lab's lab-app-role-source user). Users are granted round
+Each target host has its own IAM role (bench-role-K, created by the iam_access role; its trust names the lab's
+lab-app-source user, whose keys the host assumes it with: a trust policy that names the caller needs no identity
+policy of the caller's, one that names the account would). Users are granted round
 robin to those roles and each host logs in as every user its role may use: databases x users logins.
 
 Each scale starts clean (revoke.yml), runs site.yml twice (the re-run must report changed=0), then
@@ -98,6 +99,11 @@ def lab_status() -> dict:
     return json.loads(labctl("status", "--json").stdout)
 
 
+def source_user_arn(lab: dict) -> str:
+    """The IAM user whose keys the lab-app-role-source profile holds (the hosts assume the bench roles with them)."""
+    return next(p["source_user_arn"] for p in lab["principals"] if p["source_profile"] == "lab-app-role-source")
+
+
 def aws_config(directory: Path, lab: dict, roles: list) -> Path:
     """A config file with one profile per bench role (role_arn + the lab's lab-app-role-source keys)."""
     common = [f"region = {lab['region']}", f"endpoint_url = {lab['endpoint_url']}"]
@@ -135,8 +141,8 @@ def inventory(directory: Path, lab: dict, n_databases: int, n_users: int, n_host
     (group_vars / "data_model.yml").write_text(json.dumps({
         "rds_iam_ca_bundle_src": "{{ lab_ca_cert }}",
         "rds_iam_databases": model,
-        # Created by the iam_access role (trust: this account), deleted again by revoke.yml.
-        "rds_iam_principals": [{"name": role, "trust": ["{{ lab_account_id }}"]} for role in roles],
+        # Created by the iam_access role (trust: the source user), deleted again by revoke.yml.
+        "rds_iam_principals": [{"name": role, "trust": [source_user_arn(lab)]} for role in roles],
         "rds_iam_aws": {"endpoint_url": "{{ lab_endpoint_url }}", "region": "{{ lab_region }}",
                         "access_key": "{{ lab_access_key }}", "secret_key": "{{ lab_secret_key }}"},
     }, indent=1))

@@ -25,8 +25,10 @@ OPTIONS = {
     ("iam_access", "iam_access_principals"): "PRINCIPAL_OPTIONS",
     ("db_users", "db_users_databases"): "DATABASE_OPTIONS",
     ("client", "client_databases"): "DATABASE_OPTIONS",
+    ("client", "client_plan"): "HOST_PLAN_OPTIONS",
     ("verify", "verify_databases"): "DATABASE_OPTIONS",
     ("verify", "verify_logins"): "HOST_LOGIN_OPTIONS",
+    ("verify", "verify_plan"): "HOST_PLAN_OPTIONS",
 }
 
 

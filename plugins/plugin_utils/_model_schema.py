@@ -144,6 +144,50 @@ HOST_OPTIONS = {
     "rds_iam_host_environment": {"type": "dict", "description": "Environment for the host's AWS credentials."},
 }
 
+# Each target host's part of the plan (plan["hosts"][HOST]): the roles client and verify take it as client_plan and
+# verify_plan, so that a host checks its own part, not the whole data model again.
+PLANNED_LOGIN_OPTIONS = {
+    # copies: one role's argument_specs.yml carries both (YAML would otherwise write them as anchors)
+    "database": dict(HOST_LOGIN_OPTIONS["database"]),
+    "user": dict(HOST_LOGIN_OPTIONS["user"]),
+    "granted": {"type": "bool", "required": True, "description": "Whether the data model grants this login to the host."},
+    "args": {"type": "dict", "required": True, "description": "The login's arguments of dbauth.rds_iam.rds_iam_verify."},
+}
+
+PLANNED_DATABASE_OPTIONS = {
+    "id": {"type": "str", "required": True, "description": "DB instance or cluster identifier."},
+    "kind": {"type": "str", "choices": ["instance", "cluster"], "description": "DB instance or Aurora DB cluster."},
+    "engine": {"type": "str", "choices": list(ENGINES), "description": "SQL dialect of the users."},
+    "family": {"type": "str", "required": True, "choices": ["mysql", "postgres"], "description": "Driver family of the engine."},
+    "endpoint": {"type": "dict", "description": "Address and port (the override, or as RDS reports it)."},
+    "db_name": {"type": "str", "description": "Database the logins open."},
+}
+
+HOST_PLAN_OPTIONS = {
+    "principal": {"type": "str", "description": "The IAM role the host acts as (empty: every user that has principals)."},
+    "ca_cert": {"type": "str", "description": "Path of the CA bundle on the host (rds_iam_ca_cert)."},
+    "logins": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": PLANNED_LOGIN_OPTIONS,
+        "description": "The logins the host proves, each saying whether the data model grants it.",
+    },
+    "families": {
+        "type": "list",
+        "elements": "str",
+        "default": [],
+        "description": "Driver families of the databases' engines (V(mysql), V(postgres)).",
+    },
+    "databases": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": PLANNED_DATABASE_OPTIONS,
+        "description": "Every database of the model as the client settings need it (no users, no admin login).",
+    },
+}
+
 # Every variable of the collection that starts with rds_iam_ (a misspelt one is named with its closest match).
 KNOWN_VARIABLES = sorted(
     set(HOST_OPTIONS)

@@ -7,6 +7,9 @@ Every role reads the plan (through the ``dbauth.rds_iam.rds_iam_plan`` filter) i
 endpoints, grants and logins in Jinja. A model with any problem raises :class:`ModelError` listing all of
 them, before anything changes anywhere. The plan holds no secret: the admin passwords stay in the data model
 and are joined to the plan only in the arguments of the module that logs in (:func:`db_user_databases`).
+Each target host's part of the plan (``plan["hosts"][HOST]``: its principal, CA bundle and logins, and the
+engines and endpoints of the databases) is all that the target plays hand a host (the roles' ``client_plan`` and
+``verify_plan``): the model is checked once on the controller, not again on every host.
 """
 
 from __future__ import annotations
@@ -318,6 +321,11 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
         host_plans[name] = _host(name, host_vars, plan_databases, principal_names, problems)
     if problems:
         raise ModelError(problems)
+    families = sorted({db["family"] for db in plan_databases})
+    # What the client step needs of every database on each host (drivers, service files); no users, no admin.
+    client_databases = [{key: db[key] for key in ("id", "kind", "engine", "family", "endpoint", "db_name")} for db in plan_databases]
+    for host_plan in host_plans.values():
+        host_plan.update(families=families, databases=client_databases)
     for principal in principal_list:
         principal["grants"] = []
         for db in plan_databases:
@@ -328,7 +336,7 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
         "databases": plan_databases,
         "principals": principal_list,
         "hosts": host_plans,
-        "families": sorted({db["family"] for db in plan_databases}),
+        "families": families,
         "empty": not plan_databases,
     }
 

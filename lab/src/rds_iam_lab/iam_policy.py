@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import ipaddress
 import json
 import math
@@ -202,7 +203,7 @@ def _parse(pattern: str, context: _Context, variables: bool, wildcards: bool) ->
             parts.append(("lit", text))
 
     def raw(text: str) -> None:
-        if not wildcards:
+        if not wildcards or ("*" not in text and "?" not in text):
             literal(text)
             return
         buf = ""
@@ -236,6 +237,13 @@ def _parse(pattern: str, context: _Context, variables: bool, wildcards: bool) ->
 
 def _regex(parts: list[tuple[str, ...]], ignore_case: bool) -> re.Pattern[str]:
     body = "".join(".*" if p[0] == "star" else "." if p[0] == "qmark" else re.escape(p[1]) for p in parts)
+    return _compiled(body, ignore_case)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(body: str, ignore_case: bool) -> re.Pattern[str]:
+    # A fleet's policies name thousands of resources, more than re's own cache keeps (512): without a
+    # cache of this size every login would compile its principal's patterns again.
     return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
@@ -246,6 +254,9 @@ def _glob(pattern: str, value: str, context: _Context, variables: bool, ignore_c
         parts = _parse(pattern, context, variables, wildcards)
     except _Unresolved:
         return False
+    if not ignore_case and all(part[0] == "lit" for part in parts):
+        # No wildcard left: a case-sensitive match of literal text is string equality.
+        return value == "".join(part[1] for part in parts)
     return _regex(parts, ignore_case).fullmatch(value) is not None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.dbauth.rds_iam.plugins.plugin_utils import _model_schema as schema
 from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._plan import (
@@ -110,6 +111,28 @@ def test_explicit_host_logins_say_whether_the_model_grants_them():
     assert logins[0]["args"]["db_host"] is None, "no endpoint before discovery"
 
 
+def test_each_host_part_is_what_the_client_and_verify_roles_take():
+    """plan["hosts"][HOST] is handed to the host as client_plan / verify_plan: it passes their spec as it is, carries
+    the engines and endpoints of every database and the host's own logins, and no user list, admin login or secret."""
+    databases, principals = model()
+    plan = build_plan(databases, principals, discovered=discovered(), hosts={"app-1": {"rds_iam_principal": "app-role"}})
+    part = plan["hosts"]["app-1"]
+    result = ArgumentSpecValidator(schema.HOST_PLAN_OPTIONS).validate(copy.deepcopy(part))
+    assert result.error_messages == []
+    assert part["families"] == ["mysql", "postgres"]
+    assert part["databases"] == [
+        {"id": "db-mysql", "kind": "instance", "engine": "mysql", "family": "mysql",
+         "endpoint": {"address": "db-mysql.rds.example", "port": 3306}, "db_name": "app"},
+        {"id": "aurora-1", "kind": "cluster", "engine": "postgres", "family": "postgres",
+         "endpoint": {"address": "proxy.example", "port": 5433}, "db_name": None},
+    ]
+    assert [(x["database"], x["user"]) for x in part["logins"]] == [("db-mysql", "app"), ("db-mysql", "report")]
+    assert "users" not in repr(part["databases"]) and "admin" not in repr(part) and "s3cret-admin" not in repr(part)
+    del part["logins"][0]["granted"]
+    errors = ArgumentSpecValidator(schema.HOST_PLAN_OPTIONS).validate(part).error_messages
+    assert errors == ["missing required arguments: granted found in logins"]
+
+
 @pytest.mark.parametrize("key", sorted(schema.DATABASE_OPTIONS))
 def test_every_database_key_is_known(key):
     assert key in schema.DATABASE_OPTIONS and schema.DATABASE_OPTIONS[key].get("description")
@@ -120,7 +143,8 @@ def test_every_database_key_is_known(key):
 
 
 @pytest.mark.parametrize("options", ["USER_OPTIONS", "ADMIN_OPTIONS", "ENDPOINT_OPTIONS", "PRINCIPAL_OPTIONS",
-                                     "HOST_OPTIONS", "HOST_LOGIN_OPTIONS"])
+                                     "HOST_OPTIONS", "HOST_LOGIN_OPTIONS", "HOST_PLAN_OPTIONS", "PLANNED_LOGIN_OPTIONS",
+                                     "PLANNED_DATABASE_OPTIONS"])
 def test_every_key_of_every_part_is_documented_and_typed(options):
     for name, spec in getattr(schema, options).items():
         assert spec.get("description") and spec.get("type"), name
