@@ -8,7 +8,7 @@
 
 """Quoting and validation of SQL identifiers for MySQL/MariaDB and PostgreSQL.
 
-Rules (documented in docs/rds_iam_db_user.md, tested with hostile names):
+Rules (documented in the rds_iam_db_user module, tested with hostile names):
 
 * Values (MySQL user names and hosts) are never pasted into SQL: they go to the driver as
   parameters (``CREATE USER %s@%s``).
