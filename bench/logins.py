@@ -33,8 +33,8 @@ import json  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
-from lab.control_plane import DatabaseSpec, start_control_plane  # noqa: E402
-from lab.verifier import TokenVerifier  # noqa: E402
+from rds_iam_lab.control_plane import DatabaseSpec, start_control_plane  # noqa: E402
+from rds_iam_lab.verifier import TokenVerifier  # noqa: E402
 
 SERVERS = (("bench-server-mysql", "mariadb", 13306), ("bench-server-postgres", "postgres", 15432),
            ("bench-server-other", "postgres", 15433))
