@@ -25,10 +25,16 @@ test -f "$installed/MANIFEST.json"
 count=0
 for kind_dir in modules lookup filter; do
   case "$kind_dir" in modules) kind=module ;; *) kind="$kind_dir" ;; esac
-  for f in "$installed/plugins/$kind_dir"/*.py; do
+  # A filter file may hold several filters, each documented by a NAME.yml beside it (rds_iam_plan.py); a
+  # file of filters without documentation of its own (rds_iam_report.py) is not a plugin name.
+  for f in "$installed/plugins/$kind_dir"/*.py "$installed/plugins/$kind_dir"/*.yml; do
     [ -e "$f" ] || continue
-    name="$(basename "$f" .py)"
+    name="$(basename "$f")"
+    name="${name%.*}"
     [ "$name" = "__init__" ] && continue
+    if [ "$kind" = filter ] && [ "${f##*.}" = py ] && ! grep -q '^DOCUMENTATION' "$f"; then
+      continue
+    fi
     ANSIBLE_COLLECTIONS_PATH="$work/collections" ansible-doc -t "$kind" "dbauth.rds_iam.$name" >"$work/doc-$name.txt"
     grep -q "dbauth.rds_iam.$name" "$work/doc-$name.txt"
     count=$((count + 1))
