@@ -31,7 +31,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import ACTION
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import connect_statements
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import UNKNOWN_CONTEXT_KEYS
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import _context as request_context
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import request_context
 
 LOCAL = "local"
 SIMULATE = "simulate"

@@ -252,7 +252,9 @@ UNKNOWN_CONTEXT_KEYS = ("aws:PrincipalTag/*", "aws:userid", "aws:PrincipalOrg*",
                         "aws:TokenIssueTime", "aws:SourceIdentity", "aws:RoleSessionName", "aws:FederatedProvider")
 
 
-def _context(kind, principal_arn, account):
+def request_context(kind, principal_arn, account):
+    """The request context of rds-db:connect for a principal (``kind`` role or user), as AWS fills it in;
+    shared by the verify diagnosis and the access report, so that both judge the same request."""
     now = datetime.datetime.now(_UTC)
     ctx = {"aws:PrincipalArn": principal_arn, "aws:PrincipalAccount": account, "aws:SecureTransport": "true",
            "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "aws:EpochTime": str(int(now.timestamp()))}
@@ -305,7 +307,7 @@ def check_policy(aws, ident, db, user):
     except AwsReadError as e:
         entity_error = e
     source_arn = principal_source_arn(ident["arn"], entity)
-    context = _context(kind, source_arn, account)
+    context = request_context(kind, source_arn, account)
     try:
         return _simulated(simulate(iam, source_arn, ACTION, resource, context), principal, resource), resource, SIMULATE
     except AwsReadError as e:

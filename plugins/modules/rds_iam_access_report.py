@@ -343,7 +343,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect imp
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect import where
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import is_candidate
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_iam import read_principals
-from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import _context as request_context
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._verify_diagnosis import request_context
 
 try:
     from botocore.exceptions import BotoCoreError
