@@ -14,7 +14,7 @@ Usage: lab_bg.py --config integration_config.yml COMMAND [...]
   same FILE1 FILE2             exit 1 when the two observations differ
   login DB ok|refused          log in as USER through DB's endpoint; exit 1 when the result differs
   hammer DB STOPFILE OUTFILE   log in through DB's endpoint again and again until STOPFILE exists; counts to OUTFILE
-  hammered OUTFILE             exit 1 unless every one of those logins was accepted (and there were some)
+  hammered OUTFILE             exit 1 unless every one of those logins was accepted, before and after the switchover
   switched BEFORE AFTER DB     exit 1 unless DB switched over between the two observations as AWS documents it (the
                                name holds the green's resource id, DB-old1 the blue's) and the grants name the new
                                resource id and not the old one
@@ -142,10 +142,13 @@ def observe(config):
     }
 
 
-def login(config, db):
-    """(True, "") when the lab accepted the token of PRINCIPAL for USER through db's endpoint; (False, why)."""
+def login(config, db, seen=None):
+    """(True, "") when the lab accepted the token of PRINCIPAL for USER through db's endpoint; (False, why).
+    ``seen``: a set that gets the resource id RDS named behind db just before the login."""
     rds, iam, sts = clients(config)
     described = instances(rds)[db]
+    if seen is not None:
+        seen.add(described["DbiResourceId"])
     role_arn = iam.get_role(RoleName=PRINCIPAL)["Role"]["Arn"]
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="bgt-login")["Credentials"]
     session = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
@@ -166,15 +169,17 @@ def login(config, db):
 
 
 def hammer(config, db, stop, out):
-    counts = {"ok": 0, "refused": [], "errors": []}
+    counts = {"ok": 0, "refused": [], "errors": [], "resource_ids": []}
     while not Path(stop).exists():
+        seen = set()
         try:
-            ok, why = login(config, db)
+            ok, why = login(config, db, seen)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, KeyError) as e:
             counts["errors"].append(type(e).__name__)  # a describe between the renames: not a login
             ok, why = None, ""
         if ok:
             counts["ok"] += 1
+            counts["resource_ids"] = sorted(set(counts["resource_ids"]) | seen)
         elif ok is False:
             counts["refused"].append(why)
         time.sleep(0.1)
@@ -182,9 +187,12 @@ def hammer(config, db, stop, out):
 
 
 def hammered(path):
+    """Every login was accepted, and they were accepted with the blue's and with the green's resource id behind the
+    name: they went on across the switchover."""
     counts = json.loads(Path(path).read_text())
-    print("logins during the run: %d accepted, %d refused %s" % (counts["ok"], len(counts["refused"]), counts["refused"][:3]))
-    return 0 if counts["ok"] > 0 and not counts["refused"] else 1
+    print("logins during the run: %d accepted (resource ids behind the name: %s), %d refused %s" % (
+        counts["ok"], ", ".join(counts["resource_ids"]), len(counts["refused"]), counts["refused"][:3]))
+    return 0 if len(counts["resource_ids"]) == 2 and not counts["refused"] else 1
 
 
 def switched(before, after, db):
