@@ -225,6 +225,9 @@ def request_resource(service: str, action: str, params: dict[str, str], region: 
             if p("DBClusterIdentifier"):
                 return f"{base}:cluster:{p('DBClusterIdentifier')}"
             return f"{base}:cluster-endpoint:{p('DBClusterEndpointIdentifier') or '*'}"
+        if action in ("DescribeBlueGreenDeployments", "SwitchoverBlueGreenDeployment", "DeleteBlueGreenDeployment"):
+            # [SAR]: resource type "deployment" (arn:...:rds:REGION:ACCOUNT:deployment:ID)
+            return f"{base}:deployment:{p('BlueGreenDeploymentIdentifier') or '*'}"
         if action in ("DescribeDBParameters", "DescribeDBParameterGroups", "ModifyDBParameterGroup"):
             return f"{base}:pg:{p('DBParameterGroupName') or '*'}"
         if action in ("DescribeDBClusterParameters", "DescribeDBClusterParameterGroups",
