@@ -203,7 +203,7 @@ databases:
     blue_green:
       description:
         - The Blue/Green deployment this database is the source (blue) or target (green) of, null when there is none
-          (or when C(rds:DescribeBlueGreenDeployments) is not allowed: a warning says so).
+          (or when C(rds:DescribeBlueGreenDeployments) is not allowed, which a warning says).
         - The green has a resource id of its own, and after the switchover the names move but the resource ids do
           not; see the guide C(docs/blue_green.md) and the playbook C(dbauth.rds_iam.blue_green_switchover).
       returned: always
@@ -235,8 +235,9 @@ databases:
           returned: always
           sample: false
         role:
-          description: V(source) when this database is the deployment's source (the blue; after the switchover the old
-            blue, C(NAME-old1)), V(target) when it is the target (the green; after the switchover it holds the name).
+          description:
+            - V(source) when this database is the deployment's source (the blue; after the switchover the old blue,
+              C(NAME-old1)), V(target) when it is the target (the green; after the switchover it holds the name).
           type: str
           returned: always
           sample: source

@@ -97,8 +97,8 @@ def _delete_blue_green_deployment(self: Any, blue_green_deployment_identifier: s
     whether to delete the resources in the green environment"; not allowed after a switchover)."""
     found = self.blue_green_deployments.get(blue_green_deployment_identifier)
     target = found.target if found is not None else None
-    result = _ORIGINALS["RDSBackend.delete_blue_green_deployment"](self, blue_green_deployment_identifier,
-                                                                  delete_target)
+    original = _ORIGINALS["RDSBackend.delete_blue_green_deployment"]
+    result = original(self, blue_green_deployment_identifier, delete_target)
     hook = _HOOKS["on_deleted"]
     if delete_target and target and hook is not None:
         ident = target.split(":")[-1]
