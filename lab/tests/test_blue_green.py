@@ -16,28 +16,12 @@ import botocore.exceptions
 import pytest
 
 from lab.tests import test_logins
-from lab.tests.test_logical_databases import USER, add, expect_refused, iam_user, set_iam, token
-from lab.tests.test_logins import login, mysql_connect, pg_connect
+from lab.tests.test_logical_databases import USER, add, create_user, expect_refused, iam_user, set_iam, token
+from lab.tests.test_logins import login
 
 lab = test_logins.lab  # a lab of its own for this module
 
 BLUES = {"bg-mysql": "lab-mysql", "bg-postgres": "lab-postgres"}  # logical blue -> the server that serves it
-
-
-def _create_user(lab, server):
-    db = lab.db(server)
-    if db["engine"] == "mysql":
-        conn = mysql_connect(lab, db, db["admin_user"], db["admin_password"])
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE USER IF NOT EXISTS '{USER}'@'%' IDENTIFIED WITH AWSAuthenticationPlugin "
-                        "AS 'RDS' REQUIRE SSL")
-    else:
-        conn = pg_connect(lab, db, db["admin_user"], db["admin_password"])
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{USER}') THEN "
-                        f"CREATE ROLE {USER} LOGIN IN ROLE rds_iam; END IF; END$$")
-    conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +32,7 @@ def deployed(lab, tmp_path_factory):
     rds = lab.aws("rds")
     result = {}
     for blue, server in BLUES.items():
-        _create_user(lab, server)
+        create_user(lab, server)
         set_iam(lab, blue, True)
         arn = rds.describe_db_instances(DBInstanceIdentifier=blue)["DBInstances"][0]["DBInstanceArn"]
         result[blue] = rds.create_blue_green_deployment(BlueGreenDeploymentName=f"{blue}-upgrade",

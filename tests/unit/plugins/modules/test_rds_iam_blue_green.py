@@ -17,7 +17,8 @@ pytestmark = pytest.mark.usefixtures("clean_env")
 
 BY_NAME = {"Filters": [{"Name": "blue-green-deployment-name", "Values": ["app-upgrade"]}]}
 BY_ID = {"Filters": [{"Name": "blue-green-deployment-identifier", "Values": ["bgd-1"]}]}
-BLUE_ID, GREEN_ID = "db-BLUEBLUEBLUEBLUEBLUEBLUE1", "db-GREENGREENGREENGREENGREE1"
+BLUE_ID = "db-BLUEBLUEBLUEBLUEBLUEBLUE1"
+GREEN_ID = "db-GREENGREENGREENGREENGREE1"
 
 
 def arn(name):
