@@ -6,7 +6,8 @@ token signed by botocore, a TLS login with the drivers) and what AWS holds (depl
 the principal's rds-db:connect policies) for check-mode comparisons.
 
 Usage: lab_bg.py --config integration_config.yml COMMAND [...]
-  down                         delete the deployments, the logical databases and the principal's grants (idempotent)
+  down                         delete the deployments, the logical databases, the principal and its grants, and USER on
+                               the servers (the other targets share them); idempotent
   up                           the logical databases (IAM off: site.yml turns it on)
   deploy                       a Blue/Green deployment of each database (the green copies the blue's IAM setting)
   switch DB                    switch the deployment of DB over, as someone might outside the playbook
@@ -34,6 +35,7 @@ from pathlib import Path
 import boto3
 import botocore.exceptions
 import psycopg2
+import psycopg2.sql
 import pymysql
 import yaml
 
@@ -93,6 +95,24 @@ def down(config):
         iam.remove_role_from_instance_profile(InstanceProfileName=profile["InstanceProfileName"], RoleName=PRINCIPAL)
         iam.delete_instance_profile(InstanceProfileName=profile["InstanceProfileName"])
     iam.delete_role(RoleName=PRINCIPAL)
+
+
+def drop_user(config):
+    """USER off the servers that serve the logical databases (admin SQL, the identifier quoted by the drivers)."""
+    for server, engine in DATABASES.values():
+        db = next(d for d in config["lab_databases"] if d["id"] == server)
+        if engine == "mysql":
+            conn = pymysql.connect(host=db["host"], port=db["port"], user=db["admin_user"], password=db["admin_password"],
+                                   ssl=ssl.create_default_context(cafile=config["lab_ca_cert"]))
+            with conn.cursor() as cur:
+                cur.execute("DROP USER IF EXISTS %s@'%%'", (USER,))
+        else:
+            conn = psycopg2.connect(host=db["host"], port=db["port"], user=db["admin_user"], password=db["admin_password"],
+                                    dbname="postgres", sslmode="verify-full", sslrootcert=config["lab_ca_cert"])
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(psycopg2.sql.SQL("DROP ROLE IF EXISTS {}").format(psycopg2.sql.Identifier(USER)))
+        conn.close()
 
 
 def up(config):
@@ -219,6 +239,7 @@ def main():
     config = yaml.safe_load(Path(ns.config).read_text())
     if ns.command == "down":
         down(config)
+        drop_user(config)
     elif ns.command == "up":
         up(config)
     elif ns.command == "deploy":
