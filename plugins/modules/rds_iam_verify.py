@@ -115,7 +115,7 @@ options:
     description:
       - The kind of token to sign, as in M(dbauth.rds_iam.rds_iam_token).
       - V(rds) (the default when not set) for RDS, Aurora and RDS Proxy. V(sts) for a self-managed database
-        behind the collection's bridge (role C(dbauth.rds_iam.self_managed)): the token is a presigned
+        behind the collection's bridge (role C(dbauth.rds_iam.self_managed)); the token is then a presigned
         C(sts:GetCallerIdentity) request bound to O(server_id), checked by the bridge with STS.
       - With V(sts), O(diagnose) does not apply (the bridge's log names the reason of a refusal).
       - Mutually exclusive with O(logins).
