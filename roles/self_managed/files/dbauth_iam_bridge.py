@@ -691,6 +691,7 @@ def json_log(stream):
     lock = threading.Lock()
 
     def log(entry):
+        entry.setdefault("time", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         with lock:
             stream.write(json.dumps(entry, sort_keys=True) + "\n")
             stream.flush()

@@ -234,3 +234,14 @@ def test_kind_sts_without_server_id_is_a_configuration_error():
     signer = FakeSigner(error="server_id is required with kind=sts: give the server id")
     with pytest.raises(_verify_login.VerifyConfigError, match="server_id is required with kind=sts"):
         _verify_login.attempt_login(params(kind="sts"), None, signer, connect_fn=lambda settings: None)
+
+
+def test_kind_sts_refusal_points_at_the_bridge_log():
+    def refuse(settings):
+        raise DbConnectionError('login refused: FATAL:  LDAP authentication failed for user "app"', "auth")
+
+    out = _verify_login.attempt_login(params(engine="postgres", kind="sts", server_id="orders-db-1"), None,
+                                      FakeSigner(), connect_fn=refuse)
+    assert out.diagnosis == "token_rejected" and not out.connected
+    assert "Its bridge (dbauth-iam-bridge) logs the reason" in out.message and "diagnose=true" not in out.message
+    assert TOKEN not in out.message

@@ -507,8 +507,10 @@ def test_json_log_writes_one_line_per_entry():
     stream = io.StringIO()
     log = bridge_mod.json_log(stream)
     log({"reason": "ok"})
-    log({"reason": "expired"})
-    assert [json.loads(line)["reason"] for line in stream.getvalue().splitlines()] == ["ok", "expired"]
+    log({"event": "connection_refused"})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line.get("reason") for line in lines] == ["ok", None]
+    assert all(len(line["time"]) == len("2026-11-25T07:45:00Z") for line in lines)  # every line has its time
 
 
 def test_max_connections(sts, tmp_path):
