@@ -18,6 +18,9 @@ One process (``python -m rds_iam_lab.daemon --state-dir STATE``), started by ``r
 * one EC2 instance metadata endpoint (IMDSv2, :mod:`rds_iam_lab.imds`) per lab host (:mod:`rds_iam_lab.hosts`) on the port
   kept in ``config.json``: each host is an EC2 instance in moto with the instance profile of its role, and
   its endpoint gives out that role's session credentials, rotated before they expire;
+* RDS Proxy (:mod:`rds_iam_lab.db_proxy`): a DB proxy created in moto gets a listener of its own (an
+  address ``127.2.x.y`` on the port of its engine family, ``proxy_ports`` in ``config.json``) that checks
+  the client's IAM token for the proxy's ``prx-`` id and logs in to the target with the proxy's role;
 * ``STATE/lab.json`` (0600): what ``rds-iam-lab status --json`` prints; ``STATE/daemon.pid``.
 
 SIGTERM/SIGINT: stop the endpoints and moto, remove the pid file and sockets.
@@ -100,6 +103,7 @@ class LabDaemon:
         self.servers: list[socketserver.BaseServer] = []
         self.started_at = time.time()
         self.relays = None
+        self.proxies = None
         self.imds: dict[str, object] = {}  # host -> rds_iam_lab.imds.MetadataServer
         self.logical: dict[str, dict] = {}  # id -> {id, kind, engine, served_by}
         self._logical_lock = threading.Lock()
@@ -145,6 +149,7 @@ class LabDaemon:
         self.aws_files = self.cp.write_aws_config(self.path("aws"))
 
         self.relays = RelayHub()
+        self._start_proxies()
         self.ldap = LdapServer(cfg["ldap_port"], lambda u, d, t, dialled: self.check(u, d, t, "ldap", dialled)).start()
         self.servers.append(self.ldap)
         self._start_imds()
@@ -153,6 +158,14 @@ class LabDaemon:
         procutil.write_json_private(self.path("lab.json"), self.status())
         procutil.write_private(self.path("daemon.pid"), f"{os.getpid()}\n")
         LOG.info("lab daemon ready: moto %s, ldap %s", self.cp.endpoint_url, self.ldap.port)
+
+    def _start_proxies(self) -> None:
+        """The DB proxies' listeners: moto's CreateDBProxy / DeleteDBProxy open and close them."""
+        from rds_iam_lab import moto_patches
+        from rds_iam_lab.db_proxy import ProxyHub
+
+        self.proxies = ProxyHub(self.cp, self.verifier, str(self.path("tls")), self.config.get("proxy_ports") or {})
+        moto_patches.PROXY_LISTENERS.update(add=self.proxies.add, remove=self.proxies.remove)
 
     def _start_imds(self) -> None:
         """One EC2 instance (with its role's instance profile) and one metadata endpoint per lab host."""
@@ -437,6 +450,8 @@ class LabDaemon:
             "databases": databases,
             "principals": principals,
             "hosts": self.hosts_status(),
+            "proxy_ports": self.config.get("proxy_ports") or {},
+            "proxies": self.proxies.status() if self.proxies is not None else [],
             "aws_config_dir": str(self.path("aws")),
             "aws_config_file": self.aws_files["config"],
             "aws_shared_credentials_file": self.aws_files["credentials"],
@@ -453,6 +468,8 @@ class LabDaemon:
     def stop(self) -> None:
         if self.relays is not None:
             self.relays.stop()
+        if self.proxies is not None:
+            self.proxies.stop()
         for server in self.servers:
             try:
                 server.shutdown()
