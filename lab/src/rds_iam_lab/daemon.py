@@ -87,6 +87,8 @@ LOGICAL_ENGINES = {
     ("postgresql", "instance"): ("postgres",),
     ("postgresql", "cluster"): ("aurora-postgresql",),
 }
+LAB_PROXY = "lab-proxy"
+LAB_PROXY_ROLE = "lab-proxy-role"
 RDS_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,61}[A-Za-z0-9]$|^[A-Za-z]$")
 
 
@@ -166,6 +168,23 @@ class LabDaemon:
 
         self.proxies = ProxyHub(self.cp, self.verifier, str(self.path("tls")), self.config.get("proxy_ports") or {})
         moto_patches.PROXY_LISTENERS.update(add=self.proxies.add, remove=self.proxies.remove)
+        self._seed_proxy()
+
+    def _seed_proxy(self) -> None:
+        """The lab's own RDS Proxy ``lab-proxy`` in front of lab-postgres, with end-to-end IAM authentication and
+        its role ``lab-proxy-role`` (trusted by rds.amazonaws.com, no permission: the data model grants it, as the
+        lab's host roles)."""
+        import json as _json
+
+        iam, rds = self.cp.client("iam"), self.cp.client("rds")
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        role_arn = iam.create_role(RoleName=LAB_PROXY_ROLE, AssumeRolePolicyDocument=_json.dumps(trust),
+                                   Description="the lab's RDS Proxy role")["Role"]["Arn"]
+        subnets = [s["SubnetId"] for s in self.cp.client("ec2").describe_subnets()["Subnets"]][:2]
+        rds.create_db_proxy(DBProxyName=LAB_PROXY, EngineFamily="POSTGRESQL", DefaultAuthScheme="IAM_AUTH",
+                            RoleArn=role_arn, VpcSubnetIds=subnets, RequireTLS=True)
+        rds.register_db_proxy_targets(DBProxyName=LAB_PROXY, DBInstanceIdentifiers=["lab-postgres"])
 
     def _start_imds(self) -> None:
         """One EC2 instance (with its role's instance profile) and one metadata endpoint per lab host."""

@@ -375,6 +375,7 @@ def write_integration_config(status: dict) -> Path | None:
         "lab_aws_config_dir": status["aws_config_dir"],
         "lab_state_dir": status["state_dir"],
         "lab_verifier_log": status["verifier_log"],
+        "lab_proxy_ports": status.get("proxy_ports") or {},
     }
     try:
         import yaml

@@ -60,7 +60,7 @@ from typing import Any, Iterator
 from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
 from moto.core.utils import utcnow
-from moto.rds.exceptions import InvalidParameterCombination, InvalidParameterValue
+from moto.rds.exceptions import DBProxyNotFoundFault, InvalidParameterCombination, InvalidParameterValue
 
 from rds_iam_lab import iam_simulator
 
@@ -585,8 +585,11 @@ def _modify_db_proxy_response(self: Any) -> Any:
 
 
 def _delete_db_proxy_response(self: Any) -> Any:
-    """Patch ``db_proxy_auth`` on DeleteDBProxy (RDS API reference, "DeleteDBProxy"): the proxy's
-    endpoint stops accepting connections (the lab's listener is closed)."""
+    """Patch ``db_proxy_auth`` on DeleteDBProxy (RDS API reference, "DeleteDBProxy"): an unknown name is
+    ``DBProxyNotFoundFault`` (moto: KeyError, HTTP 500); the proxy's endpoint stops accepting connections
+    (the lab's listener is closed)."""
+    if enabled("db_proxy_auth") and self.params.get("DBProxyName") not in self.backend.db_proxies:
+        raise DBProxyNotFoundFault(self.params.get("DBProxyName"))
     result = _ORIGINALS["RDSResponse.delete_db_proxy"](self)
     stop = PROXY_LISTENERS["remove"]
     if stop is not None and enabled("db_proxy_auth"):
