@@ -138,6 +138,14 @@ def test_other_regions_and_accounts_are_not_judged_stale():
     assert found == []
 
 
+def test_rds_proxy_resource_ids_are_not_judged_stale():
+    """A client's grant on an RDS Proxy names its prx- id (docs/rds_proxy.md), which is no DB instance or cluster."""
+    _rows, found = run([database("pg", "db-A", [], in_model=False)], [role("r", allow(arn("prx-0123abcd", "app")))], ["r"])
+    assert found == []
+    _rows, found = run([database("pg", "db-A", [], in_model=False)], [role("r", allow(arn("db-GONE", "app")))], ["r"])
+    assert keys(found) == [("stale_resource_id", None, None, "r")], "a database id still is"
+
+
 def test_a_database_without_catalog_lists_the_model_users_and_the_users_granted_by_name():
     db = database("pg", "db-A", model_users=[{"name": "app", "principals": ["r"]}, {"name": "old", "state": "absent"}])
     db["catalog"] = None
