@@ -249,7 +249,7 @@ def main():
             type="list",
             elements="dict",
             options=dict(
-                secret_arn=dict(type="str", required=True),
+                secret_arn=dict(type="str", required=True, no_log=False),  # an ARN names the secret, it is none
                 iam_auth=dict(type="str", choices=["REQUIRED", "DISABLED"], default="REQUIRED"),
                 user_name=dict(type="str"),
                 description=dict(type="str"),

@@ -44,10 +44,10 @@ def run(args, capsys, check_mode=False):
     return run_module(rds_iam_proxy.main, args, capsys, check_mode)
 
 
-def describe(aws, record, targets=TARGETS):
+def describe(aws, record, targets=None):
     stub = aws.stubber("rds")
     stub.add_response("describe_db_proxies", {"DBProxies": [record]}, {"DBProxyName": "orders-proxy"})
-    stub.add_response("describe_db_proxy_targets", targets, {"DBProxyName": "orders-proxy"})
+    stub.add_response("describe_db_proxy_targets", targets or TARGETS, {"DBProxyName": "orders-proxy"})
 
 
 def test_noop_is_two_reads_and_returns_the_prx_id(aws, capsys):
