@@ -170,3 +170,21 @@ def test_summary_counts():
     assert report.summary(dbs, principals, rows, found) == {
         "databases": 1, "principals": 1, "pairs": 2, "allowed": 1,
         "findings": {"high": 0, "medium": 0, "low": 1, "info": 0}}
+
+
+def test_a_proxy_role_is_expected_to_connect_as_the_users_that_go_through_it():
+    """End-to-end IAM through an RDS Proxy (docs/rds_proxy.md): the proxy's role connects as those users, so the
+    report reads it as granted by the data model, not as an unmodelled grant."""
+    from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect import model_users
+
+    entry = {"users": [{"name": "app", "principals": ["app-role"]}, {"name": "batch"}],
+             "proxies": [{"name": "p1", "role": "proxy-role"}, {"name": "p2", "role": "other-proxy-role", "users": ["batch"]},
+                         {"name": "p3"}]}
+    assert model_users(entry) == [{"name": "app", "principals": ["app-role", "proxy-role"]},
+                                  {"name": "batch", "principals": ["other-proxy-role"]}]
+    assert entry["users"][0]["principals"] == ["app-role"], "the data model is not changed"
+    dbs = [database("pg", "db-A", ["app"], model_users=model_users({"users": [{"name": "app", "principals": ["app-role"]}],
+                                                                    "proxies": [{"name": "p", "role": "proxy-role"}]}))]
+    _rows, found = run(dbs, [role("app-role", allow(arn("db-A", "app"))), role("proxy-role", allow(arn("db-A", "app")))],
+                       ["app-role", "proxy-role"])
+    assert found == []
