@@ -50,31 +50,20 @@ LOG = logging.getLogger("lab.daemon")
 MAX_FRAME_FIELD = 64 * 1024
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks, got = [], 0
-    while got < size:
-        chunk = sock.recv(size - got)
-        if not chunk:
-            raise ConnectionError("peer closed")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
 def read_verify_request(sock: socket.socket) -> tuple[str, str, str, str, str]:
     """Frame from the MariaDB plugin -> (db_id, user, transport, client address, token).
 
     AWSV2: 5 fields; AWSV1 (a plugin built before the client address was sent): 4 fields, address "".
     """
-    magic = _recv_exact(sock, 5)
+    magic = procutil.recv_exact(sock, 5)
     if magic not in (b"AWSV1", b"AWSV2"):
         raise ValueError("bad magic")
     fields = []
     for _field in range(5 if magic == b"AWSV2" else 4):
-        (length,) = struct.unpack(">I", _recv_exact(sock, 4))
+        (length,) = struct.unpack(">I", procutil.recv_exact(sock, 4))
         if length > MAX_FRAME_FIELD:
             raise ValueError("field too long")
-        fields.append(_recv_exact(sock, length).decode("utf-8", errors="replace") if length else "")
+        fields.append(procutil.recv_exact(sock, length).decode("utf-8", errors="replace") if length else "")
     if magic == b"AWSV1":
         fields.insert(3, "")
     return fields[0], fields[1], fields[2], fields[3], fields[4]

@@ -44,6 +44,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from rds_iam_lab.procutil import recv_exact
+
 LOG = logging.getLogger("lab.proxy")
 
 ADDRESS_NETWORK = ipaddress.ip_network("127.2.0.0/16")
@@ -99,17 +101,6 @@ class Listener:
 
 
 # -- small protocol helpers ---------------------------------------------------------------
-
-def recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks, got = [], 0
-    while got < size:
-        chunk = sock.recv(size - got)
-        if not chunk:
-            raise ConnectionError("peer closed")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
 
 def pg_message(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack("!I", len(body) + 4) + body
