@@ -239,7 +239,8 @@ def request_resource(service: str, action: str, params: dict[str, str], region: 
         if action in ("DescribeDBClusterParameters", "DescribeDBClusterParameterGroups",
                       "ModifyDBClusterParameterGroup"):
             return f"{base}:cluster-pg:{p('DBClusterParameterGroupName') or '*'}"
-        if action in ("DescribeDBProxies", "ModifyDBProxy"):
+        if action in ("DescribeDBProxies", "ModifyDBProxy", "DescribeDBProxyTargets", "RegisterDBProxyTargets",
+                      "CreateDBProxy", "DeleteDBProxy"):
             return f"{base}:db-proxy:{p('DBProxyName') or '*'}"
         return "*"
     if service == "iam":
