@@ -269,6 +269,8 @@ def _host(name, variables, databases, principal_names, problems):
         )
     by_id = {db["id"]: db for db in databases}
     wanted = []
+    # Logins through RDS Proxies are derived from the grants; a host that lists its logins gets exactly those.
+    through_proxies = not host.get("rds_iam_host_logins")
     if host.get("rds_iam_host_logins"):
         for index, login in enumerate(host["rds_iam_host_logins"]):
             if login is None or not login["database"]:
@@ -297,7 +299,7 @@ def _host(name, variables, databases, principal_names, problems):
             args["db_name"] = db_name or user["db_name"] or db["db_name"]
         granted = user["state"] == "present" and principal in (user["principals"] or [])
         logins.append({"database": db["id"], "user": user["name"], "granted": granted, "args": args})
-        for proxy in db["proxies"]:
+        for proxy in db["proxies"] if through_proxies else []:
             if user["name"] not in proxy["users"]:
                 continue
             # through the proxy: its endpoint is dialled and signed for; the diagnosis has no database id to read

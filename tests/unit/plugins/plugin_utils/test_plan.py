@@ -425,6 +425,9 @@ def test_proxies_grant_clients_on_prx_ids_the_role_on_the_database_and_add_login
     assert ArgumentSpecValidator(schema.HOST_PLAN_OPTIONS).validate(copy.deepcopy(plan["hosts"]["app-1"])).error_messages == []
     rows = verify_rows([{"connected": True}] * 5, logins, "app-1", "app-role")
     assert rows[1]["database"] == "db-mysql via app-proxy"
+    listed = build_plan(databases, principals, discovered=found, hosts={"h": {"rds_iam_principal": "app-role",
+                        "rds_iam_host_logins": [{"database": "db-mysql", "user": "app"}]}})
+    assert [x.get("via") for x in listed["hosts"]["h"]["logins"]] == [None], "a host that lists its logins gets those"
 
 
 def test_proxy_problems_name_the_entry_and_the_key():
