@@ -64,3 +64,19 @@ def test_a_folder_of_group_vars_is_read_together(tmp_path):
         seed.read_model(str(tmp_path))
     with pytest.raises(seed.SeedError, match="no such file or folder"):
         seed.read_model(str(tmp_path / "missing"))
+
+
+def test_proxies_become_db_proxies_with_end_to_end_iam_and_need_their_role():
+    model = {"rds_iam_databases": [
+        {"db_instance_identifier": "lab-postgres", "engine": "postgres",
+         "proxies": [{"name": "orders-proxy", "role": "orders-proxy-role"}]},
+        {"db_cluster_identifier": "orders-aurora", "engine": "mysql", "proxies": [{"name": "aurora-proxy", "role": "r"}]},
+    ]}
+    assert seed.plan(model)["proxies"] == [
+        {"name": "orders-proxy", "role": "orders-proxy-role", "target_kind": "instance", "target": "lab-postgres",
+         "engine_family": "POSTGRESQL"},
+        {"name": "aurora-proxy", "role": "r", "target_kind": "cluster", "target": "orders-aurora", "engine_family": "MYSQL"},
+    ]
+    model["rds_iam_databases"][0]["proxies"] = [{"name": "orders-proxy"}]
+    with pytest.raises(seed.SeedError, match=r"rds_iam_databases\[0\] \(lab-postgres\): proxies\[0\] \(orders-proxy\): role"):
+        seed.plan(model)

@@ -227,6 +227,8 @@ def _statement_findings(principal, resource_ids, by_resource_id, evaluator, swit
                 continue
             if region != evaluator.region or account != evaluator.account:
                 continue
+            if resource_id.startswith("prx-"):
+                continue  # an RDS Proxy's resource id (docs/rds_proxy.md): not a DB instance or cluster to judge here
             if resource_id not in resource_ids:
                 found.append(finding(
                     "stale_resource_id", "%s: %s names the resource id %s, which no DB instance or cluster of %s has "

@@ -85,10 +85,24 @@ def read_rds(client, retry, model, scope):
     return databases, set(r for r in resource_ids if r)
 
 
+def model_users(entry):
+    """The users of a data model entry, each with the principals the model grants it: its own, and the role of each
+    RDS Proxy it logs in through (end-to-end IAM: the proxy's role connects as the user, docs/rds_proxy.md)."""
+    users = [dict(u) for u in (entry or {}).get("users") or [] if u]
+    for proxy in (entry or {}).get("proxies") or []:
+        if not proxy or not proxy.get("role"):
+            continue
+        through = proxy.get("users")
+        for user in users:
+            if (user.get("name") in through) if through is not None else user.get("principals"):
+                user["principals"] = list(user.get("principals") or []) + [proxy["role"]]
+    return users
+
+
 def _database(key, record, entry, region):
     kind, ident = key
     db = {"id": ident, "kind": kind, "in_model": entry is not None, "missing": record is None,
-          "engine": (entry or {}).get("engine"), "model_users": (entry or {}).get("users") or [],
+          "engine": (entry or {}).get("engine"), "model_users": model_users(entry),
           "resource_id": None, "resource_arn_prefix": None, "iam_enabled": False, "iam_pending": None,
           "endpoint": None, "catalog": None, "catalog_error": None}
     if entry is not None:

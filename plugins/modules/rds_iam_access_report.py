@@ -126,6 +126,29 @@ options:
           db_name:
             description: Database this user's logins open (not used by the report).
             type: str
+      proxies:
+        description:
+          - RDS Proxies in front of the database (C(docs/rds_proxy.md)). The role of a proxy (C(role)) is expected to
+            connect as the users that log in through it (C(users), default every user with principals); grants on a
+            proxy's C(prx-) resource id are not judged.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: Name of the RDS Proxy.
+            type: str
+            required: true
+          role:
+            description: Name of the proxy's IAM role (end-to-end IAM).
+            type: str
+          users:
+            description: Users that log in through the proxy.
+            type: list
+            elements: str
+          port:
+            description: Port of the proxy endpoint (not used by the report).
+            type: int
   principals:
     description:
       - The principals of the data model (C(rds_iam_principals)), IAM role names or entries with a C(name).
@@ -387,6 +410,9 @@ DATABASE_SPEC = dict(
     endpoint=dict(type="dict", options=ENDPOINT_SPEC),
     admin=dict(type="dict", options=ADMIN_SPEC),
     users=dict(type="list", elements="dict", default=[], options=USER_SPEC),
+    proxies=dict(type="list", elements="dict", default=[], options=dict(
+        name=dict(type="str", required=True), role=dict(type="str"), users=dict(type="list", elements="str"),
+        port=dict(type="int"))),
 )
 
 

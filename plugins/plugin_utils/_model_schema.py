@@ -71,6 +71,26 @@ ENDPOINT_OPTIONS = {
     "port": {"type": "int", "description": "Port (default the engine's port as RDS reports it)."},
 }
 
+PROXY_OPTIONS = {
+    "name": {"type": "str", "required": True, "description": "Name of an RDS Proxy whose target is this database (it must exist)."},
+    "role": {
+        "type": "str",
+        "description": [
+            "Name of an entry of rds_iam_principals: the proxy's IAM role (its trust V(rds)). With it the proxy uses "
+            "end-to-end IAM authentication (C(DefaultAuthScheme: IAM_AUTH)): the role gets C(rds-db:connect) on this "
+            "database's users that log in through the proxy, and the iam_access role sets the proxy's scheme and role.",
+            "Without it the proxy's own authentication (secrets) is left as it is; clients still get their grants on "
+            "the proxy's C(prx-) ARNs.",
+        ],
+    },
+    "users": {
+        "type": "list",
+        "elements": "str",
+        "description": "Users of this database that log in through the proxy (default: every user with principals).",
+    },
+    "port": {"type": "int", "description": "Port of the proxy endpoint (default the engine's, 3306 or 5432, where RDS Proxy listens)."},
+}
+
 DATABASE_OPTIONS = {
     "db_instance_identifier": {
         "type": "str",
@@ -104,6 +124,17 @@ DATABASE_OPTIONS = {
         "options": USER_OPTIONS,
         "description": "The IAM database users.",
     },
+    "proxies": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": PROXY_OPTIONS,
+        "description": [
+            "RDS Proxies in front of this database. The principals of the users that log in through a proxy get "
+            "C(rds-db:connect) on the proxy's C(prx-) ARNs, and verify logs in through the proxy endpoint too "
+            "(docs/rds_proxy.md).",
+        ],
+    },
 }
 
 PRINCIPAL_OPTIONS = {
@@ -111,7 +142,8 @@ PRINCIPAL_OPTIONS = {
     "trust": {
         "type": "raw",
         "description": [
-            "V(ec2) (create the role with an EC2 trust and an instance profile), or a list of 12-digit account ids "
+            "V(ec2) (create the role with an EC2 trust and an instance profile), V(rds) (create the role trusted by "
+            "RDS, for an RDS Proxy's role), or a list of 12-digit account ids "
             "and principal ARNs allowed to assume it. Omitted: the role exists already and only gets its policy."
         ],
     },
@@ -152,6 +184,7 @@ PLANNED_LOGIN_OPTIONS = {
     "user": dict(HOST_LOGIN_OPTIONS["user"]),
     "granted": {"type": "bool", "required": True, "description": "Whether the data model grants this login to the host."},
     "args": {"type": "dict", "required": True, "description": "The login's arguments of dbauth.rds_iam.rds_iam_verify."},
+    "via": {"type": "str", "description": "The RDS Proxy the login goes through (its endpoint is dialled)."},
 }
 
 PLANNED_DATABASE_OPTIONS = {
@@ -196,7 +229,7 @@ KNOWN_VARIABLES = sorted(
         "rds_iam_ca_bundle_src",
         "rds_iam_allow_empty", "rds_iam_plan", "rds_iam_enabled_databases", "rds_iam_verify_strict",
         "rds_iam_verify_report", "rds_iam_verify_results", "rds_iam_access_report", "rds_iam_report_dir",
-        "rds_iam_report_scope", "rds_iam_report_fail_on", "rds_iam_prune",
+        "rds_iam_report_scope", "rds_iam_report_fail_on", "rds_iam_prune", "rds_iam_proxies_found",
         # playbooks/blue_green_switchover.yml
         "rds_iam_blue_green_database", "rds_iam_blue_green_switchover_timeout", "rds_iam_blue_green_wait_timeout",
     }

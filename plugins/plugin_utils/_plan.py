@@ -39,6 +39,10 @@ _LABELS = ("db_instance_identifier", "db_cluster_identifier", "name", "user")
 # Longest user names: MySQL 32 characters, PostgreSQL 63 bytes (NAMEDATALEN - 1).
 _MAX_USER = {"mysql": 32, "postgres": 63}
 MAX_PROBLEMS_SHOWN = 25
+# trust values that name an AWS service: EC2 (instance profiles), RDS (an RDS Proxy's role).
+_SERVICE_TRUST = {"ec2": "ec2.amazonaws.com", "rds": "rds.amazonaws.com"}
+# RDS Proxy listens on the engine's port (RDS user guide, "Connecting to a database through RDS Proxy").
+_PROXY_PORT = {"mysql": 3306, "postgres": 5432}
 
 
 class ModelError(ValueError):
@@ -102,6 +106,36 @@ def _users(db, family, principal_names, where, problems):
             problems.append("%s: principals lists a name twice" % user_where)
 
 
+def _proxies(db, family, principal_names, where, problems):
+    """The database's RDS Proxies: each with the users that log in through it (present users with principals)."""
+    result = []
+    users = {u["name"]: u for u in db["users"] or [] if u is not None and u.get("name")}
+    for index, proxy in enumerate(db["proxies"] or []):
+        if proxy is None or not proxy["name"]:
+            continue
+        proxy_where = "%s: proxies[%d] (%s)" % (where, index, proxy["name"])
+        if not _IDENTIFIER.match(proxy["name"]):
+            problems.append("%s: name must be a letter, then letters, digits and hyphens (at most 63)" % proxy_where)
+        role = proxy["role"]
+        if role and principal_names is not None and role not in principal_names:
+            problems.append("%s: role '%s' is not defined in rds_iam_principals%s; add it there (trust: rds) or fix the name"
+                            % (proxy_where, role, closest(role, principal_names)))
+        for name in proxy["users"] or []:
+            if name not in users:
+                problems.append("%s: users names '%s', which is not a user of this database%s" % (proxy_where, name, closest(name, users)))
+        names = proxy["users"] if proxy["users"] is not None else [n for n, u in users.items() if u["principals"]]
+        result.append({
+            "name": proxy["name"],
+            "role": role,
+            "users": sorted(n for n in names if n in users and users[n]["state"] == "present"),
+            "port": proxy["port"] or _PROXY_PORT[family],
+            "resource_id": None,
+            "resource_arn_prefix": None,
+            "endpoint": None,
+        })
+    return result
+
+
 def _admin(db, where, problems, check_admin):
     admin = db["admin"]
     if admin is None:
@@ -126,11 +160,11 @@ def _principals(raw, problems):
             problems.append("%s: listed more than once" % where)
         seen.add(principal["name"])
         trust = principal["trust"]
-        if trust is not None and trust != "ec2":
+        if trust is not None and not _service_trust(trust):
             if isinstance(trust, (int, str)):
                 trust = [trust]
             if not isinstance(trust, (list, tuple)) or not trust:
-                problems.append("%s: trust must be ec2 or a list of account ids and principal ARNs" % where)
+                problems.append("%s: trust must be ec2, rds or a list of account ids and principal ARNs" % where)
             else:
                 trust = [str(t) for t in trust]
                 bad = [t for t in trust if not (_ACCOUNT.match(t) or _PRINCIPAL_ARN.match(t))]
@@ -145,6 +179,9 @@ def _discovered_index(discovered):
     index = {}
     for entry in discovered or []:
         if not isinstance(entry, Mapping):
+            continue
+        if entry.get("db_proxy_name"):  # what rds_iam_proxy returned for a proxy
+            index.setdefault(("proxy", entry["db_proxy_name"]), entry)
             continue
         # The first entry for a database wins (callers list what they trust most first).
         if entry.get("db_cluster_identifier") and entry.get("kind", "cluster") == "cluster" and not entry.get("db_instance_identifier"):
@@ -196,6 +233,7 @@ def _database(index, raw, principal_names, problems, check_admin):
         return None
     _users(db, family, principal_names, where, problems)
     _admin(db, where, problems, check_admin)
+    proxies = _proxies(db, family, principal_names, where, problems)
     endpoint = db["endpoint"]
     return {
         "index": index,
@@ -210,6 +248,7 @@ def _database(index, raw, principal_names, problems, check_admin):
         "endpoint": dict(endpoint) if endpoint else None,
         "admin": None if db["admin"] is None else {k: v for k, v in db["admin"].items() if k != "password"},
         "users": [u for u in db["users"] or [] if u is not None],
+        "proxies": proxies,
         "resource_id": None,
         "resource_arn_prefix": None,
         "engine_version": None,
@@ -230,6 +269,8 @@ def _host(name, variables, databases, principal_names, problems):
         )
     by_id = {db["id"]: db for db in databases}
     wanted = []
+    # Logins through RDS Proxies are derived from the grants; a host that lists its logins gets exactly those.
+    through_proxies = not host.get("rds_iam_host_logins")
     if host.get("rds_iam_host_logins"):
         for index, login in enumerate(host["rds_iam_host_logins"]):
             if login is None or not login["database"]:
@@ -256,12 +297,15 @@ def _host(name, variables, databases, principal_names, problems):
                 "db_port": endpoint.get("port"), "db_user": user["name"]}
         if db_name or user["db_name"] or db["db_name"]:
             args["db_name"] = db_name or user["db_name"] or db["db_name"]
-        logins.append({
-            "database": db["id"],
-            "user": user["name"],
-            "granted": user["state"] == "present" and principal in (user["principals"] or []),
-            "args": args,
-        })
+        granted = user["state"] == "present" and principal in (user["principals"] or [])
+        logins.append({"database": db["id"], "user": user["name"], "granted": granted, "args": args})
+        for proxy in db["proxies"] if through_proxies else []:
+            if user["name"] not in proxy["users"]:
+                continue
+            # through the proxy: its endpoint is dialled and signed for; the diagnosis has no database id to read
+            via = {key: value for key, value in args.items() if key not in ("db_instance_identifier", "db_cluster_identifier")}
+            via.update(label="%s via %s" % (db["id"], proxy["name"]), db_host=proxy["endpoint"], db_port=proxy["port"])
+            logins.append({"database": db["id"], "user": user["name"], "granted": granted, "args": via, "via": proxy["name"]})
     return {"principal": principal, "ca_cert": host.get("rds_iam_ca_cert"), "logins": logins}
 
 
@@ -312,10 +356,19 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
         found = _discovered_index(discovered)
         for db in plan_databases:
             _apply_discovered(db, found.get((db["kind"], db["id"].lower())), db["where"], problems)
+            for proxy in db["proxies"]:
+                seen_proxy = found.get(("proxy", proxy["name"]))
+                if seen_proxy is not None and not seen_proxy.get("failed"):
+                    for key in ("resource_id", "resource_arn_prefix", "endpoint"):
+                        proxy[key] = seen_proxy.get(key)
     if require_endpoints:
         for db in plan_databases:
             if not (db["endpoint"] or {}).get("address") or not (db["endpoint"] or {}).get("port"):
                 problems.append("%s: no endpoint known: run the enable step first (site.yml does), or set endpoint (address, port)" % db["where"])
+            for proxy in db["proxies"]:
+                if not proxy["endpoint"] and proxy["users"]:
+                    problems.append("%s: proxies (%s): its endpoint is not known: the proxy must exist (the iam_access step "
+                                    "reads it; docs/rds_proxy.md)" % (db["where"], proxy["name"]))
     host_plans = {}
     for name, host_vars in sorted((hosts or {}).items()):
         host_plans[name] = _host(name, host_vars, plan_databases, principal_names, problems)
@@ -330,10 +383,19 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
         principal["grants"] = []
         for db in plan_databases:
             users = sorted({u["name"] for u in db["users"] if u["state"] == "present" and principal["name"] in (u["principals"] or [])})
+            # end-to-end IAM: a proxy's role logs in to the database as the users that go through the proxy
+            users = sorted(set(users).union(*[p["users"] for p in db["proxies"] if p["role"] == principal["name"]]))
             if users:
                 principal["grants"].append({"database": db["id"], "resource_arn_prefix": db["resource_arn_prefix"], "db_users": users})
+            for proxy in db["proxies"]:
+                # clients of a proxy need rds-db:connect on its prx- resource id (not the database's)
+                through = sorted(set(proxy["users"]) & {u["name"] for u in db["users"] if principal["name"] in (u["principals"] or [])})
+                if through:
+                    principal["grants"].append({"database": "%s via %s" % (db["id"], proxy["name"]),
+                                                "resource_arn_prefix": proxy["resource_arn_prefix"], "db_users": through})
     return {
         "databases": plan_databases,
+        "proxies": [dict(p, database=db["id"]) for db in plan_databases for p in db["proxies"]],
         "principals": principal_list,
         "hosts": host_plans,
         "families": families,
@@ -341,10 +403,14 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
     }
 
 
+def _service_trust(trust):
+    return isinstance(trust, str) and trust in _SERVICE_TRUST
+
+
 def trust_document(trust, partition="aws"):
     """The assume-role policy of a principal's trust (ec2, or account ids and principal ARNs)."""
-    if trust == "ec2":
-        principal = {"Service": "ec2.amazonaws.com"}
+    if _service_trust(trust):
+        principal = {"Service": _SERVICE_TRUST[trust]}
     else:
         principal = {"AWS": sorted({"arn:%s:iam::%s:root" % (partition, t) if _ACCOUNT.match(t) else t for t in trust})}
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]}
@@ -471,7 +537,7 @@ def verify_rows(results, logins, host, principal=""):
         rows.append({
             "host": host,
             "principal": principal,
-            "database": login["database"],
+            "database": login["database"] + (" via %s" % login["via"] if login.get("via") else ""),
             "user": login["user"],
             "granted": login["granted"],
             "connected": connected,

@@ -103,6 +103,13 @@ def test_site_and_revoke_under_the_published_policy(lab, inventory, automation_u
     assert not ok(proc)
     assert _denied(proc) == {"iam:AttachRolePolicy"}, tail(proc)
 
+    # Without the RDS Proxy statement, the step playbooks cannot read the lab's proxy of the data model.
+    set_policy(_without("RdsProxyAuthentication"))
+    proc, recap = playbook(inventory, "iam_access.yml", "-e", f"@{varsfile}")
+    assert not ok(proc)
+    denied = _denied(proc)
+    assert denied and denied <= _statement_actions("RdsProxyAuthentication"), tail(proc)
+
     # The whole policy: site.yml and revoke.yml pass with the automation user's keys.
     set_policy(POLICY)
     proc, recap = playbook(inventory, "site.yml", "-e", f"@{varsfile}")

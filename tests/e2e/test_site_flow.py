@@ -214,7 +214,8 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
 
     # The hosts signed with their instance profiles' sessions (named after their instances), nothing else.
     instances = {h["instance_id"] for h in lab["hosts"]}
-    accepts = labctl_control({"cmd": "accepts", "limit": 50})
+    # (the lab's RDS Proxy logs in to lab-postgres with its own role's session: end-to-end IAM, docs/rds_proxy.md)
+    accepts = [a for a in labctl_control({"cmd": "accepts", "limit": 50}) if "/lab-proxy-role/" not in a["principal_arn"]]
     assert accepts and all(a["principal_arn"].rsplit("/", 1)[-1] in instances for a in accepts[-9:]), accepts[-9:]
 
     # 4. Re-run: changed=0 everywhere; the verify table as expected.
@@ -223,7 +224,10 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
     assert ok(proc), tail(proc)
     assert recap and changed(recap) == 0, tail(proc)
     rows = report(rows_file)
-    assert len(rows) == 11
+    # 11 logins to the databases, and app_user through the lab's RDS Proxy from app-1 and app-2
+    assert len(rows) == 13
+    assert {key for key in rows if "via lab-proxy" in key[1]} == {
+        (host, "lab-postgres via lab-proxy", "app_user") for host in ("app-1", "app-2")}
     for key, row in rows.items():
         if key[0] == "noaccess-1":
             assert not row["connected"] and row["diagnosis"] == "policy_denied", row
@@ -249,7 +253,7 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
                             "-e", f"rds_iam_verify_report={rows_file}")
     assert ok(proc), tail(proc)
     rows = report(rows_file)
-    assert len(rows) == 11 and not any(r["connected"] for r in rows.values())
+    assert len(rows) == 13 and not any(r["connected"] for r in rows.values())
     proc, _recap = playbook(inventory, "verify.yml")
     assert not ok(proc), "verify.yml must fail when granted logins are refused"
 

@@ -81,6 +81,11 @@ def seed_lab(model_plan: dict) -> dict:
                            aws_access_key_id=status["access_key"], aws_secret_access_key=status["secret_key"])
         result["principals"] = seed.create_principals(iam, status["account_id"], model_plan["roles"],
                                                       model_plan["users"])
+    if model_plan.get("proxies"):
+        admin = dict(endpoint_url=status["endpoint_url"], region_name=status["region"],
+                     aws_access_key_id=status["access_key"], aws_secret_access_key=status["secret_key"])
+        result["proxies"] = seed.create_proxies(boto3.client("rds", **admin), boto3.client("ec2", **admin),
+                                                status["account_id"], model_plan["proxies"])
     labctl.write_integration_config(status)
     return result
 
@@ -135,6 +140,7 @@ def _seed_report(result: dict) -> list[str]:
     lines = [f"seed: database {d['id']} {d['action']}" for d in result["databases"]]
     lines += [f"seed: {'role' if 'role' in p else 'IAM user'} {p.get('role') or p.get('user')} {p['action']}"
               for p in result["principals"]]
+    lines += [f"seed: proxy {p['proxy']} {p['action']}" for p in result.get("proxies", [])]
     return lines
 
 

@@ -18,6 +18,9 @@ One process (``python -m rds_iam_lab.daemon --state-dir STATE``), started by ``r
 * one EC2 instance metadata endpoint (IMDSv2, :mod:`rds_iam_lab.imds`) per lab host (:mod:`rds_iam_lab.hosts`) on the port
   kept in ``config.json``: each host is an EC2 instance in moto with the instance profile of its role, and
   its endpoint gives out that role's session credentials, rotated before they expire;
+* RDS Proxy (:mod:`rds_iam_lab.db_proxy`): a DB proxy created in moto gets a listener of its own (an
+  address ``127.2.x.y`` on the port of its engine family, ``proxy_ports`` in ``config.json``) that checks
+  the client's IAM token for the proxy's ``prx-`` id and logs in to the target with the proxy's role;
 * ``STATE/lab.json`` (0600): what ``rds-iam-lab status --json`` prints; ``STATE/daemon.pid``.
 
 SIGTERM/SIGINT: stop the endpoints and moto, remove the pid file and sockets.
@@ -47,31 +50,20 @@ LOG = logging.getLogger("lab.daemon")
 MAX_FRAME_FIELD = 64 * 1024
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks, got = [], 0
-    while got < size:
-        chunk = sock.recv(size - got)
-        if not chunk:
-            raise ConnectionError("peer closed")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
 def read_verify_request(sock: socket.socket) -> tuple[str, str, str, str, str]:
     """Frame from the MariaDB plugin -> (db_id, user, transport, client address, token).
 
     AWSV2: 5 fields; AWSV1 (a plugin built before the client address was sent): 4 fields, address "".
     """
-    magic = _recv_exact(sock, 5)
+    magic = procutil.recv_exact(sock, 5)
     if magic not in (b"AWSV1", b"AWSV2"):
         raise ValueError("bad magic")
     fields = []
     for _field in range(5 if magic == b"AWSV2" else 4):
-        (length,) = struct.unpack(">I", _recv_exact(sock, 4))
+        (length,) = struct.unpack(">I", procutil.recv_exact(sock, 4))
         if length > MAX_FRAME_FIELD:
             raise ValueError("field too long")
-        fields.append(_recv_exact(sock, length).decode("utf-8", errors="replace") if length else "")
+        fields.append(procutil.recv_exact(sock, length).decode("utf-8", errors="replace") if length else "")
     if magic == b"AWSV1":
         fields.insert(3, "")
     return fields[0], fields[1], fields[2], fields[3], fields[4]
@@ -84,6 +76,8 @@ LOGICAL_ENGINES = {
     ("postgresql", "instance"): ("postgres",),
     ("postgresql", "cluster"): ("aurora-postgresql",),
 }
+LAB_PROXY = "lab-proxy"
+LAB_PROXY_ROLE = "lab-proxy-role"
 RDS_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,61}[A-Za-z0-9]$|^[A-Za-z]$")
 
 
@@ -100,6 +94,7 @@ class LabDaemon:
         self.servers: list[socketserver.BaseServer] = []
         self.started_at = time.time()
         self.relays = None
+        self.proxies = None
         self.imds: dict[str, object] = {}  # host -> rds_iam_lab.imds.MetadataServer
         self.logical: dict[str, dict] = {}  # id -> {id, kind, engine, served_by}
         self._logical_lock = threading.Lock()
@@ -147,6 +142,7 @@ class LabDaemon:
 
         self.relays = RelayHub()
         blue_green.set_hooks(self._green_created, self._switched_over, self._green_deleted)
+        self._start_proxies()
         self.ldap = LdapServer(cfg["ldap_port"], lambda u, d, t, dialled: self.check(u, d, t, "ldap", dialled)).start()
         self.servers.append(self.ldap)
         self._start_imds()
@@ -155,6 +151,31 @@ class LabDaemon:
         procutil.write_json_private(self.path("lab.json"), self.status())
         procutil.write_private(self.path("daemon.pid"), f"{os.getpid()}\n")
         LOG.info("lab daemon ready: moto %s, ldap %s", self.cp.endpoint_url, self.ldap.port)
+
+    def _start_proxies(self) -> None:
+        """The DB proxies' listeners: moto's CreateDBProxy / DeleteDBProxy open and close them."""
+        from rds_iam_lab import moto_patches
+        from rds_iam_lab.db_proxy import ProxyHub
+
+        self.proxies = ProxyHub(self.cp, self.verifier, str(self.path("tls")), self.config.get("proxy_ports") or {})
+        moto_patches.PROXY_LISTENERS.update(add=self.proxies.add, remove=self.proxies.remove)
+        self._seed_proxy()
+
+    def _seed_proxy(self) -> None:
+        """The lab's own RDS Proxy ``lab-proxy`` in front of lab-postgres, with end-to-end IAM authentication and
+        its role ``lab-proxy-role`` (trusted by rds.amazonaws.com, no permission: the data model grants it, as the
+        lab's host roles)."""
+        import json as _json
+
+        iam, rds = self.cp.client("iam"), self.cp.client("rds")
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        role_arn = iam.create_role(RoleName=LAB_PROXY_ROLE, AssumeRolePolicyDocument=_json.dumps(trust),
+                                   Description="the lab's RDS Proxy role")["Role"]["Arn"]
+        subnets = [s["SubnetId"] for s in self.cp.client("ec2").describe_subnets()["Subnets"]][:2]
+        rds.create_db_proxy(DBProxyName=LAB_PROXY, EngineFamily="POSTGRESQL", DefaultAuthScheme="IAM_AUTH",
+                            RoleArn=role_arn, VpcSubnetIds=subnets, RequireTLS=True)
+        rds.register_db_proxy_targets(DBProxyName=LAB_PROXY, DBInstanceIdentifiers=["lab-postgres"])
 
     def _start_imds(self) -> None:
         """One EC2 instance (with its role's instance profile) and one metadata endpoint per lab host."""
@@ -486,6 +507,8 @@ class LabDaemon:
             "databases": databases,
             "principals": principals,
             "hosts": self.hosts_status(),
+            "proxy_ports": self.config.get("proxy_ports") or {},
+            "proxies": self.proxies.status() if self.proxies is not None else [],
             "aws_config_dir": str(self.path("aws")),
             "aws_config_file": self.aws_files["config"],
             "aws_shared_credentials_file": self.aws_files["credentials"],
@@ -505,6 +528,8 @@ class LabDaemon:
         blue_green.set_hooks()
         if self.relays is not None:
             self.relays.stop()
+        if self.proxies is not None:
+            self.proxies.stop()
         for server in self.servers:
             try:
                 server.shutdown()

@@ -115,6 +115,8 @@ def render(status: dict) -> tuple[dict, dict]:
             } for db in status["databases"]
         },
         "lab_principals": [p["name"] for p in status["principals"]],
+        # RDS Proxy: the port of each engine family's proxies (their addresses: DescribeDBProxies' Endpoint)
+        "lab_proxy_ports": dict(status.get("proxy_ports") or {}),
         # the target hosts: connection (ssh to the host's account, or local), metadata endpoint, folders
         "lab_hosts": {
             h["name"]: {key: h.get(key) for key in (

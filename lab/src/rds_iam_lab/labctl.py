@@ -203,9 +203,22 @@ def load_or_create_config(state: Path) -> dict:
             entry = dict(db, port=port(), admin_password=secrets.token_urlsafe(18))
             cfg["databases"].append(entry)
     hosts.ensure_ports(cfg)  # the sshd port and one metadata port per host (a state from before gets them)
+    ensure_proxy_ports(cfg)
     cfg["test_mode"] = os.environ.get("LAB_TEST_MODE", "") in ("1", "true", "yes")
     procutil.write_json_private(path, cfg)
     return cfg
+
+
+def ensure_proxy_ports(cfg: dict) -> None:
+    """One port per RDS Proxy engine family (every proxy of the family listens on it, each on its own
+    address, as RDS Proxy listens on the engine's port), kept once chosen."""
+    used = {cfg.get("moto_port"), cfg.get("ldap_port"), cfg.get("ssh_port")}
+    used |= {db.get("port") for db in cfg.get("databases", [])}
+    used |= {h.get("imds_port") for h in cfg.get("hosts", {}).values()}
+    ports = cfg.setdefault("proxy_ports", {})
+    for family in ("MYSQL", "POSTGRESQL"):
+        if not ports.get(family):
+            ports[family] = procutil.new_port(used)
 
 
 def _servers(state: Path, cfg: dict, tls: dict) -> list:
@@ -362,6 +375,7 @@ def write_integration_config(status: dict) -> Path | None:
         "lab_aws_config_dir": status["aws_config_dir"],
         "lab_state_dir": status["state_dir"],
         "lab_verifier_log": status["verifier_log"],
+        "lab_proxy_ports": status.get("proxy_ports") or {},
     }
     try:
         import yaml

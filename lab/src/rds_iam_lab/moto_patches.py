@@ -36,6 +36,12 @@ Patches (name: what stock moto 5.2.5 does -> what RDS does):
 ``iam_policy_simulator``
     ``SimulatePrincipalPolicy`` / ``SimulateCustomPolicy`` are not implemented ->
     served by :mod:`rds_iam_lab.iam_simulator` on the lab's evaluator (IAM API reference).
+``db_proxy_auth``
+    RDS Proxy without ``DefaultAuthScheme``, ``Auth`` required, its entries as given,
+    no ``ModifyDBProxy`` -> ``DefaultAuthScheme`` (``IAM_AUTH`` | ``NONE``), ``Auth``
+    entries completed with the documented defaults (``AuthScheme``, ``IAMAuth``,
+    ``ClientPasswordAuthType``) and checked, ``ModifyDBProxy``, and the endpoint of
+    the lab's own proxy process (:mod:`rds_iam_lab.db_proxy`) when the daemon runs one.
 
 Every wrapper below names in its docstring the AWS page and the rule it follows
 (``lab/tests/test_moto_patches.py`` checks that each has one); what has no AWS source
@@ -53,7 +59,8 @@ from typing import Any, Iterator
 
 from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
-from moto.rds.exceptions import InvalidParameterCombination
+from moto.core.utils import utcnow
+from moto.rds.exceptions import DBProxyNotFoundFault, InvalidParameterCombination, InvalidParameterValue
 
 from rds_iam_lab import iam_simulator
 
@@ -67,6 +74,7 @@ PATCH_NAMES = (
     "lab_endpoints",
     "clustered_instance_iam",
     "iam_policy_simulator",
+    "db_proxy_auth",
 )
 
 #: Tunables (tests may change them).
@@ -456,6 +464,160 @@ def _simulate_custom_policy_response(self: Any) -> Any:
                        lambda _iam, params: iam_simulator.simulate_custom_policy(params))
 
 
+# RDS Proxy (patch db_proxy_auth) -------------------------------------------------
+
+PROXY_AUTH_SCHEMES = ("IAM_AUTH", "NONE")
+PROXY_AUTH_KEYS = ("Description", "UserName", "AuthScheme", "SecretArn", "IAMAuth", "ClientPasswordAuthType")
+#: The ClientPasswordAuthType RDS fills in per engine family (RDS API reference, "UserAuthConfig").
+PROXY_CLIENT_PASSWORD_DEFAULTS = {
+    "MYSQL": "MYSQL_CACHING_SHA2_PASSWORD",
+    "POSTGRESQL": "POSTGRES_SCRAM_SHA_256",
+    "SQLSERVER": "SQL_SERVER_AUTHENTICATION",
+}
+PROXY_CLIENT_PASSWORD_TYPES = {
+    "MYSQL": ("MYSQL_NATIVE_PASSWORD", "MYSQL_CACHING_SHA2_PASSWORD"),
+    "POSTGRESQL": ("POSTGRES_SCRAM_SHA_256", "POSTGRES_MD5"),
+    "SQLSERVER": ("SQL_SERVER_AUTHENTICATION",),
+}
+#: The lab daemon's proxy listeners: ``add(proxy) -> endpoint address`` and ``remove(name)``
+#: (None: no daemon, moto's endpoint names stay).
+PROXY_LISTENERS: dict[str, Any] = {"add": None, "remove": None}
+
+
+def proxy_auth_entries(auth: Any, engine_family: str) -> list[dict[str, str]]:
+    """Patch ``db_proxy_auth``: the ``Auth`` entries as RDS keeps them (RDS API reference,
+    "UserAuthConfig" and "UserAuthConfigInfo"): ``AuthScheme`` SECRETS (the only value),
+    ``IAMAuth`` DISABLED by default (``ENABLED`` only for SQL Server), ``ClientPasswordAuthType``
+    the engine family's default, and a ``SecretArn`` for each entry ("Setting up database
+    credentials in AWS Secrets Manager for RDS Proxy": the proxy reads the user name and password
+    from the secret)."""
+    entries = []
+    for index, raw in enumerate(auth or []):
+        raw = raw or {}  # moto hands request structures over as XFormedDict: read them by their API names
+        entry = {key: raw.get(key) for key in PROXY_AUTH_KEYS if raw.get(key) not in (None, "")}
+        entry.setdefault("AuthScheme", "SECRETS")
+        entry.setdefault("IAMAuth", "DISABLED")
+        entry.setdefault("ClientPasswordAuthType", PROXY_CLIENT_PASSWORD_DEFAULTS.get(engine_family, ""))
+        if entry["AuthScheme"] != "SECRETS":
+            raise InvalidParameterValue(f"Auth[{index}].AuthScheme must be SECRETS")
+        if entry["IAMAuth"] not in ("DISABLED", "REQUIRED", "ENABLED") or (
+                entry["IAMAuth"] == "ENABLED" and engine_family != "SQLSERVER"):
+            raise InvalidParameterValue(
+                f"Auth[{index}].IAMAuth {entry['IAMAuth']!r}: DISABLED or REQUIRED (ENABLED is for SQL Server only)")
+        if entry["ClientPasswordAuthType"] not in PROXY_CLIENT_PASSWORD_TYPES.get(engine_family, ()):
+            raise InvalidParameterValue(
+                f"Auth[{index}].ClientPasswordAuthType {entry['ClientPasswordAuthType']!r} is not valid for "
+                f"engine family {engine_family}")
+        if not entry.get("SecretArn"):
+            raise InvalidParameterValue(f"Auth[{index}]: SecretArn is required for AuthScheme SECRETS")
+        entries.append(entry)
+    return entries
+
+
+def _check_default_auth_scheme(scheme: Any, auth: list[dict[str, str]]) -> str:
+    """Patch ``db_proxy_auth``: ``DefaultAuthScheme`` is IAM_AUTH or NONE (RDS API reference,
+    "CreateDBProxy" / "ModifyDBProxy", default NONE); with NONE the proxy logs in to the database
+    only with secrets, so it needs at least one ``Auth`` entry (RDS user guide, "Setting up IAM
+    authentication for RDS Proxy"; with IAM_AUTH no secret is needed: "end-to-end IAM
+    authentication")."""
+    scheme = scheme or "NONE"
+    if scheme not in PROXY_AUTH_SCHEMES:
+        raise InvalidParameterValue(f"DefaultAuthScheme {scheme!r} must be one of {PROXY_AUTH_SCHEMES}")
+    if scheme == "NONE" and not auth:
+        raise InvalidParameterValue(
+            "Auth is required when DefaultAuthScheme is NONE: the proxy needs a secret to log in to the database")
+    return scheme
+
+
+def _create_db_proxy_response(self: Any) -> Any:
+    """Patch ``db_proxy_auth`` on CreateDBProxy (RDS API reference, "CreateDBProxy": DefaultAuthScheme
+    IAM_AUTH | NONE, Auth optional with IAM_AUTH; "end-to-end IAM authentication" (Sept 2025): the
+    proxy logs in to the database with its own IAM role). The proxy's resource id is moto's ``prx-``
+    id, the last part of its ARN (RDS user guide, "Setting up IAM authentication for RDS Proxy": the
+    ``rds-db:connect`` resource of a proxy is ``arn:aws:rds-db:REGION:ACCOUNT:dbuser:prx-ID/USER``).
+    The endpoint is the lab's listener for the proxy when the daemon runs one."""
+    if not enabled("db_proxy_auth"):
+        return _ORIGINALS["RDSResponse.create_db_proxy"](self)
+    family = self.params.get("EngineFamily")
+    auth = proxy_auth_entries(self.params.get("Auth"), family)
+    scheme = _check_default_auth_scheme(self.params.get("DefaultAuthScheme"), auth)
+    self.params["Auth"] = auth
+    result = _ORIGINALS["RDSResponse.create_db_proxy"](self)
+    proxy = result.result["DBProxy"]
+    proxy.default_auth_scheme = scheme
+    if self.params.get("RequireTLS") is None:
+        proxy.require_tls = False
+    listen = PROXY_LISTENERS["add"]
+    if listen is not None:
+        proxy.endpoint = listen(proxy)
+    return result
+
+
+def _modify_db_proxy_response(self: Any) -> Any:
+    """``ModifyDBProxy`` (RDS API reference, "ModifyDBProxy": DefaultAuthScheme, Auth (replaces the
+    list), RequireTLS, IdleClientTimeout, DebugLogging, RoleArn, SecurityGroups; NewDBProxyName is
+    not supported by the lab); the migration to end-to-end IAM modifies DefaultAuthScheme (RDS user
+    guide, "Migrating from standard IAM authentication to end-to-end IAM authentication for RDS
+    Proxy")."""
+    from moto.core.responses import ActionResult
+
+    if not enabled("db_proxy_auth"):
+        raise NotImplementedError("The ModifyDBProxy action has not been implemented")
+    name = self.params.get("DBProxyName")
+    proxy = self.backend.describe_db_proxies(db_proxy_name=name)[0]
+    if self.params.get("NewDBProxyName") not in (None, name):
+        raise InvalidParameterValue("NewDBProxyName is not supported by the lab")
+    with _LOCK:
+        auth = proxy.auth
+        if self.params.get("Auth") is not None:
+            auth = proxy_auth_entries(self.params.get("Auth"), proxy.engine_family)
+        scheme = _check_default_auth_scheme(
+            self.params.get("DefaultAuthScheme") or getattr(proxy, "default_auth_scheme", "NONE"), auth)
+        proxy.auth = auth
+        proxy.default_auth_scheme = scheme
+        for param, attribute in (("RequireTLS", "require_tls"), ("IdleClientTimeout", "idle_client_timeout"),
+                                 ("DebugLogging", "debug_logging"), ("RoleArn", "role_arn"),
+                                 ("SecurityGroups", "vpc_security_group_ids")):
+            if self.params.get(param) is not None:
+                setattr(proxy, attribute, self.params.get(param))
+        proxy.updated_date = utcnow()
+    return ActionResult({"DBProxy": proxy})
+
+
+def _delete_db_proxy_response(self: Any) -> Any:
+    """Patch ``db_proxy_auth`` on DeleteDBProxy (RDS API reference, "DeleteDBProxy"): an unknown name is
+    ``DBProxyNotFoundFault`` (moto: KeyError, HTTP 500); the proxy's endpoint stops accepting connections
+    (the lab's listener is closed)."""
+    if enabled("db_proxy_auth") and self.params.get("DBProxyName") not in self.backend.db_proxies:
+        raise DBProxyNotFoundFault(self.params.get("DBProxyName"))
+    result = _ORIGINALS["RDSResponse.delete_db_proxy"](self)
+    stop = PROXY_LISTENERS["remove"]
+    if stop is not None and enabled("db_proxy_auth"):
+        stop(self.params.get("DBProxyName"))
+    return result
+
+
+def _proxy_default_auth_scheme(self: Any) -> str:
+    """Patch ``db_proxy_auth``: DBProxy ``DefaultAuthScheme`` (RDS API reference, "DBProxy"),
+    NONE for a proxy created without it."""
+    return self.__dict__.get("_lab_default_auth_scheme", "NONE")
+
+
+def _set_proxy_default_auth_scheme(self: Any, value: str) -> None:
+    """Patch ``db_proxy_auth``: keeps DBProxy ``DefaultAuthScheme`` (RDS API reference, "DBProxy")."""
+    self.__dict__["_lab_default_auth_scheme"] = value
+
+
+def _apply_proxy_patches(Response: Any) -> None:
+    for name, func in (("create_db_proxy", _create_db_proxy_response),
+                       ("delete_db_proxy", _delete_db_proxy_response)):
+        _ORIGINALS[f"RDSResponse.{name}"] = getattr(Response, name)
+        setattr(Response, name, func)
+    Response.modify_db_proxy = _modify_db_proxy_response  # type: ignore[attr-defined]
+    rds_models.DBProxy.default_auth_scheme = property(  # type: ignore[attr-defined]
+        _proxy_default_auth_scheme, _set_proxy_default_auth_scheme)
+
+
 def apply() -> None:
     """Install the patches (idempotent)."""
     global _APPLIED
@@ -509,5 +671,6 @@ def apply() -> None:
 
         IamResponse.simulate_principal_policy = _simulate_principal_policy_response  # type: ignore[attr-defined]
         IamResponse.simulate_custom_policy = _simulate_custom_policy_response  # type: ignore[attr-defined]
+        _apply_proxy_patches(Response)
 
         _APPLIED = True

@@ -168,3 +168,15 @@ def run(cmd, *, user: tuple[int, int, str] | None = None, check=True, **kwargs):
     if check and proc.returncode != 0:
         raise RuntimeError(f"{cmd[0] if user is None else cmd[5]} failed ({proc.returncode}):\n{proc.stdout}")
     return proc
+
+
+def recv_exact(sock: socket.socket, size: int) -> bytes:
+    """Exactly ``size`` bytes from ``sock`` (ConnectionError when the peer closes first)."""
+    chunks, got = [], 0
+    while got < size:
+        chunk = sock.recv(size - got)
+        if not chunk:
+            raise ConnectionError("peer closed")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)

@@ -12,6 +12,11 @@ values is left alone:
 * ``rds_iam_principals``: each entry without ``trust`` names a role that exists already (the collection only
   attaches its policy): the lab creates it, trusted by EC2 and by the account, with an instance profile of
   the same name. Entries with ``trust`` are left to the collection's iam_access role, which creates them;
+* ``proxies`` of a ``rds_iam_databases`` entry: each becomes a DB proxy of the lab (``CreateDBProxy``, with the
+  lab's own proxy process behind it) in front of that database, with end-to-end IAM authentication
+  (``DefaultAuthScheme: IAM_AUTH``) and the proxy's ``role`` (RDS user guide, "end-to-end IAM authentication"),
+  whose role the collection's iam_access role creates (``trust: rds``) and grants. A proxy without ``role`` is
+  refused: the lab cannot know the secrets of a secret-based proxy;
 * ``rds_iam_lab_iam_users`` (optional, not part of the collection's model): IAM users to create, e.g. for an
   admin login with ``iam: true`` or an ``assume_role_arn`` source.
 
@@ -78,7 +83,7 @@ def _entries(model: dict, key: str) -> list:
 def plan(model: dict) -> dict:
     """What the model asks of the lab: {databases: [add-databases entries], roles: [...], users: [...]}.
     Raises SeedError naming the entry and the key when the lab cannot serve it."""
-    databases, roles, users = [], [], []
+    databases, roles, users, proxies = [], [], [], []
     for i, db in enumerate(_entries(model, "rds_iam_databases")):
         where = f"rds_iam_databases[{i}]"
         if not isinstance(db, dict):
@@ -95,10 +100,11 @@ def plan(model: dict) -> dict:
             raise SeedError(f"{where}: engine {engine!r} is not served by the lab; use one of {sorted(servers)}")
         if not isinstance(db_id, str) or "{{" in db_id:
             raise SeedError(f"{where}: {keys[0]} must be a plain identifier, not a template or {type(db_id).__name__}")
+        kind = "instance" if keys[0] == "db_instance_identifier" else "cluster"
+        proxies += _proxies(db, db_id, kind, engine, where)
         if db_id in LAB_SERVERS:
             continue  # the lab's own servers
         rds_engine, server = servers[engine]
-        kind = "instance" if keys[0] == "db_instance_identifier" else "cluster"
         databases.append({"id": db_id, "kind": kind, "server": server, "engine": rds_engine})
     for i, principal in enumerate(_entries(model, "rds_iam_principals")):
         name = principal.get("name") if isinstance(principal, dict) else None
@@ -112,7 +118,39 @@ def plan(model: dict) -> dict:
             raise SeedError(f"rds_iam_lab_iam_users[{i}]: an IAM user name (1-64 of letters, digits, +=,.@_-), "
                             f"not {name!r}")
         users.append(name)
-    return {"databases": databases, "roles": roles, "users": users}
+    return {"databases": databases, "roles": roles, "users": users, "proxies": proxies}
+
+
+def _proxies(db: dict, db_id: str, kind: str, engine: str, where: str) -> list[dict]:
+    result = []
+    for i, proxy in enumerate(db.get("proxies") or []):
+        name = proxy.get("name") if isinstance(proxy, dict) else None
+        role = proxy.get("role") if isinstance(proxy, dict) else None
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z][A-Za-z0-9-]{0,62}$", name):
+            raise SeedError(f"{where}: proxies[{i}]: name must be a letter, then letters, digits and hyphens, not {name!r}")
+        if not isinstance(role, str) or not IAM_NAME.match(role):
+            raise SeedError(f"{where}: proxies[{i}] ({name}): role must name the proxy's IAM role: the lab seeds proxies "
+                            "with end-to-end IAM authentication (it cannot know the secrets of another one)")
+        result.append({"name": name, "role": role, "target_kind": kind, "target": db_id,
+                       "engine_family": "POSTGRESQL" if engine == "postgres" else "MYSQL"})
+    return result
+
+
+def create_proxies(rds, ec2, account_id: str, proxies: list) -> list[dict]:
+    """Create the DB proxies that do not exist yet (end-to-end IAM, RequireTLS) and register their target."""
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    results = []
+    for proxy in proxies:
+        if _exists(lambda proxy=proxy: rds.describe_db_proxies(DBProxyName=proxy["name"]), "DBProxyNotFoundFault"):
+            results.append({"proxy": proxy["name"], "action": "unchanged"})
+            continue
+        rds.create_db_proxy(DBProxyName=proxy["name"], EngineFamily=proxy["engine_family"], DefaultAuthScheme="IAM_AUTH",
+                            RoleArn=f"arn:aws:iam::{account_id}:role/{proxy['role']}", VpcSubnetIds=subnets,
+                            RequireTLS=True)
+        target = {"DBInstanceIdentifiers" if proxy["target_kind"] == "instance" else "DBClusterIdentifiers": [proxy["target"]]}
+        rds.register_db_proxy_targets(DBProxyName=proxy["name"], **target)
+        results.append({"proxy": proxy["name"], "action": "created"})
+    return results
 
 
 def _exists(call, error_code: str = "NoSuchEntity") -> bool:

@@ -85,35 +85,53 @@ def ensure_certs(tls_dir: Path) -> dict:
         .sign(ca_key, hashes.SHA256())
     )
 
-    server_key = _key()
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dbauth.rds_iam lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
-        ]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(now + datetime.timedelta(days=825))
-        .add_extension(
-            x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            ]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    server_key, server_cert = _leaf(ca_key, ca_name, "localhost",
+                                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
 
     _write(paths["ca_key"], _pem_key(ca_key), 0o600)
     _write(paths["server_key"], _pem_key(server_key), 0o600)
     _write(paths["ca_cert"], ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
     _write(paths["server_cert"], server_cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return {k: str(v) for k, v in paths.items()}
+
+
+def _leaf(ca_key, ca_name: x509.Name, common_name: str, names: list) -> tuple:
+    """A server key and certificate signed by the lab CA for the subject alternative ``names``."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = _key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dbauth.rds_iam lab"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=825))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def ensure_endpoint_cert(tls_dir: Path, name: str, address: str) -> dict:
+    """A certificate of the lab CA for one more endpoint (an RDS Proxy's address), kept in
+    ``STATE/tls/NAME.pem`` / ``NAME.key`` (0600) and reused while its address is the same."""
+    tls_dir = Path(tls_dir)
+    cert_path, key_path = tls_dir / f"{name}.pem", tls_dir / f"{name}.key"
+    if cert_path.exists() and key_path.exists():
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        if ipaddress.ip_address(address) in sans.get_values_for_type(x509.IPAddress):
+            return {"cert": str(cert_path), "key": str(key_path)}
+    ca_key = serialization.load_pem_private_key((tls_dir / CA_KEY).read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate((tls_dir / CA_CERT).read_bytes())
+    key, cert = _leaf(ca_key, ca_cert.subject, address, [x509.IPAddress(ipaddress.ip_address(address))])
+    _write(key_path, _pem_key(key), 0o600)
+    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return {"cert": str(cert_path), "key": str(key_path)}

@@ -82,6 +82,16 @@ class _Refuse(Exception):
 
 
 @dataclass
+class _Target:
+    """What a login is checked against: a DB instance, a DB cluster or an RDS Proxy."""
+    endpoints: list[tuple[str, int]]
+    enabled: bool
+    resource_id: str
+    label: str
+    disabled_reason: str = ""
+
+
+@dataclass
 class _Principal:
     arn: str
     kind: str  # "user" | "assumed-role"
@@ -200,7 +210,8 @@ class TokenVerifier:
                 with self.log_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(entry, sort_keys=True) + "\n")
 
-    def _verify(self, token: str, login_user: str, db_id: str, database: str) -> Decision:
+    def _verify(self, token: str, login_user: str, db_id: str, database: str,
+                target: _Target | None = None) -> Decision:
         cp = self.control_plane
         parsed = parse_token(token)
 
@@ -249,16 +260,9 @@ class TokenVerifier:
         if db_user != login_user:
             raise refuse("wrong_user", f"token is for DBUser {db_user!r}, login is {login_user!r}")
 
-        if database.lower() != db_id.lower() and database not in _retrying(lambda: cp.served_databases(db_id)):
-            raise refuse("unknown_database", f"{database!r} is not a database served by {db_id}")
-        found = _retrying(lambda: cp.find_database(database))
-        if found is None:  # moto's ModifyDBCluster briefly removes the cluster: look twice
-            time.sleep(0.05)
-            found = _retrying(lambda: cp.find_database(database))
-        if found is None:
-            raise refuse("unknown_database", f"no RDS instance or cluster {database!r}")
-        kind, db = found
-        endpoints = _retrying(lambda: cp.endpoints(database))
+        if target is None:
+            target = self._database_target(db_id, database, refuse)
+        endpoints = target.endpoints
         if (parsed.host.lower(), parsed.port) not in {(h.lower(), p) for h, p in endpoints}:
             allowed = ", ".join(sorted({f"{h}:{p}" for h, p in endpoints}))
             raise refuse("wrong_endpoint", f"token signed for {parsed.host}:{parsed.port}, "
@@ -269,18 +273,12 @@ class TokenVerifier:
         if not hmac.compare_digest(expected_signature(parsed, principal.secret), signature.lower()):
             raise refuse("bad_signature", "signature does not match", principal_arn=principal.arn)
 
-        if kind == "instance":
-            enabled = bool(db.enable_iam_database_authentication)
-            resource_id = db.dbi_resource_id
-            label = f"DB instance {db.db_instance_identifier}"
-        else:
-            enabled = bool(db.iam_auth)
-            resource_id = db.db_cluster_resource_id
-            label = f"DB cluster {db.db_cluster_identifier}"
+        enabled, resource_id, label = target.enabled, target.resource_id, target.label
         resource_arn = iam_policy.rds_db_user_arn(cp.region, cp.account_id, resource_id, db_user,
                                                   partition=PARTITION)
         if not enabled:
-            raise refuse("iam_auth_disabled", f"IAM database authentication is disabled on {label}",
+            raise refuse("iam_auth_disabled", target.disabled_reason or
+                         f"IAM database authentication is disabled on {label}",
                          principal_arn=principal.arn, resource_arn=resource_arn)
 
         # The lab's own evaluator (lab/iam_policy.py, written from AWS's IAM user guide).
@@ -298,6 +296,47 @@ class TokenVerifier:
                 "db_id": db_id, "database": database, "user": login_user, "access_key_id": access_key_id,
                 "principal_arn": principal.arn, "reason": reason,
             })
+        return decision
+
+    def _database_target(self, db_id: str, database: str, refuse: Callable[..., _Refuse]) -> _Target:
+        """The DB instance or cluster dialled: its endpoints, IAM flag and resource id (live)."""
+        cp = self.control_plane
+        if database.lower() != db_id.lower() and database not in _retrying(lambda: cp.served_databases(db_id)):
+            raise refuse("unknown_database", f"{database!r} is not a database served by {db_id}")
+        found = _retrying(lambda: cp.find_database(database))
+        if found is None:  # moto's ModifyDBCluster briefly removes the cluster: look twice
+            time.sleep(0.05)
+            found = _retrying(lambda: cp.find_database(database))
+        if found is None:
+            raise refuse("unknown_database", f"no RDS instance or cluster {database!r}")
+        kind, db = found
+        endpoints = _retrying(lambda: cp.endpoints(database))
+        if kind == "instance":
+            return _Target(endpoints, bool(db.enable_iam_database_authentication), db.dbi_resource_id,
+                           f"DB instance {db.db_instance_identifier}")
+        return _Target(endpoints, bool(db.iam_auth), db.db_cluster_resource_id,
+                       f"DB cluster {db.db_cluster_identifier}")
+
+    def verify_proxy(self, token: str, login_user: str, proxy: Any, endpoint: tuple[str, int],
+                     iam_required: bool) -> Decision:
+        """A client's login to an RDS Proxy (moto's DBProxy ``proxy``, listening on ``endpoint``): the
+        same checks as a database's, with the proxy's endpoint and its ``prx-`` resource id (RDS user
+        guide, "Setting up IAM authentication for RDS Proxy": clients need ``rds-db:connect`` on
+        ``arn:aws:rds-db:REGION:ACCOUNT:dbuser:prx-ID/USER``; the token is signed for the proxy
+        endpoint). ``iam_required``: DefaultAuthScheme IAM_AUTH or the user's Auth entry with IAMAuth
+        REQUIRED (otherwise the proxy takes no token: ``iam_auth_disabled``)."""
+        name = f"proxy:{proxy.db_proxy_name}"
+        target = _Target([endpoint], iam_required, proxy.unique_id, f"DB proxy {proxy.db_proxy_name}",
+                         f"DB proxy {proxy.db_proxy_name} does not require IAM authentication for {login_user!r}")
+        try:
+            return self._verify(token, login_user, name, name, target)
+        except _Refuse as refusal:
+            decision = Decision(False, refusal.reason, refusal.principal_arn, refusal.access_key_id,
+                                refusal.code, refusal.resource_arn, name)
+        except Exception as exc:  # never let a bug turn into an accepted login
+            decision = Decision(False, f"verifier error: {type(exc).__name__}", None, None, "internal_error", None,
+                                name)
+        self._record_refusal(decision, login_user, name)
         return decision
 
     def _principal(self, access_key_id: str, session_token: str | None, now: float) -> _Principal:

@@ -172,6 +172,14 @@ def test_other_regions_and_accounts_are_not_judged_stale():
     assert found == []
 
 
+def test_rds_proxy_resource_ids_are_not_judged_stale():
+    """A client's grant on an RDS Proxy names its prx- id (docs/rds_proxy.md), which is no DB instance or cluster."""
+    _rows, found = run([database("pg", "db-A", [], in_model=False)], [role("r", allow(arn("prx-0123abcd", "app")))], ["r"])
+    assert found == []
+    _rows, found = run([database("pg", "db-A", [], in_model=False)], [role("r", allow(arn("db-GONE", "app")))], ["r"])
+    assert keys(found) == [("stale_resource_id", None, None, "r")], "a database id still is"
+
+
 def test_a_database_without_catalog_lists_the_model_users_and_the_users_granted_by_name():
     db = database("pg", "db-A", model_users=[{"name": "app", "principals": ["r"]}, {"name": "old", "state": "absent"}])
     db["catalog"] = None
@@ -196,3 +204,21 @@ def test_summary_counts():
     assert report.summary(dbs, principals, rows, found) == {
         "databases": 1, "principals": 1, "pairs": 2, "allowed": 1,
         "findings": {"high": 0, "medium": 0, "low": 1, "info": 0}}
+
+
+def test_a_proxy_role_is_expected_to_connect_as_the_users_that_go_through_it():
+    """End-to-end IAM through an RDS Proxy (docs/rds_proxy.md): the proxy's role connects as those users, so the
+    report reads it as granted by the data model, not as an unmodelled grant."""
+    from ansible_collections.dbauth.rds_iam.plugins.module_utils._report_collect import model_users
+
+    entry = {"users": [{"name": "app", "principals": ["app-role"]}, {"name": "batch"}],
+             "proxies": [{"name": "p1", "role": "proxy-role"}, {"name": "p2", "role": "other-proxy-role", "users": ["batch"]},
+                         {"name": "p3"}]}
+    assert model_users(entry) == [{"name": "app", "principals": ["app-role", "proxy-role"]},
+                                  {"name": "batch", "principals": ["other-proxy-role"]}]
+    assert entry["users"][0]["principals"] == ["app-role"], "the data model is not changed"
+    dbs = [database("pg", "db-A", ["app"], model_users=model_users({"users": [{"name": "app", "principals": ["app-role"]}],
+                                                                    "proxies": [{"name": "p", "role": "proxy-role"}]}))]
+    _rows, found = run(dbs, [role("app-role", allow(arn("db-A", "app"))), role("proxy-role", allow(arn("db-A", "app")))],
+                       ["app-role", "proxy-role"])
+    assert found == []

@@ -42,6 +42,7 @@ def model():
             "admin": {"user": "postgres", "iam": True, "host": "admin.example", "port": 6432, "db": "postgres"},
             "endpoint": {"address": "proxy.example", "port": 5433},
             "users": [{"name": "report", "roles": ["app_read"], "principals": ["report-role"], "db_name": "reports"}],
+            "proxies": [],  # test_proxies: a database behind RDS Proxies
         },
     ]
     principals = [
@@ -142,7 +143,7 @@ def test_every_database_key_is_known(key):
     build_plan(databases, principals)
 
 
-@pytest.mark.parametrize("options", ["USER_OPTIONS", "ADMIN_OPTIONS", "ENDPOINT_OPTIONS", "PRINCIPAL_OPTIONS",
+@pytest.mark.parametrize("options", ["USER_OPTIONS", "ADMIN_OPTIONS", "ENDPOINT_OPTIONS", "PRINCIPAL_OPTIONS", "PROXY_OPTIONS",
                                      "HOST_OPTIONS", "HOST_LOGIN_OPTIONS", "HOST_PLAN_OPTIONS", "PLANNED_LOGIN_OPTIONS",
                                      "PLANNED_DATABASE_OPTIONS"])
 def test_every_key_of_every_part_is_documented_and_typed(options):
@@ -207,7 +208,7 @@ CASES = [
     (lambda d, p: d[0].update(db_name=5), "db_name must be a string"),
     (lambda d, p: p.append({"name": "app-role"}), "rds_iam_principals[3] (app-role): listed more than once"),
     (lambda d, p: p[0].update(trust="lambda"), "rds_iam_principals[0] (app-role): trust entries lambda are neither"),
-    (lambda d, p: p[0].update(trust=[]), "trust must be ec2 or a list"),
+    (lambda d, p: p[0].update(trust=[]), "trust must be ec2, rds or a list"),
     (lambda d, p: p[0].update(trusts="ec2"), "unknown key 'trusts' (did you mean 'trust'?)"),
     (lambda d, p: p[0].pop("name"), "rds_iam_principals[0]: name is required"),
 ]
@@ -305,6 +306,7 @@ def test_endpoints_can_be_required():
 
 def test_trust_documents():
     assert trust_document("ec2")["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert trust_document("rds")["Statement"][0]["Principal"] == {"Service": "rds.amazonaws.com"}, "an RDS Proxy's role"
     doc = trust_document(["123456789012", "arn:aws:iam::210987654321:role/ci", "123456789012"], "aws-cn")
     assert doc["Statement"][0]["Principal"] == {"AWS": ["arn:aws-cn:iam::123456789012:root", "arn:aws:iam::210987654321:role/ci"]}
 
@@ -384,3 +386,64 @@ def test_verify_rows_table_and_unexpected():
     assert lines[2].split() == ["h", "db-mysql", "app", "ok", "TLSv1.3", "12.3", "-"]
     assert lines[-1] == "1 of 2 logins ok"
     assert verify_rows([{"connected": False}], logins[:1], "h")[0]["diagnosis"] == "error"
+
+
+def proxy_model():
+    databases, principals = model()
+    databases[0]["proxies"] = [{"name": "app-proxy", "role": "proxy-role"}, {"name": "report-proxy", "users": ["report"]}]
+    principals.append({"name": "proxy-role", "trust": "rds"})
+    found = discovered() + [
+        {"db_proxy_name": "app-proxy", "resource_id": "prx-aaa", "resource_arn_prefix": PREFIX + "prx-aaa",
+         "endpoint": "app-proxy.proxy-x.rds.example"},
+        {"db_proxy_name": "report-proxy", "resource_id": "prx-bbb", "resource_arn_prefix": PREFIX + "prx-bbb",
+         "endpoint": "report-proxy.proxy-x.rds.example"},
+    ]
+    return databases, principals, found
+
+
+def test_proxies_grant_clients_on_prx_ids_the_role_on_the_database_and_add_logins():
+    """RDS user guide, "Setting up IAM authentication for RDS Proxy": clients need rds-db:connect on the proxy's
+    prx- id; with end-to-end IAM the proxy's role needs it on the database's users."""
+    databases, principals, found = proxy_model()
+    plan = build_plan(databases, principals, discovered=found, hosts={"app-1": {"rds_iam_principal": "app-role"}})
+    grants = {p["name"]: p["grants"] for p in plan["principals"]}
+    assert grants["app-role"] == [
+        {"database": "db-mysql", "resource_arn_prefix": PREFIX + "db-ABC", "db_users": ["app", "report"]},
+        {"database": "db-mysql via app-proxy", "resource_arn_prefix": PREFIX + "prx-aaa", "db_users": ["app", "report"]},
+        {"database": "db-mysql via report-proxy", "resource_arn_prefix": PREFIX + "prx-bbb", "db_users": ["report"]},
+    ]
+    assert grants["proxy-role"] == [
+        {"database": "db-mysql", "resource_arn_prefix": PREFIX + "db-ABC", "db_users": ["app", "report"]}]
+    assert [(p["name"], p["database"], p["role"], p["port"]) for p in plan["proxies"]] == [
+        ("app-proxy", "db-mysql", "proxy-role", 3306), ("report-proxy", "db-mysql", None, 3306)]
+    logins = plan["hosts"]["app-1"]["logins"]
+    assert [(x["database"], x["user"], x.get("via")) for x in logins] == [
+        ("db-mysql", "app", None), ("db-mysql", "app", "app-proxy"),
+        ("db-mysql", "report", None), ("db-mysql", "report", "app-proxy"), ("db-mysql", "report", "report-proxy")]
+    assert logins[1]["args"] == {"label": "db-mysql via app-proxy", "engine": "mysql", "db_host": "app-proxy.proxy-x.rds.example",
+                                 "db_port": 3306, "db_user": "app", "db_name": "app"}
+    assert ArgumentSpecValidator(schema.HOST_PLAN_OPTIONS).validate(copy.deepcopy(plan["hosts"]["app-1"])).error_messages == []
+    rows = verify_rows([{"connected": True}] * 5, logins, "app-1", "app-role")
+    assert rows[1]["database"] == "db-mysql via app-proxy"
+    listed = build_plan(databases, principals, discovered=found, hosts={"h": {"rds_iam_principal": "app-role",
+                        "rds_iam_host_logins": [{"database": "db-mysql", "user": "app"}]}})
+    assert [x.get("via") for x in listed["hosts"]["h"]["logins"]] == [None], "a host that lists its logins gets those"
+
+
+def test_proxy_problems_name_the_entry_and_the_key():
+    databases, principals, _found = proxy_model()
+    databases[0]["proxies"] = [{"name": "app-proxy", "role": "proxy-rol", "users": ["nobody"]}, {"name": "9bad"}]
+    problems = problems_of(databases, principals)
+    assert any("rds_iam_databases[0] (db-mysql): proxies[0] (app-proxy): role 'proxy-rol' is not defined" in p
+               and "did you mean 'proxy-role'" in p for p in problems), problems
+    assert any("proxies[0] (app-proxy): users names 'nobody'" in p for p in problems)
+    assert any("proxies[1] (9bad): name must be a letter" in p for p in problems)
+
+
+def test_proxy_endpoints_are_required_for_their_logins_and_ids_for_their_grants():
+    databases, principals, found = proxy_model()
+    problems = problems_of(databases, principals, discovered=discovered(), require_endpoints=True)
+    assert any("proxies (app-proxy): its endpoint is not known" in p for p in problems)
+    plan = build_plan(databases, principals, discovered=discovered())
+    with pytest.raises(ModelError, match="db-mysql via app-proxy"):
+        principal_policies(plan, "rds-iam-connect-", "/", "123456789012")
