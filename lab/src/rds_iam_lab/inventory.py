@@ -115,6 +115,11 @@ def render(status: dict) -> tuple[dict, dict]:
             } for db in status["databases"]
         },
         "lab_principals": [p["name"] for p in status["principals"]],
+        # the plain servers that the self_managed role configures (no RDS identity): where each keeps what
+        "lab_self_managed": {
+            server["id"]: {key: value for key, value in server.items() if key != "admin_password"}
+            for server in status.get("self_managed", [])
+        },
         # the target hosts: connection (ssh to the host's account, or local), metadata endpoint, folders
         "lab_hosts": {
             h["name"]: {key: h.get(key) for key in (
@@ -126,7 +131,7 @@ def render(status: dict) -> tuple[dict, dict]:
     secret = {
         "lab_access_key": status["access_key"],
         "lab_secret_key": status["secret_key"],
-        "lab_admin_passwords": {db["id"]: db["admin_password"] for db in status["databases"]},
+        "lab_admin_passwords": {db["id"]: db["admin_password"] for db in status["databases"] + status.get("self_managed", [])},
     }
     return public, secret
 

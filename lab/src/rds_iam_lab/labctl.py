@@ -46,7 +46,7 @@ import threading
 import time
 from pathlib import Path
 
-from rds_iam_lab import hosts, procutil
+from rds_iam_lab import hosts, procutil, self_managed_servers
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REGION = "us-east-1"
@@ -202,6 +202,9 @@ def load_or_create_config(state: Path) -> dict:
         for db in DATABASES:
             entry = dict(db, port=port(), admin_password=secrets.token_urlsafe(18))
             cfg["databases"].append(entry)
+    # the plain servers (self_managed_servers.py); a state from before gets them too
+    used_ports = {cfg["moto_port"], cfg["ldap_port"]} | {db["port"] for db in cfg["databases"]}
+    self_managed_servers.ensure_config(cfg, lambda: procutil.new_port(used_ports), lambda: secrets.token_urlsafe(18))
     hosts.ensure_ports(cfg)  # the sshd port and one metadata port per host (a state from before gets them)
     cfg["test_mode"] = os.environ.get("LAB_TEST_MODE", "") in ("1", "true", "yes")
     procutil.write_json_private(path, cfg)
@@ -223,7 +226,7 @@ def _servers(state: Path, cfg: dict, tls: dict) -> list:
             servers.append(PostgresServer(base, port=db["port"], db_id=db["id"], admin_user=db["admin_user"],
                                           admin_password=db["admin_password"], tls=tls,
                                           ldap_port=cfg["ldap_port"]))
-    return servers
+    return servers + self_managed_servers.servers(state, cfg, tls)
 
 
 def _tls_paths(state: Path) -> dict:
@@ -362,6 +365,7 @@ def write_integration_config(status: dict) -> Path | None:
         "lab_aws_config_dir": status["aws_config_dir"],
         "lab_state_dir": status["state_dir"],
         "lab_verifier_log": status["verifier_log"],
+        "lab_self_managed": status.get("self_managed", []),
     }
     try:
         import yaml
@@ -448,6 +452,16 @@ def purge() -> bool:
     return True
 
 
+def restart_server(ident: str) -> None:
+    """Restart one of the plain servers (self_managed_servers.py), its data kept."""
+    state = state_dir()
+    if not (state / "config.json").exists():
+        raise LabError(f"no lab in {state} (rds-iam-lab up)")
+    cfg = json.loads((state / "config.json").read_text())
+    self_managed_servers.restart(state, cfg, _tls_paths(state), ident)
+    say(f"{ident} restarted")
+
+
 def clear_logical_routes(servers: list) -> None:
     """Forget the relay routes of logical databases (the next start writes the servers' own pg_hba.conf)."""
     for server in servers:
@@ -529,7 +543,7 @@ def status_json() -> tuple[dict, bool]:
 def secret_values(status: dict) -> set[str]:
     """Every secret a status-json names or points at: the admin secret key, the databases' admin
     passwords and the target hosts' source keys. What a leak scan must never find in output."""
-    values = {status["secret_key"]} | {db["admin_password"] for db in status["databases"]}
+    values = {status["secret_key"]} | {db["admin_password"] for db in status["databases"] + status.get("self_managed", [])}
     creds = configparser.ConfigParser()
     creds.read(status["aws_shared_credentials_file"])
     values |= {creds[s]["aws_secret_access_key"] for s in creds.sections() if "aws_secret_access_key" in creds[s]}
