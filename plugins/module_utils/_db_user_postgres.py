@@ -60,7 +60,8 @@ LEFT JOIN ancestors ON ancestors.start = r.oid
 """.strip()
 
 
-# The IAM users this collection created (direct members of rds_iam carrying the marker comment), in one query.
+# The IAM users this collection created (direct members of the IAM group, rds_iam or dbauth_iam, carrying the marker
+# comment), in one query.
 MARKED_QUERY = """
 SELECT r.rolname FROM pg_catalog.pg_roles r
 JOIN pg_catalog.pg_auth_members m ON m.member = r.oid

@@ -433,3 +433,31 @@ def test_plugin_not_loaded_hint():
     conn.fail_exc = pymysql.err.OperationalError(1524, "Plugin 'AWSAuthenticationPlugin' is not loaded")
     with pytest.raises(DbUserError, match="IAM database authentication is off"):
         plan_and_apply(conn, [{"name": "n"}])
+
+
+# -- auth=bridge: self-managed MariaDB, users IDENTIFIED VIA pam ------------------------------------------------------
+
+
+def test_bridge_users_are_identified_via_pam_with_the_service():
+    conn = mariadb(schemas=["app"])
+    mgr = MySQLUsers(conn, "admin", auth="bridge", pam_service="dbauth-iam-db1")
+    mgr.read_server()
+    plans = mgr.plan(specs([{"name": "app", "privileges": {"app.*": "SELECT"}}]), False)
+    queries = mgr.queries(plans)
+    assert queries[0] == "CREATE USER 'app'@'%' IDENTIFIED VIA pam USING 'dbauth-iam-db1' REQUIRE SSL"
+    assert plans[0].after["authentication"] == "pam"
+
+
+def test_an_rds_iam_user_is_not_a_bridge_user():
+    mgr = MySQLUsers(mariadb(), "admin", auth="bridge", pam_service="dbauth-iam-db1")
+    mgr.read_server()
+    iam_name = account_from_mariadb_row(MARIADB_USERS[1]).name
+    with pytest.raises(DbUserError, match="convert_existing"):
+        mgr.plan(specs([{"name": iam_name}]), False)
+
+
+def test_bridge_is_refused_on_mysql8():
+    mgr = MySQLUsers(mysql8(), "admin", auth="bridge", pam_service="dbauth-iam-db1")
+    mgr.read_server()
+    with pytest.raises(DbUserError, match="MySQL 8 Community ships no PAM"):
+        mgr.plan(specs([{"name": "app"}]), False)
