@@ -15,7 +15,7 @@ _KIND_OPTIONS = r"""
       - Which token to sign.
       - V(rds) signs the RDS IAM token for O(db_host), O(db_port) and O(db_user).
       - V(sts) signs a token for a self-managed database behind the collection's bridge (role
-        C(dbauth.rds_iam.self_managed)): a presigned C(sts:GetCallerIdentity) request to the regional STS endpoint
+        C(dbauth.rds_iam.self_managed)), a presigned C(sts:GetCallerIdentity) request to the regional STS endpoint
         (or O(endpoint_url)), valid 900 seconds, whose signature covers the header C(X-DbAuth-Server-Id) with
         O(server_id). The bridge sends that request to STS with its own server id, so a token signed for
         another server is refused by STS; STS answers with the caller's ARN, which the bridge maps to the

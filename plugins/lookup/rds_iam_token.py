@@ -17,9 +17,8 @@ description:
     M(dbauth.rds_iam.rds_iam_token) module.
   - Signing is local; credentials are resolved (and O(assume_role_arn) assumed) once per principal
     and re-used inside the process that evaluates the lookup.
-  - Tokens are cached per database host, port, user, region and principal (O(kind=sts): per server id, region
-    and principal) in that process, and a
-    cached token is handed out only while it has more than O(cache_min_ttl) seconds to live. Ansible
+  - Tokens are cached per database host, port, user, region and principal (with O(kind=sts) per server id,
+    region and principal) in that process, and a cached token is handed out only while it has more than O(cache_min_ttl) seconds to live. Ansible
     evaluates each task in its own worker process, so the cache serves the loop items and repeated
     lookups of one task; a later task signs a fresh token (which costs well under a millisecond, plus one STS
     call with O(assume_role_arn)).

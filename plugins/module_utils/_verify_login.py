@@ -199,7 +199,8 @@ def attempt_login(params, region, signer, connect_fn=None, clock=None, no_log_va
     else:
         outcome.token_source = "signed"
         try:
-            signed = signer.generate(dict(db_host=host, db_port=port, db_user=user, region=region))
+            signed = signer.generate(dict(db_host=host, db_port=port, db_user=user, region=region,
+                                          kind=params.get("kind"), server_id=params.get("server_id")))
         except TokenError as e:
             diagnosis = classify_token_error(e)
             if diagnosis is None:

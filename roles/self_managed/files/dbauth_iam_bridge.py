@@ -554,6 +554,7 @@ class _LimitedServer:
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the listen backlog: logins arrive in bursts (a pool of connections opening)
 
     def setup_limits(self, bridge):
         self.bridge = bridge
