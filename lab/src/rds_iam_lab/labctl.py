@@ -592,6 +592,12 @@ def status_text() -> tuple[str, bool]:
             conn = (f"ssh {h['user']}@127.0.0.1:{h['ssh_port']}" if h.get("connection") == "ssh" else "local")
             out.append(f"{h['name']:<11} {conn:<40} {h.get('instance_id') or '-':<20} {h.get('role') or '-':<24} "
                        f"{h.get('imds_endpoint')}")
+    if status.get("self_managed"):
+        out.append("")
+        out.append(f"{'PLAIN SERVER':<14} {'ENGINE':<9} {'ENDPOINT':<17} {'SERVER':<8} (no IAM of the lab's: for the self_managed role)")
+        for server in status["self_managed"]:
+            out.append(f"{server['id']:<14} {server['engine']:<9} {'127.0.0.1:%s' % server['port']:<17} "
+                       f"{'up' if states.get(server['id'], {}).get('running') else 'down':<8}")
     refusals = read_refusals(state, 10)
     out.append("")
     out.append(f"last refusals ({status.get('verifier_log') or state / 'verifier.log'}):")
