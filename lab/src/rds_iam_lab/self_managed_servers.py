@@ -55,19 +55,9 @@ class PlainPostgresServer(PostgresServer):
             if self.user:
                 os.chown(hba, self.user[0], self.user[1])
 
-    def _bootstrap(self) -> None:
-        from rds_iam_lab import procutil
-
-        procutil.wait_until(self.admin_login_ok, 30, "PostgreSQL admin login", log=self.log)
-        conn = self.connect_admin()
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = 'labdb'")
-                if not cur.fetchone():
-                    cur.execute("CREATE DATABASE labdb")
-        finally:
-            conn.close()
+    @staticmethod
+    def bootstrap_roles(cur) -> None:
+        """No IAM group: the server's configuration makes its own."""
 
 
 class PlainMariaDBServer(MariaDBServer):
@@ -77,35 +67,10 @@ class PlainMariaDBServer(MariaDBServer):
     def conf_dir(self) -> Path:
         return self.base / "conf.d"
 
-    def write_config(self) -> None:
+    def auth_settings(self) -> str:
+        """No lab plugin: what configures the server adds its own settings to conf.d (MariaDB reads its *.cnf)."""
         self.conf_dir.mkdir(parents=True, exist_ok=True)
-        user_line = "user = root\n" if os.geteuid() == 0 else ""
-        self.cnf.write_text(
-            "[mariadbd]\n"
-            f"{user_line}"
-            f"datadir = {self.data}\n"
-            f"socket = {self.socket}\n"
-            f"pid-file = {self.pid_file}\n"
-            f"log-error = {self.log}\n"
-            f"port = {self.port}\n"
-            "bind-address = 127.0.0.1\n"
-            "skip-name-resolve\n"
-            "require_secure_transport = ON\n"
-            "performance_schema = OFF\n"
-            "innodb_buffer_pool_size = 32M\n"
-            "innodb_log_file_size = 16M\n"
-            "max_connections = 50\n"
-            f"ssl-ca = {self.tls['ca_cert']}\n"
-            f"ssl-cert = {self.tls['server_cert']}\n"
-            f"ssl-key = {self.tls['server_key']}\n"
-            # what configures the server adds its own settings here (MariaDB reads *.cnf of the folder)
-            f"!includedir {self.conf_dir}\n"
-        )
-
-    def restart(self) -> None:
-        if not self.stop():
-            raise RuntimeError(f"{self.db_id}: MariaDB did not stop")
-        self.start()
+        return f"!includedir {self.conf_dir}\n"
 
 
 def ensure_config(cfg: dict, new_port, new_password) -> None:
@@ -161,11 +126,9 @@ def describe(state: Path, cfg: dict, tls: dict) -> list[dict]:
 def restart(state: Path, cfg: dict, tls: dict, ident: str) -> None:
     for server in servers(state, cfg, tls):
         if server.db_id == ident:
-            if isinstance(server, PlainMariaDBServer):
-                server.restart()
-            else:
-                server.stop()
-                server.start()
+            if not server.stop():
+                raise RuntimeError(f"{ident} did not stop")
+            server.start()
             return
     raise ValueError(f"no plain server {ident!r} in this lab (known: "
                      + ", ".join(e["id"] for e in cfg.get("self_managed", [])) + ")")
