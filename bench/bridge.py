@@ -30,6 +30,8 @@ import sys
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, ".build", "view"))
+# The imports below need the import path above.
+# pylint: disable=wrong-import-position,import-error
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -45,7 +47,6 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 import botocore.auth  # noqa: E402
 from rds_iam_lab.control_plane import start_control_plane  # noqa: E402
 
-# pylint: disable=import-error,wrong-import-position
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing import presign_caller_identity  # noqa: E402
 
 BRIDGE = os.path.join(ROOT, "roles", "self_managed", "files", "dbauth_iam_bridge.py")
@@ -133,7 +134,7 @@ def run(login, target, token_list, threads):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--principals", type=int, default=20)
     parser.add_argument("--uncached", type=int, default=400, help="logins with fresh tokens per row")
     parser.add_argument("--cached", type=int, default=4000, help="logins with already checked tokens per row")
@@ -174,7 +175,7 @@ def main():
                 rows.append((name, "cached", threads, len(repeated), run(login, target, repeated, threads)))
         repeated = [fresh[i % len(creds)] for i in range(args.pam)]
         rows.append(("pam command (a process each)", "cached", 1, args.pam, run(pam_login, sock, repeated, 1)))
-        print(f"| front end | STS answers | client threads | logins | seconds | logins/s |")
+        print("| front end | STS answers | client threads | logins | seconds | logins/s |")
         print("|---|---|---|---|---|---|")
         for name, mode, threads, count, elapsed in rows:
             print(f"| {name} | {mode} | {threads} | {count} | {elapsed:.2f} | {count / elapsed:,.0f} |")

@@ -8,8 +8,42 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-# kind and server_id, the same for the module and the lookup (appended to both option lists below).
-_KIND_OPTIONS = r"""
+class ModuleDocFragment(object):
+    # Options of the RDS IAM token, shared by the dbauth.rds_iam.rds_iam_token module (MODULES) and
+    # lookup (PLUGINS); the two differ only where marked. The AWS options come from the amazon.aws
+    # fragments: the module takes `region` from amazon.aws.region.modules, the lookup documents its
+    # own `region` without an `env` entry, so that in both a region written in an RDS host name wins
+    # over AWS_REGION (the shared code reads the environment itself).
+
+    # What the module and the lookup share beyond their options (fragment dbauth.rds_iam.token_options.notes).
+    NOTES = r"""
+options: {}
+notes:
+  - The token is a SigV4 presigned URL without its C(https://) scheme, signed for the C(rds-db) service
+    (or a presigned STS C(GetCallerIdentity) request with O(kind=sts)) and valid for 900 seconds (15 minutes),
+    the same string as C(aws rds generate-db-auth-token) prints.
+    It is only checked when the connection is opened, and the credentials that signed it must still be
+    valid then.
+  - Signing happens locally without a network call; only O(assume_role_arn) calls AWS STS.
+  - The principal that signs needs C(rds-db:connect) on
+    C(arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/DB_USER); the signature alone grants nothing.
+  - Without O(access_key) and O(secret_key) or O(profile), botocore's default credential chain is used (environment,
+    shared credentials and config files, container credentials, EC2 instance metadata); when it finds nothing the
+    task fails and says so.
+  - O(assume_role_arn) signs with the role's temporary credentials (the token then carries C(X-Amz-Security-Token)).
+    It is the way to reach a database in another account, because IAM database authentication needs the principal
+    in the database's account. STS is called at O(endpoint_url) when it is set; a refusal is reported with AWS's
+    code and message, never with keys.
+  - Credentials that would expire before the token's 15 minutes end are renewed first (an assumed role is assumed
+    again, refreshable credentials such as an instance profile, SSO or C(credential_process) are refreshed); when
+    they still expire first the task fails and names the time they expire.
+  - When no region can be found (typical for local or CNAME'd endpoints) the task fails and asks for O(region) or
+    the E(AWS_REGION) environment variable.
+"""
+
+    # kind and server_id, the same for the module and the lookup (fragment dbauth.rds_iam.token_options.kind).
+    KIND = r"""
+options:
   kind:
     description:
       - Which token to sign.
@@ -30,39 +64,6 @@ _KIND_OPTIONS = r"""
       - The server id of the self-managed database (the C(server_id) of its bridge) the token is for.
       - Required with O(kind=sts), ignored otherwise.
     type: str
-"""
-
-
-class ModuleDocFragment(object):
-    # Options of the RDS IAM token, shared by the dbauth.rds_iam.rds_iam_token module (MODULES) and
-    # lookup (PLUGINS); the two differ only where marked. The AWS options come from the amazon.aws
-    # fragments: the module takes `region` from amazon.aws.region.modules, the lookup documents its
-    # own `region` without an `env` entry, so that in both a region written in an RDS host name wins
-    # over AWS_REGION (the shared code reads the environment itself).
-
-    # What the module and the lookup share beyond their options (fragment dbauth.rds_iam.token_options.notes).
-    NOTES = r"""
-options: {}
-notes:
-  - The token is a SigV4 presigned URL without its C(https://) scheme, signed for the C(rds-db) service
-    (or a presigned STS C(GetCallerIdentity) request with O(kind=sts)) and valid for 900 seconds (15 minutes), the same string as C(aws rds generate-db-auth-token) prints.
-    It is only checked when the connection is opened, and the credentials that signed it must still be
-    valid then.
-  - Signing happens locally without a network call; only O(assume_role_arn) calls AWS STS.
-  - The principal that signs needs C(rds-db:connect) on
-    C(arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/DB_USER); the signature alone grants nothing.
-  - Without O(access_key) and O(secret_key) or O(profile), botocore's default credential chain is used (environment,
-    shared credentials and config files, container credentials, EC2 instance metadata); when it finds nothing the
-    task fails and says so.
-  - O(assume_role_arn) signs with the role's temporary credentials (the token then carries C(X-Amz-Security-Token)).
-    It is the way to reach a database in another account, because IAM database authentication needs the principal
-    in the database's account. STS is called at O(endpoint_url) when it is set; a refusal is reported with AWS's
-    code and message, never with keys.
-  - Credentials that would expire before the token's 15 minutes end are renewed first (an assumed role is assumed
-    again, refreshable credentials such as an instance profile, SSO or C(credential_process) are refreshed); when
-    they still expire first the task fails and names the time they expire.
-  - When no region can be found (typical for local or CNAME'd endpoints) the task fails and asks for O(region) or
-    the E(AWS_REGION) environment variable.
 """
 
     # Modules: the argument spec enforces the required options.
@@ -98,7 +99,7 @@ options:
         PostgreSQL C(rds_iam) role), see M(dbauth.rds_iam.rds_iam_db_user).
     type: str
     required: false
-""" + _KIND_OPTIONS
+"""
 
     # Lookup: the shared code checks the required options (with the same messages as the module),
     # and the lookup's terms may replace db_user.
@@ -141,4 +142,4 @@ options:
         E(AWS_DEFAULT_REGION) environment variables (of the controller), then the profile's region.
     type: str
     aliases: [aws_region]
-""" + _KIND_OPTIONS
+"""

@@ -43,6 +43,7 @@ options:
     default: 60
 extends_documentation_fragment:
   - dbauth.rds_iam.token_options.plugins
+  - dbauth.rds_iam.token_options.kind
   - dbauth.rds_iam.token_options.notes
   - dbauth.rds_iam.assume_role.plugins
   - amazon.aws.common.plugins

@@ -28,6 +28,7 @@ options: {}
 extends_documentation_fragment:
   - dbauth.rds_iam.action_group
   - dbauth.rds_iam.token_options.modules
+  - dbauth.rds_iam.token_options.kind
   - dbauth.rds_iam.token_options.notes
   - dbauth.rds_iam.assume_role.modules
   - amazon.aws.common.modules

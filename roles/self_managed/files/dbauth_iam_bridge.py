@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 
 # Copyright: (c) 2026, dbauth.rds_iam developers
@@ -50,7 +49,7 @@ import sys
 import threading
 import time
 import urllib.parse
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 STS_VERSION = "2011-06-15"
 MAX_TOKEN_LIFETIME = 900  # seconds: the longest a token is accepted (what the token signer writes)
@@ -692,6 +691,7 @@ def json_log(stream):
     lock = threading.Lock()
 
     def log(entry):
+        entry.setdefault("time", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         with lock:
             stream.write(json.dumps(entry, sort_keys=True) + "\n")
             stream.flush()
@@ -749,7 +749,7 @@ def pam(args, environ=None, stdin=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="dbauth_iam_bridge.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="dbauth_iam_bridge.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the bridge (LDAP and/or unix socket listeners)")
     serve_parser.add_argument("--config", required=True, help="the JSON configuration file")

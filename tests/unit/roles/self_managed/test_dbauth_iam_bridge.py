@@ -48,8 +48,9 @@ SESSION_ARN = "arn:aws:sts::%s:assumed-role/app-role/ci-session" % ACCOUNT
 # The role is mapped with its IAM path; GetCallerIdentity names the session without it.
 ROLE_ARN_WITH_PATH = "arn:aws:iam::%s:role/apps/app-role" % ACCOUNT
 BASE_DN = "dc=dbauth-iam-bridge"
-# A BindRequest and an UnbindRequest as the ldap3 2.9.1 client sent them (captured off the wire): message id 1,
-# bind DN uid=app_user,dc=dbauth-iam-bridge, a 153-byte password; long-form BER lengths (0x81 NN).
+# A BindRequest and an UnbindRequest captured off the wire: message id 1, bind DN uid=app_user,dc=dbauth-iam-bridge,
+# a 153-byte password; long-form BER lengths (0x81 NN). PostgreSQL 15's ldap method (pg_hba ldapprefix="uid="
+# ldapsuffix=",dc=dbauth-iam-bridge", libldap) and the ldap3 2.9.1 client sent these same bytes.
 CAPTURED_BIND = bytes.fromhex(
     "3081c80201016081c202010304217569643d6170705f757365722c64633d6462617574682d69616d2d627269646765"
     "8081997374732e65752d776573742d312e616d617a6f6e6177732e636f6d2f3f416374696f6e3d47657443616c6c65"
@@ -507,8 +508,10 @@ def test_json_log_writes_one_line_per_entry():
     stream = io.StringIO()
     log = bridge_mod.json_log(stream)
     log({"reason": "ok"})
-    log({"reason": "expired"})
-    assert [json.loads(line)["reason"] for line in stream.getvalue().splitlines()] == ["ok", "expired"]
+    log({"event": "connection_refused"})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line.get("reason") for line in lines] == ["ok", None]
+    assert all(len(line["time"]) == len("2026-11-25T07:45:00Z") for line in lines)  # every line has its time
 
 
 def test_max_connections(sts, tmp_path):
