@@ -324,11 +324,15 @@ def up() -> dict:
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=bring_up, args=(s,)) for s in servers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # The plain servers come up after the lab's own: two mariadb-install-db at once failed on a fresh lab
+    # ("Unknown table 'mysql.tmp_user_sys'"), so a MariaDB is never created while another one is.
+    plain = {entry["id"] for entry in cfg.get("self_managed", [])}
+    for wave in ([s for s in servers if s.db_id not in plain], [s for s in servers if s.db_id in plain]):
+        threads = [threading.Thread(target=bring_up, args=(s,)) for s in wave]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     if errors:
         raise LabError(f"a database server did not come up: {errors[0]}")
     wait_daemon(state, proc)
