@@ -11,19 +11,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import importlib.util
 import json
-import os
 import socket
 import threading
+import types
+from importlib.machinery import SourceFileLoader
+from pathlib import Path
 
 import pytest
 
-PAM_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "self_managed", "files",
-                        "dbauth_iam_pam.py")
-_spec = importlib.util.spec_from_file_location("dbauth_iam_pam", PAM_PATH)
-pam_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pam_mod)
+# the role's file, as pam_python loads it: by path, not as a package module
+_LOADER = SourceFileLoader(
+    "dbauth_iam_pam", str(Path(__file__).resolve().parents[4] / "roles" / "self_managed" / "files" / "dbauth_iam_pam.py"))
+pam_mod = types.ModuleType(_LOADER.name)
+_LOADER.exec_module(pam_mod)
 
 
 class FakePamh:
