@@ -59,8 +59,10 @@ demo: view
 e2e: view
 	cd $(ROOT) && $(PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
 
+# The scenarios site (the whole flow) and self_managed (the self_managed role on the lab's plain servers).
 molecule: view
 	cd $(ROOT) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_PATH) molecule test -s site
+	cd $(ROOT) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_PATH) molecule test -s self_managed
 
 # The lab as users get it (issue 15): the built wheel and collection in a fresh venv and an empty collections path,
 # from a scratch folder: rds-iam-lab up --seed / inventory / site.yml / down, and `molecule test` of a user's role.

@@ -21,6 +21,11 @@ fi
 if [ "$(id -u)" = 0 ] && ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+# Debian's pam_python (libpam-python): the self_managed role's PAM path for MariaDB, which the lab's machine is the
+# database host of (the role would install it too; here it is ready before the tests, with fresh package lists).
+if [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Status}' libpam-python 2>/dev/null | grep -q "ok installed"; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpam-python >/dev/null
+fi
 # Database servers, compiler and headers for the lab.
 if [ -x lab/src/rds_iam_lab/install_deps.sh ]; then
   lab/src/rds_iam_lab/install_deps.sh

@@ -29,6 +29,8 @@ OPTIONS = {
     ("verify", "verify_databases"): "DATABASE_OPTIONS",
     ("verify", "verify_logins"): "HOST_LOGIN_OPTIONS",
     ("verify", "verify_plan"): "HOST_PLAN_OPTIONS",
+    ("self_managed", "self_managed_databases"): "DATABASE_OPTIONS",
+    ("self_managed", "self_managed_principals"): "PRINCIPAL_OPTIONS",
 }
 
 

@@ -61,12 +61,22 @@ def rds_iam_db_user_databases(plan_databases, source_databases, state="present")
         _fail("rds_iam_db_user_databases", e)
 
 
+def rds_iam_bridge_config(database, principals, caller_arn, regions, listeners, sts_endpoints=None, ca_file=None,
+                          stale_seconds=300):
+    try:
+        return _plan.bridge_config(database, principals, caller_arn, regions, listeners, sts_endpoints=sts_endpoints,
+                                   ca_file=ca_file, stale_seconds=stale_seconds)
+    except _plan.ModelError as e:
+        _fail("rds_iam_bridge_config", e)
+
+
 class FilterModule:
     def filters(self):
         return {
             "rds_iam_plan": rds_iam_plan,
             "rds_iam_principal_policies": rds_iam_principal_policies,
             "rds_iam_db_user_databases": rds_iam_db_user_databases,
+            "rds_iam_bridge_config": rds_iam_bridge_config,
             "rds_iam_verify_rows": _plan.verify_rows,
             "rds_iam_verify_table": _plan.verify_table,
             "rds_iam_verify_unexpected": _plan.verify_unexpected,

@@ -25,6 +25,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import driver_missing
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import scrub
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import AUTH_OPTION_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import USER_OPTION_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_runner import run
@@ -45,6 +46,7 @@ DATABASE_OPTION_SPEC = dict(
     users=dict(type="list", elements="dict", options=USER_OPTION_SPEC, required=True),
 )
 DATABASE_OPTION_SPEC.update((n, optional_spec(s)) for n, s in LOGIN_ARGUMENT_SPEC.items())
+DATABASE_OPTION_SPEC.update((n, optional_spec(s)) for n, s in AUTH_OPTION_SPEC.items())
 
 
 class BatchInputError(Exception):
@@ -60,7 +62,7 @@ def database_params(params, entry):
     """The single mode's params for one ``databases`` entry: its own login options, else the top level's."""
     merged = dict((k, v) for k, v in params.items() if k not in ("databases", "concurrency"))
     own_auth = any(entry.get(n) is not None for n in AUTH_OPTION_NAMES)
-    for name in LOGIN_OPTION_NAMES:
+    for name in LOGIN_OPTION_NAMES + tuple(AUTH_OPTION_SPEC):
         if name in AUTH_OPTION_NAMES and own_auth:
             merged[name] = entry.get(name)
         elif entry.get(name) is not None:

@@ -27,6 +27,25 @@ USER_OPTION_SPEC = dict(
     roles=dict(type="list", elements="str"),
 )
 
+# How the users log in: V(rds) is RDS/Aurora IAM database authentication (rds_iam, AWSAuthenticationPlugin);
+# V(bridge) a self-managed server whose ldap (PostgreSQL) or pam (MariaDB) method asks the collection's
+# dbauth-iam-bridge (roles/self_managed), which checks an STS token. Same rules for names and privileges.
+AUTH_OPTION_SPEC = dict(
+    auth=dict(type="str", choices=["rds", "bridge"], default="rds"),
+    pam_service=dict(type="str", default="dbauth-iam-bridge"),
+)
+# The PAM service name is written into CREATE USER ... USING '...': letters, digits, '.', '_', '-' only.
+PAM_SERVICE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def check_auth(params):
+    """Refuse an auth setting that cannot work, before any connection (DbUserError of kind input)."""
+    service = params.get("pam_service") or ""
+    if params.get("auth") == "bridge" and (not service or not set(service) <= PAM_SERVICE_CHARS or len(service) > 64):
+        raise DbUserError("pam_service %s must be 1 to 64 letters, digits, '.', '_' or '-' (a file name in /etc/pam.d)."
+                          % describe(service), kind="input")
+
+
 ACTIONS = ("created", "converted", "updated", "dropped", "unchanged")
 
 # Accounts of the platform (RDS, MySQL, MariaDB, PostgreSQL) that this module never touches.
@@ -37,7 +56,7 @@ PROTECTED_MYSQL_NAMES = frozenset([
 PROTECTED_MYSQL_PREFIXES = ("mysql.", "mariadb.", "rds_", "rdsadmin")
 PROTECTED_PG_NAMES = frozenset([
     "rdsadmin", "rdsrepladmin", "rdstopmgr", "rds_superuser", "rds_iam", "rds_ad", "rds_replication",
-    "rds_password", "rds_reserved", "rdsproxyadmin", "postgres", "public", "none", "current_user",
+    "rds_password", "rds_reserved", "rdsproxyadmin", "dbauth_iam", "postgres", "public", "none", "current_user",
     "session_user", "current_role", "system_user",
 ])
 PROTECTED_PG_PREFIXES = ("pg_", "rds_", "rdsadmin")

@@ -8,6 +8,10 @@
 
 """IAM database users on MySQL 8 and MariaDB (RDS ``AWSAuthenticationPlugin``).
 
+With ``auth=bridge`` (a self-managed MariaDB, roles/self_managed) the users are ``IDENTIFIED VIA pam USING
+'SERVICE'``: MariaDB's packaged ``auth_pam`` plugin runs the PAM service, whose ``pam_exec`` asks the collection's
+dbauth-iam-bridge. MySQL 8 Community has no PAM plugin: refused there.
+
 State of every listed account is read in a constant number of queries:
 
 * the server: ``SELECT VERSION(), CURRENT_USER()`` and ``SHOW PRIVILEGES``;
@@ -48,6 +52,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers im
 IAM_PLUGIN = "AWSAuthenticationPlugin"
 IAM_AUTH_STRING = "RDS"
 IAM_CLAUSE = "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL"
+BRIDGE_PLUGIN = "pam"
 
 # Privileges valid at database level (mysql.db columns) and at table level (tables_priv), as
 # information_schema spells them. Intersected with the server's SHOW PRIVILEGES.
@@ -85,9 +90,9 @@ class Account:
         self.other_methods = list(other_methods)
         self.is_role = is_role
 
-    @property
-    def is_iam(self):
-        return self.plugin == IAM_PLUGIN and self.auth_string == IAM_AUTH_STRING and not self.other_methods
+    def uses(self, plugin, auth_string):
+        """Whether the account logs in with this method only."""
+        return self.plugin == plugin and self.auth_string == auth_string and not self.other_methods
 
     @property
     def requires_tls(self):
@@ -123,7 +128,13 @@ def account_from_mysql_row(row):
 class MySQLUsers:
     """Plans and applies IAM users on one connection (autocommit: DDL commits per statement)."""
 
-    def __init__(self, conn, login_user):
+    def __init__(self, conn, login_user, auth="rds", pam_service=None):
+        self.auth = auth
+        if auth == "bridge":  # pam_service was checked (_db_user_common.check_auth): no quote can be in it
+            self.plugin, self.auth_string = BRIDGE_PLUGIN, pam_service
+            self.clause = "IDENTIFIED VIA pam USING '%s' REQUIRE SSL" % pam_service
+        else:
+            self.plugin, self.auth_string, self.clause = IAM_PLUGIN, IAM_AUTH_STRING, IAM_CLAUSE
         self.conn = conn
         self.login_user = login_user
         self.flavor = None
@@ -290,11 +301,11 @@ class MySQLUsers:
         """(name, host) of every IAM account that carries the collection's marker (one query)."""
         if self.flavor == "mariadb":
             rows = self._query("SELECT User, Host FROM mysql.global_priv WHERE JSON_VALUE(Priv, %s) = %s "
-                               "AND JSON_VALUE(Priv, '$.plugin') = %s", ("$." + MARIADB_MARKER_KEY, OWNER_MARKER, IAM_PLUGIN))
+                               "AND JSON_VALUE(Priv, '$.plugin') = %s", ("$." + MARIADB_MARKER_KEY, OWNER_MARKER, self.plugin))
         else:
             rows = self._query("SELECT User, Host FROM mysql.user WHERE plugin = %s AND "
                                "JSON_UNQUOTE(JSON_EXTRACT(User_attributes, '$.metadata.comment')) = %s",
-                               (IAM_PLUGIN, OWNER_MARKER))
+                               (self.plugin, OWNER_MARKER))
         return [(_text(r[0]), _text(r[1])) for r in rows]
 
     def _mark_statements(self, acct):
@@ -322,6 +333,10 @@ class MySQLUsers:
                 errors.append(reason)
                 refused.add(spec.key)
         specs = [s for s in specs if s.key not in refused]
+        if self.auth == "bridge" and self.flavor != "mariadb":
+            errors.append("auth=bridge needs MariaDB's auth_pam plugin; MySQL %s has none (MySQL 8 Community ships no "
+                          "PAM authentication)." % self.version)
+            specs = []
         if not specs:
             raise refusal(errors)
         accounts = self.read_accounts([s.name for s in specs])
@@ -359,7 +374,7 @@ class MySQLUsers:
             if spec.state == "absent":
                 if account is None:
                     plans.append(Plan(spec, "unchanged", {}, {}))
-                elif not account.is_iam and not convert_existing:
+                elif not account.uses(self.plugin, self.auth_string) and not convert_existing:
                     errors.append("%s exists with %s authentication (not an IAM user); left alone. Set "
                                   "convert_existing: true to drop it anyway." % (spec.label(), account.authentication()))
                 else:
@@ -367,10 +382,10 @@ class MySQLUsers:
                 continue
             wanted = expanded.get(spec.key)
             target_privs = current if wanted is None else wanted
-            after = {"name": spec.name, "host": spec.host, "authentication": IAM_PLUGIN, "require_ssl": True,
+            after = {"name": spec.name, "host": spec.host, "authentication": self.plugin, "require_ssl": True,
                      "privileges": self._render_privs(target_privs)}
             if account is None:
-                statements = [("CREATE USER %%s@%%s %s" % IAM_CLAUSE, acct)]
+                statements = [("CREATE USER %%s@%%s %s" % self.clause, acct)]
                 if mark:
                     statements += self._mark_statements(acct)
                 statements += [(st[0], acct) for st in self._privilege_statements({}, wanted or {})]
@@ -378,14 +393,14 @@ class MySQLUsers:
                 continue
             statements = []
             action = "updated"
-            if not account.is_iam:
+            if not account.uses(self.plugin, self.auth_string):
                 if not convert_existing:
                     errors.append(
                         "%s already exists with %s authentication (a password user); left alone. Set "
                         "convert_existing: true to switch it to IAM authentication (its password stops working)."
                         % (spec.label(), account.authentication()))
                     continue
-                statements.append(("ALTER USER %%s@%%s %s" % IAM_CLAUSE, acct))
+                statements.append(("ALTER USER %%s@%%s %s" % self.clause, acct))
                 action = "converted"
             elif not account.requires_tls:
                 statements.append(("ALTER USER %s@%s REQUIRE SSL", acct))

@@ -8,6 +8,10 @@
 
 """IAM database users on PostgreSQL (RDS and Aurora): members of ``rds_iam`` that can LOGIN.
 
+With ``auth=bridge`` (a self-managed server, roles/self_managed) the group is ``dbauth_iam`` instead, which
+``pg_hba.conf`` sends to the ``ldap`` method at the bridge; the module creates that group (NOLOGIN, marked as the
+collection's) when it is missing.
+
 Everything happens in one transaction: the state of all listed roles (with their direct and
 transitive memberships) is read in one query, the DDL runs only for what differs, and a failure
 rolls every statement back.  Role names are quoted by _sql_identifiers.pg_quote_ident.
@@ -27,6 +31,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers im
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._sql_identifiers import pg_quote_ident
 
 IAM_ROLE = "rds_iam"
+BRIDGE_ROLE = "dbauth_iam"
 AD_ROLE = "rds_ad"
 
 # One round trip for any number of users. Memberships are aggregated per role with GROUP BY
@@ -55,18 +60,20 @@ LEFT JOIN ancestors ON ancestors.start = r.oid
 """.strip()
 
 
-# The IAM users this collection created (direct members of rds_iam carrying the marker comment), in one query.
+# The IAM users this collection created (direct members of the IAM group, rds_iam or dbauth_iam, carrying the marker
+# comment), in one query.
 MARKED_QUERY = """
 SELECT r.rolname FROM pg_catalog.pg_roles r
 JOIN pg_catalog.pg_auth_members m ON m.member = r.oid
-JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'rds_iam'
+JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = %s
 WHERE pg_catalog.shobj_description(r.oid, 'pg_authid') = %s
 ORDER BY r.rolname
 """.strip()
 
 
 class Role:
-    def __init__(self, name, can_login, superuser, direct, ancestors):
+    def __init__(self, name, can_login, superuser, direct, ancestors, iam_role=IAM_ROLE):
+        self.iam_role = iam_role
         self.name = name
         self.can_login = bool(can_login)
         self.superuser = bool(superuser)
@@ -75,17 +82,18 @@ class Role:
 
     @property
     def is_iam(self):
-        return IAM_ROLE in self.direct
+        return self.iam_role in self.direct
 
     def state(self):
         return {"name": self.name, "login": self.can_login, "iam": self.is_iam,
-                "roles": [r for r in self.direct if r != IAM_ROLE]}
+                "roles": [r for r in self.direct if r != self.iam_role]}
 
 
 class PostgresUsers:
     """Plans and applies IAM users on one psycopg2 connection (one transaction)."""
 
-    def __init__(self, conn, login_user):
+    def __init__(self, conn, login_user, auth="rds"):
+        self.iam_role = BRIDGE_ROLE if auth == "bridge" else IAM_ROLE
         self.conn = conn
         self.login_user = login_user
         self.current_users = ()
@@ -107,11 +115,11 @@ class PostgresUsers:
     def read_roles(self, names):
         names = sorted(set(names))
         rows = self._query(ROLES_QUERY, (names,))
-        return dict((r[0], Role(*r)) for r in rows)
+        return dict((r[0], Role(*r, iam_role=self.iam_role)) for r in rows)
 
     def marked_users(self):
         """(name, None) of every IAM user that carries the collection's marker."""
-        return [(row[0], None) for row in self._query(MARKED_QUERY, (OWNER_MARKER,))]
+        return [(row[0], None) for row in self._query(MARKED_QUERY, (self.iam_role, OWNER_MARKER))]
 
     def plan(self, specs, convert_existing, mark=False):
         if not self.current_users:
@@ -127,8 +135,9 @@ class PostgresUsers:
         wanted_roles = set()
         for spec in specs:
             wanted_roles |= set(spec.roles or [])
-        roles = self.read_roles([s.name for s in specs] + sorted(wanted_roles) + [IAM_ROLE, AD_ROLE])
-        if IAM_ROLE not in roles and any(s.state == "present" for s in specs):
+        roles = self.read_roles([s.name for s in specs] + sorted(wanted_roles) + [self.iam_role, AD_ROLE])
+        create_group = self.iam_role == BRIDGE_ROLE and BRIDGE_ROLE not in roles
+        if self.iam_role == IAM_ROLE and IAM_ROLE not in roles and any(s.state == "present" for s in specs):
             raise DbUserError("the role rds_iam does not exist on this server: IAM database authentication is "
                               "only available on Amazon RDS / Aurora PostgreSQL (nothing was changed).")
         plans = []
@@ -141,14 +150,14 @@ class PostgresUsers:
                 continue
             if role is not None and AD_ROLE in role.ancestors | set(role.direct):
                 errors.append("%s is a member of rds_ad (Kerberos/Active Directory authentication); a role must "
-                              "not be in both rds_iam and rds_ad. Refused." % spec.label())
+                              "not be in both %s and rds_ad. Refused." % (spec.label(), self.iam_role))
                 continue
             if spec.state == "absent":
                 if role is None:
                     plans.append(Plan(spec, "unchanged", {}, {}))
                 elif not role.is_iam and not convert_existing:
-                    errors.append("%s exists and is not an IAM user (not a member of rds_iam); left alone. Set "
-                                  "convert_existing: true to drop it anyway." % spec.label())
+                    errors.append("%s exists and is not an IAM user (not a member of %s); left alone. Set "
+                                  "convert_existing: true to drop it anyway." % (spec.label(), self.iam_role))
                 else:
                     plans.append(Plan(spec, "dropped", before, {}, ["DROP ROLE %s" % q]))
                 continue
@@ -158,21 +167,21 @@ class PostgresUsers:
                 if other is None:
                     spec_errors.append("%s: role %s does not exist (roles)." % (spec.label(), describe(wanted)))
                 elif wanted == AD_ROLE or AD_ROLE in other.ancestors:
-                    spec_errors.append("%s: role %s is or belongs to rds_ad; a role must not be in both rds_iam and "
-                                       "rds_ad. Refused." % (spec.label(), describe(wanted)))
+                    spec_errors.append("%s: role %s is or belongs to rds_ad; a role must not be in both %s and "
+                                       "rds_ad. Refused." % (spec.label(), describe(wanted), self.iam_role))
                 elif spec.name in other.ancestors:
                     spec_errors.append("%s: role %s is itself a member of %s; granting it would make a cycle."
                                        % (spec.label(), describe(wanted), describe(spec.name)))
             if spec_errors:
                 errors.extend(spec_errors)
                 continue
-            current_roles = [r for r in role.direct if r != IAM_ROLE] if role else []
+            current_roles = [r for r in role.direct if r != self.iam_role] if role else []
             target_roles = current_roles if spec.roles is None else list(spec.roles)
             after = {"name": spec.name, "login": True, "iam": True, "roles": sorted(target_roles)}
             statements = []
             if role is None:
                 statements.append("CREATE ROLE %s LOGIN" % q)
-                statements.append("GRANT %s TO %s" % (pg_quote_ident(IAM_ROLE), q))
+                statements.append("GRANT %s TO %s" % (pg_quote_ident(self.iam_role), q))
                 if mark:
                     statements.append("COMMENT ON ROLE %s IS '%s'" % (q, OWNER_MARKER))
                 action = "created"
@@ -180,15 +189,15 @@ class PostgresUsers:
                 action = "updated"
                 if not role.is_iam:
                     if not convert_existing:
-                        errors.append("%s already exists and is not an IAM user (not a member of rds_iam, it may log "
+                        errors.append("%s already exists and is not an IAM user (not a member of %s, it may log "
                                       "in with a password); left alone. Set convert_existing: true to switch it to "
-                                      "IAM authentication (its password stops working)." % spec.label())
+                                      "IAM authentication (its password stops working)." % (spec.label(), self.iam_role))
                         continue
                     action = "converted"
                 if not role.can_login:
                     statements.append("ALTER ROLE %s LOGIN" % q)
                 if not role.is_iam:
-                    statements.append("GRANT %s TO %s" % (pg_quote_ident(IAM_ROLE), q))
+                    statements.append("GRANT %s TO %s" % (pg_quote_ident(self.iam_role), q))
             grant = sorted(set(target_roles) - set(current_roles))
             revoke = sorted(set(current_roles) - set(target_roles))
             if grant:
@@ -199,6 +208,11 @@ class PostgresUsers:
                               [(s, None) for s in statements]))
         if errors:
             raise refusal(errors)
+        first = next((p for p in plans if p.changed and p.spec.state == "present"), None)
+        if create_group and first is not None:
+            # the group pg_hba.conf names: created with the first user that needs it, in the same transaction
+            group = pg_quote_ident(BRIDGE_ROLE)
+            first.statements[:0] = ["CREATE ROLE %s NOLOGIN" % group, "COMMENT ON ROLE %s IS '%s'" % (group, OWNER_MARKER)]
         for plan in plans:
             plan.statements = [s if isinstance(s, tuple) else (s, None) for s in plan.statements]
         return plans

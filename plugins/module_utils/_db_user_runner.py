@@ -18,6 +18,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import login_settings
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import UserSpec
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import check_auth
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import MySQLUsers
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_postgres import PostgresUsers
@@ -25,10 +26,10 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_postgres i
 USER_PARAM_NAMES = ("name", "users", "state", "host", "privileges", "roles")
 
 
-def manager_for(engine, conn, login_user):
+def manager_for(engine, conn, login_user, auth="rds", pam_service=None):
     if engine in MYSQL_ENGINES:
-        return MySQLUsers(conn, login_user)
-    return PostgresUsers(conn, login_user)
+        return MySQLUsers(conn, login_user, auth=auth, pam_service=pam_service)
+    return PostgresUsers(conn, login_user, auth=auth)
 
 
 def run(params, check_mode, region=None, signer=None, on_secret=None, connector=None):
@@ -41,12 +42,13 @@ def run(params, check_mode, region=None, signer=None, on_secret=None, connector=
     # Syntax checks before any connection: a bad list never reaches the server.
     # (MySQL protocol: MariaDB's 128-character limit until the server says it is MySQL 8.)
     normalize_users(params, engine, "mariadb" if engine in MYSQL_ENGINES else "postgres")
+    check_auth(params)
     settings = login_settings(params, region=region, signer=signer)
     if on_secret and settings.secret:
         on_secret(settings.secret)
     conn, tls_version = (connector or connect)(settings)
     try:
-        manager = manager_for(engine, conn, settings.user)
+        manager = manager_for(engine, conn, settings.user, params.get("auth") or "rds", params.get("pam_service"))
         try:
             flavor = manager.read_server()
             specs = normalize_users(params, engine, flavor)  # length limits of the real server

@@ -166,6 +166,37 @@ options:
       connect_timeout:
         description: Like O(connect_timeout); defaults to O(connect_timeout).
         type: int
+      auth:
+        description: Like O(auth); defaults to O(auth).
+        type: str
+        choices: [rds, bridge]
+        version_added: 0.2.0
+      pam_service:
+        description: Like O(pam_service); defaults to O(pam_service).
+        type: str
+        version_added: 0.2.0
+  auth:
+    description:
+      - How the users log in. V(rds) is RDS and Aurora IAM database authentication (C(rds_iam) membership on
+        PostgreSQL, C(IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS') on MySQL and MariaDB).
+      - V(bridge) is a self-managed server set up by the C(dbauth.rds_iam.self_managed) role, whose logins are checked
+        by the collection's bridge against AWS STS. PostgreSQL users become members of C(dbauth_iam), the group that
+        C(pg_hba.conf) sends to the C(ldap) method at the bridge (the module creates that group, C(NOLOGIN) and
+        marked as the collection's, when it is missing). MariaDB users are C(IDENTIFIED VIA pam USING 'SERVICE'
+        REQUIRE SSL) with O(pam_service) as SERVICE (MariaDB's C(auth_pam) plugin must be loaded). MySQL 8 has no PAM
+        plugin in its Community edition and is refused.
+      - Names, privileges, roles, O(convert_existing) and O(prune) work the same with both.
+    type: str
+    choices: [rds, bridge]
+    default: rds
+    version_added: 0.2.0
+  pam_service:
+    description:
+      - With O(auth=bridge) on MariaDB, the PAM service (a file of C(/etc/pam.d)) that checks the logins; letters,
+        digits, C(.), C(_) and C(-) only.
+    type: str
+    default: dbauth-iam-bridge
+    version_added: 0.2.0
   concurrency:
     description:
       - With O(databases), how many databases are handled at the same time, each on its own connection.
@@ -457,6 +488,7 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch impo
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import failure_message
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import missing_single_mode_options
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_batch import run_databases
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import AUTH_OPTION_SPEC
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import module_signer
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_connection import DbConnectionError
@@ -481,6 +513,7 @@ def main():
         mark=dict(type="bool", default=False),
         prune=dict(type="bool", default=False),
     )
+    argument_spec.update((name, dict(spec)) for name, spec in AUTH_OPTION_SPEC.items())
     # Signs the admin token (login_iam) as the role when assume_role_arn / DBAUTH_RDS_IAM_ASSUME_ROLE_ARN is set.
     argument_spec.update(assume_role_argument_spec())
     module = AnsibleAWSModule(

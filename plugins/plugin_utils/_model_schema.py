@@ -92,6 +92,16 @@ PROXY_OPTIONS = {
 }
 
 DATABASE_OPTIONS = {
+    "kind": {
+        "type": "str",
+        "choices": ["rds", "self_managed"],
+        "default": "rds",
+        "description": [
+            "V(rds): an RDS DB instance or Aurora DB cluster (db_instance_identifier or db_cluster_identifier). "
+            "V(self_managed): a server of one's own (name, host, port), whose IAM logins the role "
+            "dbauth.rds_iam.self_managed sends to the collection's bridge, which asks AWS STS (docs/self_managed.md)."
+        ],
+    },
     "db_instance_identifier": {
         "type": "str",
         "description": "RDS DB instance identifier. Exactly one of db_instance_identifier or db_cluster_identifier.",
@@ -105,6 +115,16 @@ DATABASE_OPTIONS = {
         "required": True,
         "choices": ENGINES,
         "description": "SQL dialect of the users: V(mysql), V(mariadb) or V(postgres) (Aurora MySQL is V(mysql), Aurora PostgreSQL V(postgres)).",
+    },
+    "name": {"type": "str", "description": "kind V(self_managed) only: the database's name in the data model (required)."},
+    "host": {"type": "str", "description": "kind V(self_managed) only: the server's host name or address (required)."},
+    "port": {"type": "int", "description": "kind V(self_managed) only: the server's port (default the engine's: 3306 or 5432)."},
+    "server_id": {
+        "type": "str",
+        "description": [
+            "kind V(self_managed) only: the id that tokens for this server are signed for (the header X-DbAuth-Server-Id), "
+            "so that a token for one server is useless on another. Default: the name."
+        ],
     },
     "db_name": {"type": "str", "description": "Database the logins open (verify, the PostgreSQL service file)."},
     "endpoint": {
@@ -188,8 +208,12 @@ PLANNED_LOGIN_OPTIONS = {
 }
 
 PLANNED_DATABASE_OPTIONS = {
-    "id": {"type": "str", "required": True, "description": "DB instance or cluster identifier."},
-    "kind": {"type": "str", "choices": ["instance", "cluster"], "description": "DB instance or Aurora DB cluster."},
+    "id": {"type": "str", "required": True, "description": "DB instance or cluster identifier, or a self-managed database's name."},
+    "kind": {
+        "type": "str",
+        "choices": ["instance", "cluster", "self_managed"],
+        "description": "DB instance, Aurora DB cluster or self-managed server.",
+    },
     "engine": {"type": "str", "choices": list(ENGINES), "description": "SQL dialect of the users."},
     "family": {"type": "str", "required": True, "choices": ["mysql", "postgres"], "description": "Driver family of the engine."},
     "endpoint": {"type": "dict", "description": "Address and port (the override, or as RDS reports it)."},

@@ -32,6 +32,13 @@ from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._spec_check import 
 
 # RDS identifiers: a letter, then letters, digits and hyphens, at most 63 (CreateDBInstance/CreateDBCluster).
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+# A self-managed database's name: also part of file names (its bridge's config, PAM service, service unit).
+_SELF_MANAGED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# The bridge's server id (the X-DbAuth-Server-Id header value; roles/self_managed/files/dbauth_iam_bridge.py).
+_SERVER_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_DEFAULT_PORT = {"mysql": 3306, "postgres": 5432}
+_RDS_KEYS = ("db_instance_identifier", "db_cluster_identifier", "endpoint", "proxies")
+_SELF_MANAGED_KEYS = ("name", "host", "port", "server_id")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$")
 _FAMILY = {"mysql": "mysql", "mariadb": "mysql", "postgres": "postgres"}
@@ -61,7 +68,7 @@ class ModelError(ValueError):
 def _database_where(index, raw):
     label = ""
     if isinstance(raw, Mapping):
-        ident = raw.get("db_instance_identifier") or raw.get("db_cluster_identifier")
+        ident = raw.get("db_instance_identifier") or raw.get("db_cluster_identifier") or raw.get("name")
         label = " (%s)" % ident if isinstance(ident, str) and ident else ""
     return "rds_iam_databases[%d]%s" % (index, label)
 
@@ -220,6 +227,12 @@ def _database(index, raw, principal_names, problems, check_admin):
     db = check_options(raw, DATABASE_OPTIONS, where, problems, _LABELS)
     if db is None:
         return None
+    if db.pop("kind") == "self_managed":
+        return _self_managed_database(index, db, where, principal_names, problems, check_admin)
+    for key in _SELF_MANAGED_KEYS:
+        if db.pop(key) is not None:
+            problems.append("%s: %s is for kind: self_managed; an RDS database has db_instance_identifier or "
+                            "db_cluster_identifier (and an optional endpoint)" % (where, key))
     instance, cluster = db.pop("db_instance_identifier"), db.pop("db_cluster_identifier")
     if bool(instance) == bool(cluster):
         problems.append("%s: give exactly one of db_instance_identifier (RDS instance) or db_cluster_identifier (Aurora cluster)" % where)
@@ -258,6 +271,49 @@ def _database(index, raw, principal_names, problems, check_admin):
     }
 
 
+def _self_managed_database(index, db, where, principal_names, problems, check_admin):
+    """A database of kind self_managed: a server of one's own whose logins the bridge checks with STS."""
+    for key in _RDS_KEYS:
+        if db[key] not in (None, []):  # proxies defaults to []
+            problems.append("%s: %s is for RDS databases; kind: self_managed has name, host, port and server_id" % (where, key))
+    name, host = db["name"], db["host"]
+    if not name or not host:
+        problems.append("%s: kind: self_managed needs name and host (and port, unless the engine's default)" % where)
+        return None
+    if not _SELF_MANAGED_NAME.match(name):
+        problems.append("%s: name %r must be a letter or digit, then letters, digits, '_', '.' and '-' (at most 63)" % (where, name))
+    server_id = db["server_id"] or name
+    if not _SERVER_ID.match(server_id):
+        problems.append("%s: server_id %r must be 1-128 letters, digits and ._:@/+=-" % (where, server_id))
+    engine = db["engine"]
+    if engine == "mysql":
+        problems.append("%s: kind: self_managed supports mariadb and postgres (MySQL Community has no PAM authentication "
+                        "plugin for the bridge); use engine: mariadb for a MariaDB server" % where)
+    family = _FAMILY.get(engine)
+    if family is None:
+        return None
+    _users(db, family, principal_names, where, problems)
+    _admin(db, where, problems, check_admin)
+    return {
+        "index": index,
+        "where": where,
+        "id": name,
+        "kind": "self_managed",
+        "id_key": "name",
+        "ref": None,
+        "engine": engine,
+        "family": family,
+        "db_name": db["db_name"],
+        "endpoint": {"address": host, "port": db["port"] or _DEFAULT_PORT[family]},
+        "server_id": server_id,
+        # the PAM service (a file in /etc/pam.d) whose pam_python module asks this server's bridge (MariaDB)
+        "pam_service": "dbauth-iam-%s" % name,
+        "admin": None if db["admin"] is None else {k: v for k, v in db["admin"].items() if k != "password"},
+        "users": [u for u in db["users"] or [] if u is not None],
+        "proxies": [],  # RDS Proxy fronts RDS databases only
+    }
+
+
 def _host(name, variables, databases, principal_names, problems):
     where = "host %s" % name
     present = {k: v for k, v in (variables or {}).items() if k in HOST_OPTIONS and v is not None}
@@ -293,8 +349,12 @@ def _host(name, variables, databases, principal_names, problems):
     logins = []
     for db, user, db_name in wanted:
         endpoint = db["endpoint"] or {}
-        args = {"label": db["id"], "engine": db["engine"], db["id_key"]: db["id"], "db_host": endpoint.get("address"),
+        args = {"label": db["id"], "engine": db["engine"], "db_host": endpoint.get("address"),
                 "db_port": endpoint.get("port"), "db_user": user["name"]}
+        if db["kind"] == "self_managed":  # a token for the bridge: presigned sts:GetCallerIdentity bound to the server
+            args.update(kind="sts", server_id=db["server_id"])
+        else:
+            args[db["id_key"]] = db["id"]
         if db_name or user["db_name"] or db["db_name"]:
             args["db_name"] = db_name or user["db_name"] or db["db_name"]
         granted = user["state"] == "present" and principal in (user["principals"] or [])
@@ -352,6 +412,10 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
                 continue
             seen[key] = index
             plan_databases.append(db)
+    # RDS steps (enable, iam_access, db_users, the report) read plan_databases; the self_managed role its own list
+    self_managed = [db for db in plan_databases if db["kind"] == "self_managed"]
+    every_database = plan_databases
+    plan_databases = [db for db in plan_databases if db["kind"] != "self_managed"]
     if discovered is not None:
         found = _discovered_index(discovered)
         for db in plan_databases:
@@ -371,10 +435,10 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
                                     "reads it; docs/rds_proxy.md)" % (db["where"], proxy["name"]))
     host_plans = {}
     for name, host_vars in sorted((hosts or {}).items()):
-        host_plans[name] = _host(name, host_vars, plan_databases, principal_names, problems)
+        host_plans[name] = _host(name, host_vars, every_database, principal_names, problems)
     if problems:
         raise ModelError(problems)
-    families = sorted({db["family"] for db in plan_databases})
+    families = sorted({db["family"] for db in every_database})
     # What the client step needs of every database on each host (drivers, service files); no users, no admin.
     client_databases = [{key: db[key] for key in ("id", "kind", "engine", "family", "endpoint", "db_name")} for db in plan_databases]
     for host_plan in host_plans.values():
@@ -396,6 +460,7 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
     return {
         "databases": plan_databases,
         "proxies": [dict(p, database=db["id"]) for db in plan_databases for p in db["proxies"]],
+        "self_managed": self_managed,
         "principals": principal_list,
         "hosts": host_plans,
         "families": families,
@@ -507,10 +572,46 @@ def db_user_databases(plan_databases, source_databases, state="present"):
         }
         if admin["db"]:
             entry["login_db"] = admin["db"]
+        if db["kind"] == "self_managed":  # users that the bridge checks: ldap (PostgreSQL) or PAM (MariaDB)
+            entry.update(auth="bridge", pam_service=db["pam_service"])
         if not admin["iam"]:
             entry["login_password"] = source_admin["password"]
         result.append(entry)
     return result
+
+
+def bridge_config(db, principals, caller_arn, regions, listeners, sts_endpoints=None, ca_file=None, stale_seconds=300):
+    """The bridge's configuration (JSON) for a self-managed database of the plan: its server id and which principal
+    may log in as which user. ``principals`` are the plan's (IAM role names); their ARNs take the account and
+    partition of ``caller_arn`` (the automation's identity), without a path, as STS names an assumed role's role.
+    ``listeners`` is {"ldap": {...} or None, "socket": path or None}."""
+    match = re.match(r"^arn:(aws[a-z-]*):[a-z]+::(\d{12}):", caller_arn or "")
+    if not match:
+        raise ModelError(["%s: the caller ARN %r has no account id (amazon.aws.aws_caller_info)" % (db["where"], caller_arn)])
+    partition, account = match.groups()
+    known = {p["name"] for p in principals} if principals is not None else None
+    mapping = {}
+    for user in db["users"]:
+        if user["state"] != "present":
+            continue
+        for name in user["principals"] or []:
+            if known is not None and name not in known:
+                continue  # the plan has refused it already
+            arn = "arn:%s:iam::%s:role/%s" % (partition, account, name)
+            mapping.setdefault(arn, [])
+            if user["name"] not in mapping[arn]:
+                mapping[arn].append(user["name"])
+    return {
+        "server_id": db["server_id"],
+        "partition": partition,
+        "regions": list(regions),
+        "sts_endpoints": dict(sts_endpoints or {}),
+        "ca_file": ca_file or None,
+        "ldap": listeners.get("ldap"),
+        "socket": listeners.get("socket"),
+        "mapping": {arn: sorted(users) for arn, users in sorted(mapping.items())},
+        "stale_seconds": int(stale_seconds),
+    }
 
 
 def verify_table(rows):

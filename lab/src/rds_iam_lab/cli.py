@@ -25,6 +25,7 @@ COMMANDS = {
     "remove-databases": "remove logical databases: FILE or --all-logical",
     "api-refusals": "the AWS API's last refusals (no secrets)",
     "expire-session": "end an assumed-role session now: ACCESS_KEY_ID",
+    "restart-server": "restart one of the plain servers (sm-postgres, sm-mariadb), as systemctl restart would: ID",
 }
 
 
@@ -51,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     removing.add_argument("file", metavar="FILE", nargs="?")
     removing.add_argument("--all-logical", action="store_true", help="every logical database")
     commands["expire-session"].add_argument("access_key_id", metavar="ACCESS_KEY_ID")
+    commands["restart-server"].add_argument("server_id", metavar="ID")
     return top
 
 
@@ -124,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
     if command in ("add-databases", "remove-databases"):
         result = labctl.change_databases(command, args.file, getattr(args, "all_logical", False))
         print(json.dumps(result, indent=2))
+        return 0
+    if command == "restart-server":
+        labctl.restart_server(args.server_id)
         return 0
     state = _running_state()
     if command == "maintenance":

@@ -43,7 +43,7 @@ import threading
 import time
 from pathlib import Path
 
-from rds_iam_lab import procutil
+from rds_iam_lab import procutil, self_managed_servers
 
 LOG = logging.getLogger("lab.daemon")
 
@@ -517,6 +517,8 @@ class LabDaemon:
             "api_auth_log": str(self.path("api_auth.log")),
             "daemon_log": str(self.path("daemon.log")),
             "ldap_port": self.ldap.port,
+            # the plain servers (no IAM of the lab's on them) for the collection's self_managed role
+            "self_managed": self_managed_servers.describe(self.state, cfg, self.tls_paths()),
             "test_mode": self.test_mode,
             "clock_offset": self.clock_offset,
         }

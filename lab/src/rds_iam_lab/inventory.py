@@ -117,6 +117,11 @@ def render(status: dict) -> tuple[dict, dict]:
         "lab_principals": [p["name"] for p in status["principals"]],
         # RDS Proxy: the port of each engine family's proxies (their addresses: DescribeDBProxies' Endpoint)
         "lab_proxy_ports": dict(status.get("proxy_ports") or {}),
+        # the plain servers that the self_managed role configures (no RDS identity): where each keeps what
+        "lab_self_managed": {
+            server["id"]: {key: value for key, value in server.items() if key != "admin_password"}
+            for server in status.get("self_managed", [])
+        },
         # the target hosts: connection (ssh to the host's account, or local), metadata endpoint, folders
         "lab_hosts": {
             h["name"]: {key: h.get(key) for key in (
@@ -128,7 +133,7 @@ def render(status: dict) -> tuple[dict, dict]:
     secret = {
         "lab_access_key": status["access_key"],
         "lab_secret_key": status["secret_key"],
-        "lab_admin_passwords": {db["id"]: db["admin_password"] for db in status["databases"]},
+        "lab_admin_passwords": {db["id"]: db["admin_password"] for db in status["databases"] + status.get("self_managed", [])},
     }
     return public, secret
 

@@ -46,7 +46,7 @@ import threading
 import time
 from pathlib import Path
 
-from rds_iam_lab import hosts, procutil
+from rds_iam_lab import hosts, procutil, self_managed_servers
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REGION = "us-east-1"
@@ -202,6 +202,9 @@ def load_or_create_config(state: Path) -> dict:
         for db in DATABASES:
             entry = dict(db, port=port(), admin_password=secrets.token_urlsafe(18))
             cfg["databases"].append(entry)
+    # the plain servers (self_managed_servers.py); a state from before gets them too
+    used_ports = {cfg["moto_port"], cfg["ldap_port"]} | {db["port"] for db in cfg["databases"]}
+    self_managed_servers.ensure_config(cfg, lambda: procutil.new_port(used_ports), lambda: secrets.token_urlsafe(18))
     hosts.ensure_ports(cfg)  # the sshd port and one metadata port per host (a state from before gets them)
     ensure_proxy_ports(cfg)
     cfg["test_mode"] = os.environ.get("LAB_TEST_MODE", "") in ("1", "true", "yes")
@@ -236,7 +239,7 @@ def _servers(state: Path, cfg: dict, tls: dict) -> list:
             servers.append(PostgresServer(base, port=db["port"], db_id=db["id"], admin_user=db["admin_user"],
                                           admin_password=db["admin_password"], tls=tls,
                                           ldap_port=cfg["ldap_port"]))
-    return servers
+    return servers + self_managed_servers.servers(state, cfg, tls)
 
 
 def _tls_paths(state: Path) -> dict:
@@ -334,11 +337,15 @@ def up() -> dict:
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=bring_up, args=(s,)) for s in servers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # The plain servers come up after the lab's own: two mariadb-install-db at once failed on a fresh lab
+    # ("Unknown table 'mysql.tmp_user_sys'"), so a MariaDB is never created while another one is.
+    plain = {entry["id"] for entry in cfg.get("self_managed", [])}
+    for wave in ([s for s in servers if s.db_id not in plain], [s for s in servers if s.db_id in plain]):
+        threads = [threading.Thread(target=bring_up, args=(s,)) for s in wave]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     if errors:
         raise LabError(f"a database server did not come up: {errors[0]}")
     wait_daemon(state, proc)
@@ -376,6 +383,7 @@ def write_integration_config(status: dict) -> Path | None:
         "lab_state_dir": status["state_dir"],
         "lab_verifier_log": status["verifier_log"],
         "lab_proxy_ports": status.get("proxy_ports") or {},
+        "lab_self_managed": status.get("self_managed", []),
     }
     try:
         import yaml
@@ -462,6 +470,16 @@ def purge() -> bool:
     return True
 
 
+def restart_server(ident: str) -> None:
+    """Restart one of the plain servers (self_managed_servers.py), its data kept."""
+    state = state_dir()
+    if not (state / "config.json").exists():
+        raise LabError(f"no lab in {state} (rds-iam-lab up)")
+    cfg = json.loads((state / "config.json").read_text())
+    self_managed_servers.restart(state, cfg, _tls_paths(state), ident)
+    say(f"{ident} restarted")
+
+
 def clear_logical_routes(servers: list) -> None:
     """Forget the relay routes of logical databases (the next start writes the servers' own pg_hba.conf)."""
     for server in servers:
@@ -543,7 +561,7 @@ def status_json() -> tuple[dict, bool]:
 def secret_values(status: dict) -> set[str]:
     """Every secret a status-json names or points at: the admin secret key, the databases' admin
     passwords and the target hosts' source keys. What a leak scan must never find in output."""
-    values = {status["secret_key"]} | {db["admin_password"] for db in status["databases"]}
+    values = {status["secret_key"]} | {db["admin_password"] for db in status["databases"] + status.get("self_managed", [])}
     creds = configparser.ConfigParser()
     creds.read(status["aws_shared_credentials_file"])
     values |= {creds[s]["aws_secret_access_key"] for s in creds.sections() if "aws_secret_access_key" in creds[s]}
@@ -592,6 +610,12 @@ def status_text() -> tuple[str, bool]:
             conn = (f"ssh {h['user']}@127.0.0.1:{h['ssh_port']}" if h.get("connection") == "ssh" else "local")
             out.append(f"{h['name']:<11} {conn:<40} {h.get('instance_id') or '-':<20} {h.get('role') or '-':<24} "
                        f"{h.get('imds_endpoint')}")
+    if status.get("self_managed"):
+        out.append("")
+        out.append(f"{'PLAIN SERVER':<14} {'ENGINE':<9} {'ENDPOINT':<17} {'SERVER':<8} (no IAM of the lab's: for the self_managed role)")
+        for server in status["self_managed"]:
+            out.append(f"{server['id']:<14} {server['engine']:<9} {'127.0.0.1:%s' % server['port']:<17} "
+                       f"{'up' if states.get(server['id'], {}).get('running') else 'down':<8}")
     refusals = read_refusals(state, 10)
     out.append("")
     out.append(f"last refusals ({status.get('verifier_log') or state / 'verifier.log'}):")

@@ -141,6 +141,12 @@ class MariaDBServer:
             f"ssl-ca = {self.tls['ca_cert']}\n"
             f"ssl-cert = {self.tls['server_cert']}\n"
             f"ssl-key = {self.tls['server_key']}\n"
+            + self.auth_settings()
+        )
+
+    def auth_settings(self) -> str:
+        """The end of my.cnf: how IAM users log in (the lab's plugin, asking the verifier)."""
+        return (
             f"plugin_dir = {self.plugin_dir}\n"
             f"plugin_load_add = {PLUGIN_SO}\n"
             f"awsauthenticationplugin_verifier_socket = {self.verifier_socket}\n"

@@ -206,14 +206,19 @@ class PostgresServer:
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'")
-                if not cur.fetchone():
-                    cur.execute("CREATE ROLE rds_iam NOLOGIN")
+                self.bootstrap_roles(cur)
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = 'labdb'")
                 if not cur.fetchone():
                     cur.execute("CREATE DATABASE labdb")
         finally:
             conn.close()
+
+    @staticmethod
+    def bootstrap_roles(cur) -> None:
+        """The group of IAM users, as on RDS (pg_hba.conf sends its members to the lab's LDAP endpoint)."""
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'")
+        if not cur.fetchone():
+            cur.execute("CREATE ROLE rds_iam NOLOGIN")
 
     # -- lifecycle -------------------------------------------------------
     def running(self) -> bool:

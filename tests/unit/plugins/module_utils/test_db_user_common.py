@@ -12,6 +12,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import check_auth
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import protected_reason
 
@@ -77,3 +78,14 @@ def test_protected():
         assert "platform" in protected_reason(name, "postgres", "admin")
     assert protected_reason("app", "mysql", "admin") is None
     assert protected_reason("rootless", "mysql", "admin") is None
+
+
+@pytest.mark.parametrize("service", ["", "a'b", "x" * 65, "../etc/passwd", "svc name"])
+def test_a_pam_service_that_cannot_be_a_file_name_is_refused(service):
+    with pytest.raises(DbUserError, match="pam_service"):
+        check_auth({"auth": "bridge", "pam_service": service})
+
+
+def test_pam_service_is_only_checked_for_the_bridge():
+    check_auth({"auth": "rds", "pam_service": "a'b"})
+    check_auth({"auth": "bridge", "pam_service": "dbauth-iam-db_1.x"})

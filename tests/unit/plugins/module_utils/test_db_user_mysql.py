@@ -16,6 +16,8 @@ from pymysql.converters import escape_string
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import DbUserError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_common import normalize_users
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import IAM_AUTH_STRING
+from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import IAM_PLUGIN
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import MySQLUsers
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import account_from_mariadb_row
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._db_user_mysql import account_from_mysql_row
@@ -163,22 +165,22 @@ def plan_and_apply(conn, users, convert=False, **top):
 
 def test_mysql8_rows_are_read():
     iam = account_from_mysql_row(MYSQL8_USERS[1])
-    assert iam.is_iam and iam.requires_tls
+    assert iam.uses(IAM_PLUGIN, IAM_AUTH_STRING) and iam.requires_tls
     legacy = account_from_mysql_row(MYSQL8_USERS[2])
     assert (legacy.name, legacy.host, legacy.plugin) == ("legacy", "%", "caching_sha2_password")
-    assert not legacy.is_iam and not legacy.requires_tls
+    assert not legacy.uses(IAM_PLUGIN, IAM_AUTH_STRING) and not legacy.requires_tls
     assert account_from_mysql_row(MYSQL8_USERS[3]).requires_tls  # X509 is stricter: fine
 
 
 def test_mariadb_rows_are_read():
     iam = account_from_mariadb_row(MARIADB_USERS[1])
-    assert iam.is_iam and iam.requires_tls
+    assert iam.uses(IAM_PLUGIN, IAM_AUTH_STRING) and iam.requires_tls
     terraform = account_from_mariadb_row(MARIADB_USERS[0])
-    assert terraform.is_iam and not terraform.requires_tls
+    assert terraform.uses(IAM_PLUGIN, IAM_AUTH_STRING) and not terraform.requires_tls
     both = account_from_mariadb_row(MARIADB_USERS[3])
     # IDENTIFIED VIA AWSAuthenticationPlugin USING 'RDS' OR mysql_native_password: a password still works
     assert both.plugin == "AWSAuthenticationPlugin" and both.other_methods == ["mysql_native_password"]
-    assert not both.is_iam
+    assert not both.uses(IAM_PLUGIN, IAM_AUTH_STRING)
     assert both.authentication() == "AWSAuthenticationPlugin OR mysql_native_password"
     assert account_from_mariadb_row(MARIADB_USERS[4]).is_role
 
@@ -431,3 +433,31 @@ def test_plugin_not_loaded_hint():
     conn.fail_exc = pymysql.err.OperationalError(1524, "Plugin 'AWSAuthenticationPlugin' is not loaded")
     with pytest.raises(DbUserError, match="IAM database authentication is off"):
         plan_and_apply(conn, [{"name": "n"}])
+
+
+# -- auth=bridge: self-managed MariaDB, users IDENTIFIED VIA pam ------------------------------------------------------
+
+
+def test_bridge_users_are_identified_via_pam_with_the_service():
+    conn = mariadb(schemas=["app"])
+    mgr = MySQLUsers(conn, "admin", auth="bridge", pam_service="dbauth-iam-db1")
+    mgr.read_server()
+    plans = mgr.plan(specs([{"name": "app", "privileges": {"app.*": "SELECT"}}]), False)
+    queries = mgr.queries(plans)
+    assert queries[0] == "CREATE USER 'app'@'%' IDENTIFIED VIA pam USING 'dbauth-iam-db1' REQUIRE SSL"
+    assert plans[0].after["authentication"] == "pam"
+
+
+def test_an_rds_iam_user_is_not_a_bridge_user():
+    mgr = MySQLUsers(mariadb(), "admin", auth="bridge", pam_service="dbauth-iam-db1")
+    mgr.read_server()
+    iam_name = account_from_mariadb_row(MARIADB_USERS[1]).name
+    with pytest.raises(DbUserError, match="convert_existing"):
+        mgr.plan(specs([{"name": iam_name}]), False)
+
+
+def test_bridge_is_refused_on_mysql8():
+    mgr = MySQLUsers(mysql8(), "admin", auth="bridge", pam_service="dbauth-iam-db1")
+    mgr.read_server()
+    with pytest.raises(DbUserError, match="MySQL 8 Community ships no PAM"):
+        mgr.plan(specs([{"name": "app"}]), False)

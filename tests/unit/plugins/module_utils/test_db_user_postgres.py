@@ -221,3 +221,42 @@ def test_one_read_query_whatever_the_number_of_users():
         run(conn, [{"name": "u%d" % i, "roles": ["app_read"]} for i in range(n)])
         assert len(conn.reads) == 2
         assert len(conn.committed) == 3 * n
+
+
+# -- auth=bridge: self-managed servers whose pg_hba.conf sends dbauth_iam to the bridge ------------------------------
+
+
+def run_bridge(conn, users, convert=False):
+    mgr = PostgresUsers(conn, "postgres", auth="bridge")
+    mgr.read_server()
+    params = dict(name=None, users=users, state="present", host=None, privileges=None, roles=None)
+    plans = mgr.plan(normalize_users(params, "postgres"), convert, mark=True)
+    return plans, mgr.apply(plans)
+
+
+def test_bridge_users_are_members_of_dbauth_iam_which_is_created_once_with_the_first():
+    conn = FakeConn(roles=[r for r in ROLES if r[0] != "rds_iam"])  # a plain server: no rds_iam
+    plans, executed = run_bridge(conn, [{"name": "app"}, {"name": "report", "roles": ["app_read"]}])
+    assert [p.action for p in plans] == ["created", "created"]
+    assert executed == [
+        'CREATE ROLE "dbauth_iam" NOLOGIN', "COMMENT ON ROLE \"dbauth_iam\" IS 'dbauth.rds_iam'",
+        'CREATE ROLE "app" LOGIN', 'GRANT "dbauth_iam" TO "app"', "COMMENT ON ROLE \"app\" IS 'dbauth.rds_iam'",
+        'CREATE ROLE "report" LOGIN', 'GRANT "dbauth_iam" TO "report"', "COMMENT ON ROLE \"report\" IS 'dbauth.rds_iam'",
+        'GRANT "app_read" TO "report"',
+    ]
+
+
+def test_bridge_users_are_idempotent_and_rds_iam_members_are_not_theirs():
+    roles = list(ROLES) + [("dbauth_iam", False, False, [], []), ("app", True, False, ["dbauth_iam"], ["dbauth_iam"])]
+    plans, executed = run_bridge(FakeConn(roles=roles), [{"name": "app"}])
+    assert [p.action for p in plans] == ["unchanged"] and executed == []
+    # an RDS IAM user (member of rds_iam) is not a bridge user: left alone unless converted
+    with pytest.raises(DbUserError, match="not a member of dbauth_iam"):
+        run_bridge(FakeConn(roles=roles), [{"name": "iam_user"}])
+    plans, executed = run_bridge(FakeConn(roles=roles), [{"name": "iam_user"}], convert=True)
+    assert plans[0].action == "converted" and executed == ['GRANT "dbauth_iam" TO "iam_user"']
+
+
+def test_dbauth_iam_itself_is_never_a_user():
+    with pytest.raises(DbUserError, match="platform"):
+        run_bridge(FakeConn(), [{"name": "dbauth_iam"}])

@@ -31,7 +31,7 @@ class Cursor:
         if sql.startswith("SELECT current_user"):
             self.rows = [("master", "master", "16.4")]
         elif sql == MARKED_QUERY:
-            assert params == (OWNER_MARKER,)
+            assert params == ("rds_iam", OWNER_MARKER)
             self.rows = [(name,) for name in MARKED]
         elif sql.startswith("WITH RECURSIVE"):
             self.rows = [r for r in ROLES if r[0] in set(params[0])]

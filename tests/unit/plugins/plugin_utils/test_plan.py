@@ -11,6 +11,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.dbauth.rds_iam.plugins.plugin_utils import _model_schema as schema
 from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._plan import (
     ModelError,
+    bridge_config,
     build_plan,
     db_user_databases,
     principal_policies,
@@ -137,9 +138,9 @@ def test_each_host_part_is_what_the_client_and_verify_roles_take():
 @pytest.mark.parametrize("key", sorted(schema.DATABASE_OPTIONS))
 def test_every_database_key_is_known(key):
     assert key in schema.DATABASE_OPTIONS and schema.DATABASE_OPTIONS[key].get("description")
-    databases, principals = model()
+    databases, principals = self_managed_model()
     # Each key is accepted (no unknown-key problem) on a database that uses it.
-    assert key in databases[0] or key in databases[1]
+    assert any(key in db for db in databases)
     build_plan(databases, principals)
 
 
@@ -447,3 +448,98 @@ def test_proxy_endpoints_are_required_for_their_logins_and_ids_for_their_grants(
     plan = build_plan(databases, principals, discovered=discovered())
     with pytest.raises(ModelError, match="db-mysql via app-proxy"):
         principal_policies(plan, "rds-iam-connect-", "/", "123456789012")
+
+
+# -- kind: self_managed ----------------------------------------------------------------------------------------------
+
+
+def self_managed_model():
+    databases, principals = model()
+    databases.append({
+        "kind": "self_managed", "name": "pg-1", "engine": "postgres", "host": "db1.internal", "db_name": "app",
+        "admin": {"user": "postgres", "password": "s3cret-pg"},
+        "users": [{"name": "app", "principals": ["app-role"]}, {"name": "rep", "principals": ["report-role", "app-role"]},
+                  {"name": "old", "state": "absent", "principals": ["app-role"]}],
+    })
+    databases.append({"kind": "self_managed", "name": "maria-1", "engine": "mariadb", "host": "db2.internal", "port": 3307,
+                      "server_id": "prod/maria-1", "admin": {"user": "admin", "password": "s3cret-my"},
+                      "users": [{"name": "app", "privileges": {"app.*": "SELECT"}, "principals": ["app-role"]}]})
+    return databases, principals
+
+
+def test_self_managed_databases_are_planned_apart_from_rds():
+    databases, principals = self_managed_model()
+    plan = build_plan(databases, principals, hosts={"h": {"rds_iam_principal": "app-role"}}, discovered=discovered())
+    assert [db["id"] for db in plan["databases"]] == ["db-mysql", "aurora-1"]  # what the RDS steps read
+    pg, maria = plan["self_managed"]
+    assert (pg["id"], pg["kind"], pg["endpoint"], pg["server_id"], pg["pam_service"]) == (
+        "pg-1", "self_managed", {"address": "db1.internal", "port": 5432}, "pg-1", "dbauth-iam-pg-1")
+    assert (maria["endpoint"], maria["server_id"]) == ({"address": "db2.internal", "port": 3307}, "prod/maria-1")
+    # iam_access grants nothing in rds-db for them
+    grants = {p["name"]: [g["database"] for g in p["grants"]] for p in plan["principals"]}
+    assert grants["app-role"] == ["db-mysql"]
+    # the hosts log in to them with tokens of kind sts for their server id
+    logins = {(l["database"], l["user"]): l["args"] for l in plan["hosts"]["h"]["logins"]}
+    assert logins[("pg-1", "app")] == {"label": "pg-1", "engine": "postgres", "db_host": "db1.internal", "db_port": 5432,
+                                       "db_user": "app", "db_name": "app", "kind": "sts", "server_id": "pg-1"}
+    assert logins[("maria-1", "app")]["server_id"] == "prod/maria-1"
+    assert "db_instance_identifier" in logins[("db-mysql", "app")] and "kind" not in logins[("db-mysql", "app")]
+
+
+def test_self_managed_users_are_created_through_the_bridge():
+    databases, principals = self_managed_model()
+    plan = build_plan(databases, principals, discovered=discovered())
+    entries = db_user_databases(plan["self_managed"], databases)
+    assert [(e["name"], e["auth"], e["pam_service"], e["login_password"]) for e in entries] == [
+        ("pg-1", "bridge", "dbauth-iam-pg-1", "s3cret-pg"), ("maria-1", "bridge", "dbauth-iam-maria-1", "s3cret-my")]
+    assert "auth" not in db_user_databases(plan["databases"], databases)[0]
+
+
+def test_the_bridge_maps_role_arns_to_users():
+    databases, principals = self_managed_model()
+    plan = build_plan(databases, principals)
+    listeners = {"ldap": {"host": "127.0.0.1", "port": 3890, "base_dn": "dc=dbauth-iam-bridge"}, "socket": None}
+    config = bridge_config(plan["self_managed"][0], plan["principals"], "arn:aws-cn:sts::111122223333:assumed-role/x/y",
+                           ["cn-north-1"], listeners, stale_seconds="60")
+    assert config == {
+        "server_id": "pg-1", "partition": "aws-cn", "regions": ["cn-north-1"], "sts_endpoints": {}, "ca_file": None,
+        "ldap": listeners["ldap"], "socket": None, "stale_seconds": 60,
+        # no path in the ARN (STS names an assumed role's role without it); absent users map to nobody
+        "mapping": {"arn:aws-cn:iam::111122223333:role/app-role": ["app", "rep"],
+                    "arn:aws-cn:iam::111122223333:role/report-role": ["rep"]},
+    }
+    with pytest.raises(ModelError, match="account id"):
+        bridge_config(plan["self_managed"][0], plan["principals"], "not-an-arn", ["eu-west-1"], listeners)
+
+
+@pytest.mark.parametrize("change,expected", [
+    ({"host": None}, "kind: self_managed needs name and host"),
+    ({"db_instance_identifier": "x"}, "db_instance_identifier is for RDS databases"),
+    ({"engine": "mysql"}, "kind: self_managed supports mariadb and postgres"),
+    ({"name": "bad name"}, "name 'bad name' must be"),
+    ({"server_id": "a b"}, "server_id 'a b' must be"),
+])
+def test_self_managed_problems_name_the_entry_and_key(change, expected):
+    databases, principals = self_managed_model()
+    databases[2].update(change)
+    with pytest.raises(ModelError) as e:
+        build_plan(databases, principals)
+    assert "rds_iam_databases[2]" in str(e.value) and expected in str(e.value)
+
+
+def test_rds_entries_refuse_self_managed_keys():
+    databases, principals = self_managed_model()
+    databases[0]["host"] = "db.example"
+    with pytest.raises(ModelError, match=r"rds_iam_databases\[0\] \(db-mysql\): host is for kind: self_managed"):
+        build_plan(databases, principals)
+
+
+def test_self_managed_databases_have_no_proxies_and_hosts_plan_beside_rds_proxies():
+    databases, principals = self_managed_model()
+    databases[2]["proxies"] = [{"name": "pg-proxy"}]
+    assert any("rds_iam_databases[2] (pg-1): proxies is for RDS databases" in p for p in problems_of(databases, principals))
+    databases, principals, found = proxy_model()
+    databases.append(self_managed_model()[0][2])
+    plan = build_plan(databases, principals, discovered=found, hosts={"h": {"rds_iam_principal": "app-role"}})
+    assert [(x["database"], x.get("via")) for x in plan["hosts"]["h"]["logins"] if x["database"] == "pg-1"] == [
+        ("pg-1", None), ("pg-1", None)]
