@@ -84,6 +84,7 @@ LOGICAL_ENGINES = {
     ("postgresql", "instance"): ("postgres",),
     ("postgresql", "cluster"): ("aurora-postgresql",),
 }
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 RDS_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,61}[A-Za-z0-9]$|^[A-Za-z]$")
 
 
@@ -284,18 +285,33 @@ class LabDaemon:
         raise ValueError(f"unknown command {cmd!r}")
 
     # -- logical databases -------------------------------------------------
-    def _check_logical(self, entry: dict) -> dict:
-        """Validate one add_databases entry -> {id, kind, engine, served_by} (nothing created yet)."""
+    def _check_logical(self, entry: dict, earlier: dict | None = None) -> dict:
+        """Validate one add_databases entry -> {id, kind, engine, served_by, replica_of, region} (nothing created yet).
+
+        ``replica_of``: a read replica of that DB instance (a lab server or a logical instance), served by the
+        source's server (a replica's data is its source's: RDS user guide, "Working with DB instance read
+        replicas"); ``region``: the AWS Region of the database (default the lab's), e.g. a cross-Region replica.
+        """
         if not isinstance(entry, dict):
             raise ValueError(f"each database must be a mapping {{id, kind, server}}, not {entry!r}")
-        unknown = sorted(set(entry) - {"id", "kind", "server", "engine"})
+        known = ("id", "kind", "server", "engine", "replica_of", "region")
+        unknown = sorted(set(entry) - set(known))
         if unknown:
-            raise ValueError(f"unknown key(s) {unknown} in {entry!r} (known: id, kind, server, engine)")
+            raise ValueError(f"unknown key(s) {unknown} in {entry!r} (known: {', '.join(known)})")
         db_id, kind, server = entry.get("id"), entry.get("kind", "instance"), entry.get("server")
+        replica_of, region = entry.get("replica_of"), entry.get("region")
         if not isinstance(db_id, str) or not RDS_IDENTIFIER.match(db_id):
             raise ValueError(f"id {db_id!r}: an RDS identifier is 1-63 letters, digits or hyphens, a letter "
                              "first, no hyphen at the end nor two in a row")
+        if region is not None and not (isinstance(region, str) and REGION.match(region)):
+            raise ValueError(f"{db_id}: region {region!r} is not an AWS Region name such as us-west-2")
         bases = {db["id"]: db for db in self.config["databases"]}
+        if replica_of is not None:
+            source = self._replica_source(db_id, replica_of, kind, bases, earlier or {})
+            if server not in (None, source["served_by"]):
+                raise ValueError(f"{db_id}: a read replica is served by its source's server "
+                                 f"{source['served_by']}, not {server!r}")
+            server = source["served_by"]
         if server not in bases:
             raise ValueError(f"{db_id}: server must be one of {sorted(bases)}, not {server!r}")
         if db_id.lower() in {b.lower() for b in bases}:
@@ -303,16 +319,35 @@ class LabDaemon:
         engines = LOGICAL_ENGINES.get((bases[server]["server"], kind))
         if engines is None:
             raise ValueError(f"{db_id}: kind must be instance or cluster, not {kind!r}")
-        engine = entry.get("engine") or engines[0]
+        engine = entry.get("engine") or (source["engine"] if replica_of is not None else engines[0])
         if engine not in engines:
             raise ValueError(f"{db_id}: a {kind} on {server} runs engine {' or '.join(engines)}, not {engine!r}")
-        return {"id": db_id, "kind": kind, "engine": engine, "served_by": server}
+        if replica_of is not None and engine != source["engine"]:
+            raise ValueError(f"{db_id}: a read replica runs its source's engine {source['engine']}, not {engine!r}")
+        return {"id": db_id, "kind": kind, "engine": engine, "served_by": server, "replica_of": replica_of,
+                "region": region}
+
+    def _replica_source(self, db_id: str, replica_of, kind: str, bases: dict, earlier: dict) -> dict:
+        """{served_by, engine} of the DB instance a replica copies (a lab server, a logical instance, or one
+        listed before it in the same request: ``earlier``)."""
+        if kind != "instance":
+            raise ValueError(f"{db_id}: replica_of makes a read replica of a DB instance; kind must be instance")
+        if replica_of in bases and bases[replica_of]["kind"] == "instance":
+            return {"served_by": replica_of, "engine": bases[replica_of]["engine"]}
+        have = (self.logical.get(replica_of) or earlier.get(replica_of)) if isinstance(replica_of, str) else None
+        if have is None or have["kind"] != "instance":
+            raise ValueError(f"{db_id}: replica_of {replica_of!r} is neither an instance server of the lab "
+                             f"({', '.join(b for b in bases if bases[b]['kind'] == 'instance')}) nor a logical "
+                             "instance added before it")
+        return have
 
     def add_databases(self, entries: list) -> dict:
         """Create logical databases (idempotent: an existing one with the same kind/server/engine is kept)."""
         from rds_iam_lab.control_plane import DatabaseSpec
 
-        wanted = [self._check_logical(e) for e in entries]
+        wanted: list[dict] = []
+        for entry in entries:
+            wanted.append(self._check_logical(entry, {w["id"]: w for w in wanted}))
         ids = [w["id"].lower() for w in wanted]
         if len(ids) != len(set(ids)):
             raise ValueError("the same id is listed twice")
@@ -335,7 +370,8 @@ class LabDaemon:
                     self.cp.add_database(DatabaseSpec(
                         id=want["id"], kind=want["kind"], engine=want["engine"], host="127.0.0.1", port=relay.port,
                         admin_user=base["admin_user"], admin_password=base["admin_password"],
-                        db_name=base.get("db_name"), served_by=want["served_by"]))
+                        db_name=base.get("db_name"), served_by=want["served_by"], replica_of=want["replica_of"],
+                        region=want["region"]))
                 except BaseException:
                     self.relays.remove(want["id"])
                     raise
@@ -357,6 +393,8 @@ class LabDaemon:
         results = []
         with self._logical_lock:
             targets = list(self.logical) if all_logical else list(dict.fromkeys(ids))
+            # Replicas first: RDS deletes a read replica before its source ("Deleting a read replica").
+            targets.sort(key=lambda i: 0 if (self.logical.get(i) or {}).get("replica_of") else 1)
             touched = set()
             for db_id in targets:
                 have = self.logical.get(db_id)
@@ -406,7 +444,7 @@ class LabDaemon:
                 "resource_arn_prefix": live.get("resource_arn_prefix"),
                 "iam_database_authentication_enabled": live.get("iam_database_authentication_enabled"),
                 "engine_version": live.get("engine_version"), "endpoint": live.get("endpoint"),
-                "status": live.get("status"), "pending": live.get("pending"),
+                "status": live.get("status"), "pending": live.get("pending"), "region": live.get("region"),
                 "server": own.get("server"), "db_name": own.get("db_name"),
                 "logical": live["id"] in self.logical,
             }
@@ -415,6 +453,10 @@ class LabDaemon:
                 entry.update(server=base["server"], db_name=live.get("db_name"), served_by=live["served_by"])
             if live.get("reader_endpoint"):
                 entry["reader_endpoint"] = live["reader_endpoint"]
+            if live.get("replica_of"):
+                entry["replica_of"] = live["replica_of"]
+            if live.get("read_replicas"):
+                entry["read_replicas"] = live["read_replicas"]
             databases.append(entry)
         principals = []
         for p in cp.principals():
