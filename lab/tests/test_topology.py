@@ -36,6 +36,7 @@ REPLICAS = [
     {"id": "topo-pg-xregion", "replica_of": "lab-postgres", "region": OTHER_REGION},
     {"id": "topo-my-source", "kind": "instance", "server": "lab-mysql"},
     {"id": "topo-my-replica", "replica_of": "topo-my-source"},
+    {"id": "topo-aurora-west", "kind": "cluster", "secondary_of": "lab-aurora", "region": OTHER_REGION},
 ]
 
 
@@ -156,6 +157,33 @@ def test_cross_region_replica_wants_tokens_and_arns_of_its_region(topology):
     assert login(lab, replica, USER, token) == (USER, True)
 
 
+def test_global_database_secondary_cluster_in_its_own_region(topology):
+    lab = topology
+    secondary = lab.db("topo-aurora-west")
+    primary = lab.db("lab-aurora")
+    assert secondary["kind"] == "cluster" and secondary["region"] == OTHER_REGION
+    assert secondary["resource_id"].startswith("cluster-") and secondary["resource_id"] != primary["resource_id"]
+    assert secondary["resource_arn_prefix"].startswith(f"arn:aws:rds-db:{OTHER_REGION}:")
+    assert secondary["global_cluster"] == primary["global_cluster"] == "lab-aurora-global"
+    members = lab.aws("rds").describe_global_clusters(GlobalClusterIdentifier="lab-aurora-global")[
+        "GlobalClusters"][0]["GlobalClusterMembers"]
+    assert [(m["DBClusterArn"].split(":")[3], m["IsWriter"]) for m in members] == [
+        (lab.status["region"], True), (OTHER_REGION, False)]
+    # its IAM setting is its own, in its own Region; the user is the primary's (replicated)
+    on_secondary = connect_user(lab, "topo-secondary", [arn(lab, "topo-aurora-west")])
+    endpoint = secondary["endpoint"]
+    token = make_token(on_secondary, endpoint["address"], endpoint["port"], USER, OTHER_REGION)
+    expect_refused(lab, "topo-aurora-west", USER, token, "iam_auth_disabled")
+    rds_in(lab, OTHER_REGION).modify_db_cluster(DBClusterIdentifier="topo-aurora-west",
+                                                EnableIAMDatabaseAuthentication=True, ApplyImmediately=True)
+    lab.refresh()
+    assert lab.db("lab-aurora")["iam_database_authentication_enabled"] is True
+    assert login(lab, "topo-aurora-west", USER, token) == (USER, True)
+    expect_refused(lab, "topo-aurora-west", USER,
+                   make_token(on_secondary, endpoint["address"], endpoint["port"], USER, lab.status["region"]),
+                   "wrong_region")
+
+
 def test_aurora_reader_endpoint_is_a_host_of_its_own(topology):
     lab = topology
     cluster = lab.db("lab-aurora")
@@ -183,6 +211,8 @@ def test_replicas_are_removed_before_their_source(topology, tmp_path):
     assert sorted(r["id"] for r in removed) == sorted(e["id"] for e in REPLICAS)
     assert all(r["action"] == "removed" for r in removed)
     lab.refresh()
-    assert "ReadReplicaDBInstanceIdentifiers" not in lab.aws("rds").describe_db_instances(
-        DBInstanceIdentifier="lab-postgres")["DBInstances"][0] or not lab.aws("rds").describe_db_instances(
-        DBInstanceIdentifier="lab-postgres")["DBInstances"][0]["ReadReplicaDBInstanceIdentifiers"]
+    source = lab.aws("rds").describe_db_instances(DBInstanceIdentifier="lab-postgres")["DBInstances"][0]
+    assert source.get("ReadReplicaDBInstanceIdentifiers", []) == []
+    members = lab.aws("rds").describe_global_clusters(GlobalClusterIdentifier="lab-aurora-global")[
+        "GlobalClusters"][0]["GlobalClusterMembers"]
+    assert [m["DBClusterArn"].split(":")[-1] for m in members] == ["lab-aurora"]

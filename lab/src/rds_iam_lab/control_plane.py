@@ -102,6 +102,10 @@ class DatabaseSpec:
     # The AWS Region the database lives in; None: the control plane's region. A cross-Region read replica
     # lives in another Region than its source ("Creating a read replica in a different AWS Region").
     region: str | None = None
+    # A secondary cluster (in ``region``) of the Aurora global database whose primary is this cluster id
+    # (Aurora user guide, "Using Amazon Aurora Global Database"): a cluster of its own (own resource id, IAM
+    # setting, endpoints) whose data is the primary's. The global database is ``<primary>-global``.
+    secondary_of: str | None = None
 
     def validate(self) -> None:
         if self.kind == "instance":
@@ -114,6 +118,8 @@ class DatabaseSpec:
             raise ValueError(f"{self.id}: kind must be 'instance' or 'cluster', not {self.kind!r}")
         if self.replica_of is not None and self.kind != "instance":
             raise ValueError(f"{self.id}: only a DB instance can be a read replica of an instance (replica_of)")
+        if self.secondary_of is not None and self.kind != "cluster":
+            raise ValueError(f"{self.id}: only an Aurora cluster can be a secondary cluster (secondary_of)")
         if len(self.admin_password) < 8:
             raise ValueError(f"{self.id}: admin_password must have at least 8 characters (RDS rule)")
 
@@ -289,6 +295,7 @@ class ControlPlane:
                     endpoint={"address": obj.endpoint, "port": int(obj.port)},
                     reader_endpoint={"address": obj.reader_endpoint, "port": int(obj.port)},
                     members=[m.db_instance_identifier for m in obj.members],
+                    global_cluster=obj.global_cluster_identifier or None,
                     pending=obj.pending_modified_values or {},
                 )
             entry["exists"] = True
@@ -544,6 +551,14 @@ class ControlPlane:
         else:
             member = _member_instance_id(spec.id)
             backend = self.rds_backend_in(spec.region or self.region)
+            if spec.secondary_of is not None:
+                # A secondary cluster leaves its global database before it is deleted (RDS API reference,
+                # "RemoveFromGlobalCluster": DbClusterIdentifier is the cluster's ARN).
+                cluster = backend.clusters.get(spec.id.lower())
+                if cluster is not None and cluster.global_cluster_identifier:
+                    self.client("rds", region=self.region_of(spec.secondary_of)).remove_from_global_cluster(
+                        GlobalClusterIdentifier=cluster.global_cluster_identifier,
+                        DbClusterIdentifier=cluster.db_cluster_arn)
             if member.lower() in backend.databases:
                 rds.delete_db_instance(DBInstanceIdentifier=member, SkipFinalSnapshot=True)
             if spec.id.lower() in backend.clusters:
@@ -580,6 +595,12 @@ class ControlPlane:
                 DBClusterIdentifier=spec.id, Engine=spec.engine, MasterUsername=spec.admin_user,
                 MasterUserPassword=spec.admin_password, Port=spec.port, EnableIAMDatabaseAuthentication=False,
             )
+            if spec.secondary_of is not None:
+                # A secondary cluster has no master user of its own: it replicates the primary's
+                # (RDS API reference, "CreateDBCluster", MasterUsername: not for a secondary cluster).
+                params = dict(DBClusterIdentifier=spec.id, Engine=spec.engine, Port=spec.port,
+                              EnableIAMDatabaseAuthentication=False,
+                              GlobalClusterIdentifier=self._global_cluster_of(spec))
             if version:
                 params["EngineVersion"] = version
             if spec.db_name:
@@ -597,6 +618,20 @@ class ControlPlane:
                 moto_patches.set_reader_endpoint_address(backend.clusters[spec.id.lower()], READER_HOST)
             # moto reports a new cluster as "creating" once; settle it.
             rds.describe_db_clusters(DBClusterIdentifier=spec.id)
+
+    def _global_cluster_of(self, spec: DatabaseSpec) -> str:
+        """The global database of ``spec.secondary_of`` (made the first time, the primary its writer: RDS API
+        reference, "CreateGlobalCluster", SourceDBClusterIdentifier is the primary cluster's ARN)."""
+        found = self.find_database(spec.secondary_of)
+        if found is None or found[0] != "cluster":
+            raise ValueError(f"{spec.id}: secondary_of {spec.secondary_of!r} is no Aurora cluster of the lab")
+        primary = found[1]
+        if primary.global_cluster_identifier:
+            return primary.global_cluster_identifier
+        name = f"{primary.db_cluster_identifier}-global"
+        self.client("rds", region=self.region_of(spec.secondary_of)).create_global_cluster(
+            GlobalClusterIdentifier=name, SourceDBClusterIdentifier=primary.db_cluster_arn)
+        return name
 
     def _seed_replica(self, spec: DatabaseSpec, rds: Any) -> None:
         """A read replica of ``spec.replica_of`` with IAM authentication off, as RDS creates one (RDS API

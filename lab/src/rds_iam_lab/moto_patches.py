@@ -40,6 +40,11 @@ Patches (name: what stock moto 5.2.5 does -> what RDS does):
 ``lab_reader_endpoints``
     a cluster's reader endpoint has the writer's address once the lab sets one -> the address the lab
     sets with :func:`set_reader_endpoint_address` (another name of the lab server).
+``global_cluster_primary``
+    ``CreateGlobalCluster`` with ``SourceDBClusterIdentifier`` lists the source as a reader and gives it
+    the global cluster's ARN as ``GlobalClusterIdentifier`` -> the source is the writer (primary) and
+    names the global cluster by its identifier; ``RemoveFromGlobalCluster`` with the ARN of a cluster in
+    another Region silently does nothing -> the cluster leaves the global database.
 ``iam_policy_simulator``
     ``SimulatePrincipalPolicy`` / ``SimulateCustomPolicy`` are not implemented ->
     served by :mod:`rds_iam_lab.iam_simulator` on the lab's evaluator (IAM API reference).
@@ -75,6 +80,7 @@ PATCH_NAMES = (
     "clustered_instance_iam",
     "read_replica_identity",
     "lab_reader_endpoints",
+    "global_cluster_primary",
     "iam_policy_simulator",
 )
 
@@ -170,7 +176,8 @@ def set_endpoint_address(obj: Any, address: str) -> None:
 
 
 def set_reader_endpoint_address(cluster: Any, address: str) -> None:
-    """Make a cluster report ``address`` as its reader endpoint (patch ``lab_reader_endpoints``)."""
+    """Make a cluster report ``address`` as its reader endpoint (patch ``lab_reader_endpoints``;
+    RDS API reference, "DBCluster", ReaderEndpoint)."""
     cluster._lab_reader_endpoint_address = address
 
 
@@ -271,9 +278,9 @@ def _create_db_instance_read_replica(self: Any, db_kwargs: Any) -> Any:
 
 
 def _remove_replica(self: Any, replica: Any) -> None:
-    """Patch ``read_replica_identity``: the source lists a cross-Region replica by its ARN (RDS API
-    reference, "DBInstance", ReadReplicaDBInstanceIdentifiers: "the identifiers of the read replicas",
-    cross-Region ones as ARNs), so deleting it removes the ARN, not a missing identifier."""
+    """Patch ``read_replica_identity``: the source lists a cross-Region replica by its ARN
+    (RDS API reference, "DBInstance", ReadReplicaDBInstanceIdentifiers: "the identifiers of the read
+    replicas", cross-Region ones as ARNs), so deleting it removes the ARN, not a missing identifier."""
     if not enabled("read_replica_identity"):
         _ORIGINALS["DBInstance.remove_replica"](self, replica)
         return
@@ -281,6 +288,36 @@ def _remove_replica(self: Any, replica: Any) -> None:
         if name in self.replicas:
             self.replicas.remove(name)
             return
+
+
+def _create_global_cluster(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Patch ``global_cluster_primary``. RDS API reference, "CreateGlobalCluster", SourceDBClusterIdentifier:
+    "The Amazon Resource Name (ARN) to use as the primary cluster of the global database" -- the source is
+    the global database's writer ("GlobalClusterMember", IsWriter); "DBCluster", GlobalClusterIdentifier:
+    "the global database cluster identifier" (not its ARN)."""
+    global_cluster = _ORIGINALS["RDSBackend.create_global_cluster"](self, *args, **kwargs)
+    if enabled("global_cluster_primary"):
+        for member in global_cluster.members[:1]:
+            member.is_writer = True
+            member.global_cluster_identifier = global_cluster.global_cluster_identifier
+    return global_cluster
+
+
+def _remove_from_global_cluster(self: Any, global_cluster_identifier: str, db_cluster_identifier: str) -> Any:
+    """Patch ``global_cluster_primary``. RDS API reference, "RemoveFromGlobalCluster", DbClusterIdentifier:
+    "The Amazon Resource Name (ARN) identifying the cluster that was detached from the Aurora global database
+    cluster" -- a secondary cluster lives in another Region than the global database's request."""
+    if not enabled("global_cluster_primary"):
+        return _ORIGINALS["RDSBackend.remove_from_global_cluster"](self, global_cluster_identifier,
+                                                                   db_cluster_identifier)
+    global_cluster = self.global_clusters.get(global_cluster_identifier)
+    if global_cluster is None:
+        return None
+    for member in list(global_cluster.members):
+        if db_cluster_identifier in (member.db_cluster_arn, member.db_cluster_identifier):
+            global_cluster.members.remove(member)
+            member.global_cluster_identifier = None
+    return global_cluster
 
 
 def _modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: Any) -> Any:
@@ -531,6 +568,8 @@ def apply() -> None:
             ("create_db_cluster", _create_db_cluster),
             ("modify_db_cluster", _modify_db_cluster),
             ("create_db_instance_read_replica", _create_db_instance_read_replica),
+            ("create_global_cluster", _create_global_cluster),
+            ("remove_from_global_cluster", _remove_from_global_cluster),
         ):
             _ORIGINALS[f"RDSBackend.{name}"] = getattr(Backend, name)
             setattr(Backend, name, func)
