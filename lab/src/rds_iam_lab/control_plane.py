@@ -620,8 +620,8 @@ class ControlPlane:
             rds.describe_db_clusters(DBClusterIdentifier=spec.id)
 
     def _global_cluster_of(self, spec: DatabaseSpec) -> str:
-        """The global database of ``spec.secondary_of`` (made the first time, the primary its writer: RDS API
-        reference, "CreateGlobalCluster", SourceDBClusterIdentifier is the primary cluster's ARN)."""
+        """The global database of ``spec.secondary_of``, made the first time with the primary as its writer
+        (RDS API reference, "CreateGlobalCluster": SourceDBClusterIdentifier is the primary cluster's ARN)."""
         found = self.find_database(spec.secondary_of)
         if found is None or found[0] != "cluster":
             raise ValueError(f"{spec.id}: secondary_of {spec.secondary_of!r} is no Aurora cluster of the lab")
@@ -634,8 +634,8 @@ class ControlPlane:
         return name
 
     def _seed_replica(self, spec: DatabaseSpec, rds: Any) -> None:
-        """A read replica of ``spec.replica_of`` with IAM authentication off, as RDS creates one (RDS API
-        reference, "CreateDBInstanceReadReplica": SourceDBInstanceIdentifier is the source's identifier,
+        """A read replica of ``spec.replica_of`` with IAM authentication off, as RDS creates one
+        (RDS API reference, "CreateDBInstanceReadReplica": SourceDBInstanceIdentifier is the source's identifier,
         or its ARN when the replica is in another Region; EnableIAMDatabaseAuthentication "By default,
         mapping isn't enabled"), its endpoint the lab's relay."""
         source = self.find_database(spec.replica_of)
