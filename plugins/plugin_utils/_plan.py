@@ -319,8 +319,9 @@ def _resolve_members(databases, discovered):
             found = next((c for c in candidates if member["region"] in (None, _region_of(c))), None)
             if found is None:
                 read = reads.setdefault(member["region"], {"region": member["region"], "db_instance_identifiers": [],
-                                                           "db_cluster_identifiers": []})
+                                                           "db_cluster_identifiers": [], "refs": []})
                 read[member["id_key"] + "s"].append(member["id"])
+                read["refs"].append(member["ref"])
                 continue
             for key in ("resource_id", "resource_arn_prefix", "iam_database_authentication_enabled"):
                 member[key] = found.get(key)
