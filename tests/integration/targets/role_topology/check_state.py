@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Compare two oob.py states: ``same A B`` (check mode wrote nothing), or ``applied STATE`` (the topology is granted:
-IAM on everywhere, one rds-db ARN per source, replica and secondary, each in its own Region, users on the sources)."""
+IAM on everywhere, one rds-db ARN per source, replica and secondary, each in its own Region, users on the sources),
+or ``verified REPORT`` (rds_iam_verify_report: a login as rt_app over TLS through every endpoint, replica and
+secondary)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,14 @@ def main(mode: str, *paths: str) -> None:
     if mode == "same":
         before, after = load(paths[0]), load(paths[1])
         assert before == after, f"check mode changed the lab:\nbefore {before}\nafter  {after}"
+        return
+    if mode == "verified":
+        rows = load(paths[0])
+        assert sorted(row["database"] for row in rows) == [
+            "rt-aurora", "rt-aurora via reader", "rt-aurora via rt-aurora-west", "rt-my", "rt-my via rt-my-replica",
+            "rt-pg", "rt-pg via rt-pg-replica", "rt-pg via rt-pg-west"], rows
+        assert all(row["connected"] and row["granted"] and row["current_user"] == "rt_app" for row in rows), rows
+        assert all((row["tls_version"] or "").startswith("TLSv1.") for row in rows), rows
         return
     state = load(paths[0])
     assert all(state["flags"].values()), f"IAM authentication is not on everywhere: {state['flags']}"

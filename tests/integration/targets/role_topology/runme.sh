@@ -2,7 +2,8 @@
 # Topologies (docs/topologies.md) on the lab: read replicas (one in another Region, one discovered), an Aurora
 # cluster's reader endpoint and a global database's secondary cluster in another Region. enable, iam_access and
 # db_users run check -> real -> idempotent check -> idempotent (check mode proven to write nothing with boto3 and
-# admin SQL, out of band), then a target host logs in through every replica, the reader endpoint and the secondary.
+# admin SQL, out of band), then a target host logs in through every replica, the reader endpoint and the secondary
+# (playbooks/verify.yml: tokens signed for the host dialled, in its Region).
 set -eu
 
 cd "$(dirname "$0")"
@@ -53,6 +54,10 @@ changed idempotent 0
 state after-idempotent
 "${PYTHON}" check_state.py same "${TMP}/state-after-real.json" "${TMP}/state-after-idempotent.json"
 
-ansible-playbook "${ARGS[@]}" verify.yml "$@" | tee "${OUT}/role_topology-verify.log"
+# The verify playbook people run: reads replicas and secondaries in their Regions, then the host logs in through each.
+ansible-playbook "${ARGS[@]}" host_profile.yml > /dev/null
+ansible-playbook "${ARGS[@]}" -e "rds_iam_verify_report=${TMP}/verify.json" dbauth.rds_iam.verify "$@" \
+  | tee "${OUT}/role_topology-verify.log"
 grep -q '8 of 8 logins ok' "${OUT}/role_topology-verify.log" || { echo "the verify table does not show 8 of 8"; exit 1; }
+"${PYTHON}" check_state.py verified "${TMP}/verify.json"
 echo "role_topology: ok"
