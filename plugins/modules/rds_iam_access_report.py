@@ -90,6 +90,24 @@ options:
           db:
             description: Database the admin login opens.
             type: str
+      replicas:
+        description:
+          - The read replicas of the data model entry (a list, or V(discover)); accepted so that the data model
+            passes unchanged. The report covers the source (the replicas serve its users).
+        type: raw
+        version_added: 0.2.0
+      endpoints:
+        description: The Aurora endpoints the data model entry proves (accepted, not reported on).
+        type: list
+        elements: str
+        version_added: 0.2.0
+      secondaries:
+        description:
+          - The secondary clusters of the data model entry's global database (accepted; the report covers the primary
+            cluster in the region of the call).
+        type: list
+        elements: dict
+        version_added: 0.2.0
       users:
         description: The IAM database users of the data model.
         type: list
@@ -377,6 +395,10 @@ DATABASE_SPEC = dict(
     endpoint=dict(type="dict", options=ENDPOINT_SPEC),
     admin=dict(type="dict", options=ADMIN_SPEC),
     users=dict(type="list", elements="dict", default=[], options=USER_SPEC),
+    # The topology keys of the data model (docs/topologies.md): accepted so the data model passes unchanged.
+    replicas=dict(type="raw"),
+    endpoints=dict(type="list", elements="str"),
+    secondaries=dict(type="list", elements="dict"),
 )
 
 

@@ -120,8 +120,8 @@ def _replicas(db: dict, db_id: str, kind: str, where: str) -> list[dict]:
     """add-databases entries of the read replicas a database entry lists (``replicas: discover`` lists
     none: the replicas exist already on AWS, the lab cannot guess them)."""
     replicas = db.get("replicas")
-    if replicas is None or replicas == "discover":
-        return []
+    if replicas is None or replicas == "discover" or isinstance(replicas, str) and "{{" in replicas:
+        return []  # discover: they exist already on AWS; a template: not known before Ansible renders it
     if not isinstance(replicas, list) or kind != "instance":
         raise SeedError(f"{where}: replicas must be a list of {{db_instance_identifier, region}} of a DB instance")
     result = []
