@@ -380,6 +380,12 @@ def _host(name, variables, databases, principal_names, problems):
                 if user["state"] == "present" and (principal in (user["principals"] or []) if principal else user["principals"]):
                     wanted.append((db, user, None))
     logins = []
+    for db in {id(db): db for db, _user, _name in wanted}.values():
+        # An Aurora endpoint the model names but the cluster (read already) does not have: name it before any login.
+        for name in db["endpoints"]:
+            if name != "writer" and db["resource_id"] and not (_endpoint_logins(db)[db["endpoints"].index(name)][1] or {}).get("address"):
+                problems.append("%s: endpoints: the cluster has no %s endpoint; fix the name (custom endpoints: "
+                                "DescribeDBClusterEndpoints)" % (db["where"], name))
     for db, user, db_name in wanted:
         for via, endpoint, region, id_key, ident in _endpoint_logins(db):
             args = {"label": db["id"] if via is None else "%s via %s" % (db["id"], via), "engine": db["engine"], id_key: ident,

@@ -149,11 +149,14 @@ def test_logins_through_every_endpoint_and_member_with_their_region():
     assert rows[1]["database"] == "orders via orders-ro" and rows[0]["database"] == "orders"
 
 
-def test_an_unknown_endpoint_is_named_when_endpoints_are_required():
+def test_an_unknown_endpoint_is_named():
     databases = model()[2:]
     databases[0]["endpoints"] = ["writer", "nightly"]
     with pytest.raises(ModelError, match="no endpoint known for nightly"):
         build_plan(databases, discovered=sources() + members(), require_endpoints=True)
+    with pytest.raises(ModelError, match=r"rds_iam_databases\[0\] \(aurora-1\): endpoints: the cluster has no nightly endpoint"):
+        build_plan(databases, [{"name": "app-role"}], discovered=sources() + members(),
+                   hosts={"web-1": {"rds_iam_principal": "app-role"}})
 
 
 @pytest.mark.parametrize("change,message", [
