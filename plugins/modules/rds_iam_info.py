@@ -201,7 +201,7 @@ databases:
       sample: aurora-1
     read_replicas:
       description:
-        - The read replicas of the instance (C(ReadReplicaDBInstanceIdentifiers)): identifiers, and ARNs for
+        - The read replicas of the instance (C(ReadReplicaDBInstanceIdentifiers)), identifiers, and ARNs for
           replicas in another Region. Each replica has its own resource id and IAM setting.
       returned: when RV(databases[].kind=instance)
       type: list

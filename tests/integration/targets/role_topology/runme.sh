@@ -31,9 +31,11 @@ trap cleanup EXIT
 
 state() { "${PYTHON}" oob.py "${CONFIG}" "${TMP}/lab" > "${TMP}/state-$1.json"; }
 run() {  # run NAME [--check]: apply.yml, its recap in the log
-  ansible-playbook "${ARGS[@]}" ${2:-} apply.yml > "${OUT}/role_topology-$1.log" 2>&1 \
-    || { cat "${OUT}/role_topology-$1.log"; exit 1; }
-  grep -A2 'PLAY RECAP' "${OUT}/role_topology-$1.log"
+  local name=$1
+  shift
+  ansible-playbook "${ARGS[@]}" "$@" apply.yml > "${OUT}/role_topology-${name}.log" 2>&1 \
+    || { cat "${OUT}/role_topology-${name}.log"; exit 1; }
+  grep -A2 'PLAY RECAP' "${OUT}/role_topology-${name}.log"
 }
 changed() { grep -Eq "localhost +: ok=[0-9]+ +changed=$2 " "${OUT}/role_topology-$1.log" \
   || { echo "$1: expected changed=$2"; exit 1; }; }
