@@ -81,6 +81,22 @@ def expect_refused(lab, dialled, user, password, code):
         f"expected a {code!r} refusal for {user} dialling {dialled}, got {new}"
 
 
+def create_user(lab, server):
+    """USER on a server of the lab, as an IAM user (what its logical databases then serve)."""
+    db = lab.db(server)
+    if db["engine"] == "mysql":
+        conn = mysql_connect(lab, db, db["admin_user"], db["admin_password"])
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE USER IF NOT EXISTS '{USER}'@'%' IDENTIFIED WITH AWSAuthenticationPlugin "
+                        "AS 'RDS' REQUIRE SSL")
+    else:
+        conn = pg_connect(lab, db, db["admin_user"], db["admin_password"])
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE ROLE {USER} LOGIN IN ROLE rds_iam")
+    conn.close()
+
+
 def token(lab, creds, db_id):
     """A token signed for the endpoint of db_id (its relay for a logical database)."""
     db = lab.db(db_id)
@@ -97,18 +113,7 @@ def logical(lab, tmp_path_factory):
     lab.refresh()
     for server in ("lab-mysql", "lab-postgres", "lab-aurora"):
         set_iam(lab, server, True)
-        db = lab.db(server)
-        if db["engine"] == "mysql":
-            conn = mysql_connect(lab, db, db["admin_user"], db["admin_password"])
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE USER IF NOT EXISTS '{USER}'@'%' IDENTIFIED WITH AWSAuthenticationPlugin "
-                            "AS 'RDS' REQUIRE SSL")
-        else:
-            conn = pg_connect(lab, db, db["admin_user"], db["admin_password"])
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE ROLE {USER} LOGIN IN ROLE rds_iam")
-        conn.close()
+        create_user(lab, server)
     lab.refresh()
     rid = {d["id"]: d["resource_id"] for d in lab.status["databases"]}
     return {

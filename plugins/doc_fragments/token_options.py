@@ -20,7 +20,8 @@ class ModuleDocFragment(object):
 options: {}
 notes:
   - The token is a SigV4 presigned URL without its C(https://) scheme, signed for the C(rds-db) service
-    and valid for 900 seconds (15 minutes), the same string as C(aws rds generate-db-auth-token) prints.
+    (or a presigned STS C(GetCallerIdentity) request with O(kind=sts)) and valid for 900 seconds (15 minutes),
+    the same string as C(aws rds generate-db-auth-token) prints.
     It is only checked when the connection is opened, and the credentials that signed it must still be
     valid then.
   - Signing happens locally without a network call; only O(assume_role_arn) calls AWS STS.
@@ -40,6 +41,31 @@ notes:
     the E(AWS_REGION) environment variable.
 """
 
+    # kind and server_id, the same for the module and the lookup (fragment dbauth.rds_iam.token_options.kind).
+    KIND = r"""
+options:
+  kind:
+    description:
+      - Which token to sign.
+      - V(rds) signs the RDS IAM token for O(db_host), O(db_port) and O(db_user).
+      - V(sts) signs a token for a self-managed database behind the collection's bridge (role
+        C(dbauth.rds_iam.self_managed)), a presigned C(sts:GetCallerIdentity) request to the regional STS endpoint
+        (or O(endpoint_url)), valid 900 seconds, whose signature covers the header C(X-DbAuth-Server-Id) with
+        O(server_id). The bridge sends that request to STS with its own server id, so a token signed for
+        another server is refused by STS; STS answers with the caller's ARN, which the bridge maps to the
+        database users it may log in as.
+      - With V(sts), O(db_port) and O(db_user) are not part of the token, and O(db_host) only helps find the
+        region; O(region) (or E(AWS_REGION)) must be the region of an STS endpoint the bridge is configured for.
+    type: str
+    choices: [rds, sts]
+    default: rds
+  server_id:
+    description:
+      - The server id of the self-managed database (the C(server_id) of its bridge) the token is for.
+      - Required with O(kind=sts), ignored otherwise.
+    type: str
+"""
+
     # Modules: the argument spec enforces the required options.
     MODULES = r"""
 options:
@@ -54,25 +80,25 @@ options:
         the E(AWS_REGION) or E(AWS_DEFAULT_REGION) environment variables; the profile's configured region.
       - Setting O(region) to another region than the one in an RDS host name is an error, because that endpoint
         refuses tokens signed for another region.
-      - Required.
+      - Required with O(kind=rds).
     type: str
-    required: true
+    required: false
   db_port:
     description:
       - Port the database listens on. It is signed into the token, so it must be the port the client uses.
       - There is no default because RDS has none that fits every engine (MySQL and MariaDB usually V(3306),
         PostgreSQL V(5432)).
-      - Required.
+      - Required with O(kind=rds).
     type: int
-    required: true
+    required: false
   db_user:
     description:
       - Database user that logs in with the token. Case-sensitive.
-      - Required.
+      - Required with O(kind=rds).
       - The user must be set up for IAM authentication (MySQL/MariaDB C(AWSAuthenticationPlugin),
         PostgreSQL C(rds_iam) role), see M(dbauth.rds_iam.rds_iam_db_user).
     type: str
-    required: true
+    required: false
 """
 
     # Lookup: the shared code checks the required options (with the same messages as the module),
@@ -90,7 +116,7 @@ options:
         the E(AWS_REGION) or E(AWS_DEFAULT_REGION) environment variables; the profile's configured region.
       - Setting O(region) to another region than the one in an RDS host name is an error, because that endpoint
         refuses tokens signed for another region.
-      - Required.
+      - Required with O(kind=rds).
     type: str
     required: false
   db_port:
@@ -98,13 +124,13 @@ options:
       - Port the database listens on. It is signed into the token, so it must be the port the client uses.
       - There is no default because RDS has none that fits every engine (MySQL and MariaDB usually V(3306),
         PostgreSQL V(5432)).
-      - Required.
+      - Required with O(kind=rds).
     type: int
     required: false
   db_user:
     description:
       - Database user that logs in with the token. Case-sensitive.
-      - Required unless the user names are given as the lookup's terms.
+      - Required with O(kind=rds) unless the user names are given as the lookup's terms.
       - The user must be set up for IAM authentication (MySQL/MariaDB C(AWSAuthenticationPlugin),
         PostgreSQL C(rds_iam) role), see M(dbauth.rds_iam.rds_iam_db_user).
     type: str

@@ -17,8 +17,8 @@ description:
     M(dbauth.rds_iam.rds_iam_token) module.
   - Signing is local; credentials are resolved (and O(assume_role_arn) assumed) once per principal
     and re-used inside the process that evaluates the lookup.
-  - Tokens are cached per database host, port, user, region and principal in that process, and a
-    cached token is handed out only while it has more than O(cache_min_ttl) seconds to live. Ansible
+  - Tokens are cached per database host, port, user, region and principal (with O(kind=sts) per server id,
+    region and principal) in that process, and a cached token is handed out only while it has more than O(cache_min_ttl) seconds to live. Ansible
     evaluates each task in its own worker process, so the cache serves the loop items and repeated
     lookups of one task; a later task signs a fresh token (which costs well under a millisecond, plus one STS
     call with O(assume_role_arn)).
@@ -43,6 +43,7 @@ options:
     default: 60
 extends_documentation_fragment:
   - dbauth.rds_iam.token_options.plugins
+  - dbauth.rds_iam.token_options.kind
   - dbauth.rds_iam.token_options.notes
   - dbauth.rds_iam.assume_role.plugins
   - amazon.aws.common.plugins
@@ -78,6 +79,13 @@ EXAMPLES = r"""
 - name: Facts about a token can be shown, the token itself must not
   ansible.builtin.debug:
     msg: "{{ db_tokens | length }} tokens of {{ db_tokens.values() | map('length') | join(', ') }} characters"
+
+- name: A token for a self-managed database behind the bridge (kind sts), bound to its server id
+  ansible.builtin.set_fact:
+    orders_db_password: "{{ lookup('dbauth.rds_iam.rds_iam_token', kind='sts', server_id='orders-db-1',
+                            region='us-east-1', endpoint_url=aws_endpoint_url,
+                            access_key=aws_access_key, secret_key=aws_secret_key) }}"
+  no_log: true
 
 # Typical use: the lookup as the password of a login, for example
 #   community.postgresql.postgresql_query:
@@ -116,7 +124,7 @@ _PRINCIPAL_OPTION_NAMES = ("access_key", "secret_key", "session_token", "profile
                            "assume_role_arn", "role_session_name", "external_id")
 _PRINCIPAL_ENV = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE") + tuple(
     ASSUME_ROLE_ENV.values())
-_OPTION_NAMES = ("db_host", "db_port", "db_user", "region") + _PRINCIPAL_OPTION_NAMES
+_OPTION_NAMES = ("kind", "server_id", "db_host", "db_port", "db_user", "region") + _PRINCIPAL_OPTION_NAMES
 
 # One signer per principal and process: it keeps the principal's clients and tokens between lookups.
 _SIGNERS = {}

@@ -42,6 +42,8 @@ FINDINGS = {
     "iam_auth_off": ("high", "IAM users on a database whose IAM authentication is off or only pending"),
     "rds_iam_and_rds_ad": ("high", "a PostgreSQL user in both rds_iam and rds_ad"),
     "stale_resource_id": ("high", "a policy names a resource id that no database of the region has"),
+    "switched_over_resource_id": ("high", "a policy names the resource id of the old blue of a Blue/Green switchover, "
+                                          "no longer behind the database's name"),
     "wildcard_grant": ("medium", "a grant by wildcard, wider than one database or one user"),
     "principal_not_in_model": ("medium", "a principal that can connect but is not in the data model"),
     "grant_user_missing": ("medium", "a policy grants a database user that does not exist as an IAM user"),
@@ -196,8 +198,9 @@ def _database_findings(db, rows):
     return found
 
 
-def _statement_findings(principal, resource_ids, by_resource_id, evaluator):
-    """wildcard_grant, stale_resource_id and grant_user_missing of one principal's Allow statements."""
+def _statement_findings(principal, resource_ids, by_resource_id, evaluator, switched):
+    """wildcard_grant, stale_resource_id, switched_over_resource_id and grant_user_missing of one principal's Allow
+    statements."""
     found = []
     for policy, effect, resources, conditional in connect_statements(principal["policies"]):
         if effect != "Allow":
@@ -229,7 +232,19 @@ def _statement_findings(principal, resource_ids, by_resource_id, evaluator):
                     "stale_resource_id", "%s: %s names the resource id %s, which no DB instance or cluster of %s has "
                     "(a re-created database, a Blue/Green switchover?): grant the current resource id" % (
                         principal["arn"], policy, resource_id, region),
-                    principal_arn=principal["arn"], policy=policy, resource=pattern))
+                    principal_arn=principal["arn"], policy=policy, resource=pattern, resource_id=resource_id))
+                continue
+            deployment = switched.get(resource_id)
+            if deployment is not None:
+                name, now = deployment["target"]["identifier"], deployment["target"]["resource_id"]
+                found.append(finding(
+                    "switched_over_resource_id", "%s: %s names the resource id %s, which the Blue/Green switchover %s "
+                    "moved away from %s (it is %s now, the old blue); %s has the resource id %s: re-run site.yml "
+                    "(iam_access) to grant it" % (principal["arn"], policy, resource_id, deployment["identifier"],
+                                                  name, deployment["source"]["identifier"], name, now),
+                    principal_arn=principal["arn"], policy=policy, resource=pattern, resource_id=resource_id,
+                    database=name, current_resource_id=now, old_database=deployment["source"]["identifier"],
+                    deployment=deployment["identifier"]))
                 continue
             db = by_resource_id.get(resource_id)
             if db is None or db.get("catalog") is None:
@@ -303,8 +318,9 @@ def _model_findings(databases, principals, model_principals, rows_of, evaluator)
     return found
 
 
-def findings(databases, principals, model_principals, rows, resource_ids, evaluator):
-    """Every finding, sorted by severity, code, then message."""
+def findings(databases, principals, model_principals, rows, resource_ids, evaluator, switched=None):
+    """Every finding, sorted by severity, code, then message. ``switched``: {old blue resource id: deployment} of
+    the completed Blue/Green switchovers (_blue_green.switched_resource_ids)."""
     by_resource_id = dict((db["resource_id"], db) for db in databases if db.get("resource_id"))
     rows_of = {}
     for row in rows:
@@ -313,7 +329,7 @@ def findings(databases, principals, model_principals, rows, resource_ids, evalua
     for db in databases:
         found.extend(_database_findings(db, rows_of.get(db["id"], [])))
     for principal in principals:
-        found.extend(_statement_findings(principal, resource_ids, by_resource_id, evaluator))
+        found.extend(_statement_findings(principal, resource_ids, by_resource_id, evaluator, switched or {}))
     found.extend(_model_findings(databases, principals, model_principals, rows_of, evaluator))
     return sorted(found, key=lambda f: (SEVERITY_ORDER.index(f["severity"]), f["code"], f["message"]))
 

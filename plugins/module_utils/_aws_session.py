@@ -153,16 +153,17 @@ class AwsPrincipal:
         """The region amazon.aws finds without a region option (the profile's configuration)."""
         return self._plugin.region
 
-    def token_client(self, region, needed_until):
-        """An RDS client for ``region`` whose credentials last until ``needed_until`` (aware datetime)."""
+    def token_client(self, region, needed_until, service="rds"):
+        """A ``service`` (rds, or sts for kind sts) client for ``region`` whose credentials last until
+        ``needed_until`` (aware datetime)."""
         if self._role["assume_role_arn"]:
             params = self._role_credentials(region, needed_until)
         else:
             params = self._chain_credentials(needed_until)
-        key = (region, params["aws_access_key_id"], params["aws_secret_access_key"], params["aws_session_token"])
+        key = (service, region, params["aws_access_key_id"], params["aws_secret_access_key"], params["aws_session_token"])
         client = self._token_clients.get(key)
         if client is None:
-            client = self._token_clients[key] = self._plugin.client("rds", region=region, **params)
+            client = self._token_clients[key] = self._plugin.client(service, region=region, **params)
         return client
 
     def _chain_credentials(self, needed_until):

@@ -6,11 +6,20 @@
 # Internal use only: this file is not part of the collection's public interface and may change
 # without notice.
 
-"""RDS IAM authentication tokens: one implementation for the module and the lookup.
+"""IAM authentication tokens: one implementation for the module and the lookup.
 
-The token is botocore's ``generate_db_auth_token`` of an RDS client that amazon.aws made (see
-``_aws_session.AwsPrincipal``): a SigV4 presigned ``connect`` URL for the ``rds-db`` service, valid 900
-seconds. What is ours: the checks of the options, the region taken from an RDS host name, the token
+``kind: rds`` (the default): botocore's ``generate_db_auth_token`` of an RDS client that amazon.aws made
+(see ``_aws_session.AwsPrincipal``): a SigV4 presigned ``connect`` URL for the ``rds-db`` service, valid 900
+seconds.
+
+``kind: sts``, for self-managed databases behind the collection's bridge: botocore's presigned
+``GET /?Action=GetCallerIdentity&Version=2011-06-15`` of an STS client that amazon.aws made (regional
+endpoint, or ``endpoint_url``), valid 900 seconds, with the header ``X-DbAuth-Server-Id: <server_id>``
+added before signing so that it is in ``X-Amz-SignedHeaders``: the bridge of another server sends its own
+id, and STS's signature check then fails (STS API Reference, "GetCallerIdentity"; IAM User Guide,
+"Authenticating Requests: Using Query Parameters"). Written like an RDS token: the URL without its scheme.
+
+What is ours: the checks of the options, the region taken from an RDS host name, the token
 cache, and the check that the credentials behind a token outlive it.
 
 Nothing in this file puts a secret key, a session token or a DB token into an exception
@@ -25,7 +34,14 @@ import datetime
 import os
 import re
 
-TOKEN_LIFETIME = 900  # seconds; fixed by RDS
+TOKEN_LIFETIME = 900  # seconds; fixed by RDS, and what the bridge accepts at most for kind sts
+KINDS = ("rds", "sts")
+SERVER_ID_HEADER = "X-DbAuth-Server-Id"
+# What the bridge accepts as a server id (it sends it to STS as a header value).
+_SERVER_ID_RE = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_SCHEME_RE = re.compile(r"^[a-z]+://")
+# The global STS endpoint: signing there needs us-east-1 and the bridge accepts regional endpoints only.
+_GLOBAL_STS_HOST = "sts.amazonaws.com"
 _UTC = datetime.timezone.utc
 _LIFETIME = datetime.timedelta(seconds=TOKEN_LIFETIME)
 _SIGNED_AT_RE = re.compile(r"[?&]X-Amz-Date=([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
@@ -138,6 +154,23 @@ def validate_db_user(db_user):
     return user
 
 
+def validate_kind(kind):
+    kind = "rds" if kind is None else kind
+    if kind not in KINDS:
+        raise TokenError("kind must be one of %s, got %r." % (", ".join(KINDS), kind))
+    return kind
+
+
+def validate_server_id(server_id):
+    if server_id is None or server_id == "":
+        raise TokenError("server_id is required with kind=sts: give the server id of the self-managed database "
+                         "(the server_id of its bridge), which the token is signed for.")
+    if not _SERVER_ID_RE.match(str(server_id)):
+        raise TokenError("server_id %r is invalid: use 1-128 characters from letters, digits and ._:@/+=-"
+                         % (server_id,))
+    return str(server_id)
+
+
 def validate_region(region):
     if not _REGION_ONLY_RE.match(region):
         raise TokenError("region %r does not look like an AWS region name such as eu-west-1." % region)
@@ -174,6 +207,9 @@ def resolve_region(region, db_host, environ=None, profile_region=None):
             return validate_region(environ[name])
     if profile_region:
         return validate_region(profile_region)
+    if not db_host:
+        raise TokenError("No region to sign the token for: set the region option (the region of the STS endpoint "
+                         "the bridge asks) or the AWS_REGION environment variable.")
     raise TokenError("No region to sign the token for: db_host %s is not an RDS endpoint name that carries "
                      "a region. Set the region option or the AWS_REGION environment variable." % db_host)
 
@@ -198,39 +234,73 @@ class TokenSigner:
         host = validate_db_host(options.get("db_host"))
         port = validate_db_port(options.get("db_port"))
         user = validate_db_user(options.get("db_user"))
-        region = options.get("region")
+        return host, port, user, self._region(options.get("region"), host)
+
+    def _region(self, region, host):
         profile_region = None
         if not region and not region_from_host(host) and not any(
                 self._environ.get(n) for n in ("AWS_REGION", "AWS_DEFAULT_REGION")):
             if self._profile_region is None:
                 self._profile_region = self._principal.profile_region() or ""
             profile_region = self._profile_region or None
-        region = resolve_region(region, host, self._environ, profile_region)
-        return host, port, user, region
+        return resolve_region(region, host, self._environ, profile_region)
 
     def generate(self, options, cache_min_ttl=None):
         """Return a dict with token, expires_at (ISO 8601 UTC), region, cached (bool).
 
         With ``cache_min_ttl`` set, a token signed earlier for the same host, port, user and region
-        is handed out again while it has more than that many seconds to live.
+        (kind rds) or server id and region (kind sts) is handed out again while it has more than that
+        many seconds to live.
         """
-        host, port, user, region = self.validate(options)
+        kind = validate_kind(options.get("kind"))
+        if kind == "sts":
+            server_id = validate_server_id(options.get("server_id"))
+            host = options.get("db_host")
+            region = self._region(options.get("region"), validate_db_host(host) if host else "")
+            cache_key = ("sts", server_id, region)
+        else:
+            host, port, user, region = self.validate(options)
+            cache_key = ("rds", host.lower(), port, user, region)
         now = self._clock()
-        cache_key = None
         if cache_min_ttl is not None:
             if cache_min_ttl < 0 or cache_min_ttl > TOKEN_LIFETIME:
                 raise TokenError("cache_min_ttl must be between 0 and %d seconds, got %s."
                                  % (TOKEN_LIFETIME, cache_min_ttl))
-            cache_key = (host.lower(), port, user, region)
             hit = self._tokens.get(cache_key)
             if hit is not None and (hit[1] - now).total_seconds() > cache_min_ttl:
                 self.stats["cache_hits"] += 1
                 return {"token": hit[0], "expires_at": isoformat_z(hit[1]), "region": region, "cached": True}
-        client = self._principal.token_client(region, now.replace(microsecond=0) + _LIFETIME)
-        token = client.generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user, Region=region)
+        needed_until = now.replace(microsecond=0) + _LIFETIME
+        if kind == "sts":
+            token = presign_caller_identity(self._principal.token_client(region, needed_until, "sts"), server_id)
+        else:
+            client = self._principal.token_client(region, needed_until)
+            token = client.generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user, Region=region)
         # The token's lifetime starts at the X-Amz-Date that botocore signed, which may be a second later.
         expires = datetime.datetime(*(int(g) for g in _SIGNED_AT_RE.search(token).groups()), tzinfo=_UTC) + _LIFETIME
         self.stats["signed"] += 1
-        if cache_key is not None:
+        if cache_min_ttl is not None:
             self._tokens[cache_key] = (token, expires)
         return {"token": token, "expires_at": isoformat_z(expires), "region": region, "cached": False}
+
+
+def presign_caller_identity(client, server_id):
+    """A kind sts token: the presigned GetCallerIdentity GET of the STS ``client``, without its scheme.
+
+    botocore's presigning signs the headers of the request it builds; a 'before-sign' handler adds
+    X-DbAuth-Server-Id there, so that botocore lists it in X-Amz-SignedHeaders and signs its value.
+    """
+    def add_server_id(request, **kwargs):
+        request.headers[SERVER_ID_HEADER] = server_id
+
+    event = "before-sign.sts.GetCallerIdentity"
+    client.meta.events.register(event, add_server_id, unique_id="dbauth-rds-iam-server-id")
+    try:
+        url = client.generate_presigned_url("get_caller_identity", ExpiresIn=TOKEN_LIFETIME, HttpMethod="GET")
+    finally:
+        client.meta.events.unregister(event, unique_id="dbauth-rds-iam-server-id")
+    token = _SCHEME_RE.sub("", url, count=1)
+    if token.split("/", 1)[0].lower() == _GLOBAL_STS_HOST:
+        raise TokenError("botocore chose the global STS endpoint %s; the bridge accepts regional endpoints only: "
+                         "unset AWS_STS_REGIONAL_ENDPOINTS=legacy (or set it to regional)." % _GLOBAL_STS_HOST)
+    return token

@@ -199,7 +199,8 @@ def attempt_login(params, region, signer, connect_fn=None, clock=None, no_log_va
     else:
         outcome.token_source = "signed"
         try:
-            signed = signer.generate(dict(db_host=host, db_port=port, db_user=user, region=region))
+            signed = signer.generate(dict(db_host=host, db_port=port, db_user=user, region=region,
+                                          kind=params.get("kind"), server_id=params.get("server_id")))
         except TokenError as e:
             diagnosis = classify_token_error(e)
             if diagnosis is None:
@@ -238,6 +239,12 @@ def attempt_login(params, region, signer, connect_fn=None, clock=None, no_log_va
             DbConnectionError(outcome.server_message, e.kind, e.option), engine, ssl_mode, user, endpoint)
         if outcome.diagnosis is None:
             raise VerifyConfigError(message)
+        if outcome.diagnosis == "token_rejected" and params.get("kind") == "sts":
+            # The server asked its bridge, which logs why (its reason field); the RDS diagnosis does not apply.
+            message = ("The database at %s refused the kind=sts token for user %s: %s. Its bridge (dbauth-iam-bridge) "
+                       "logs the reason of each refusal: unmapped_principal, user_not_allowed, sts_refused (signed for "
+                       "another server_id, or bad credentials), expired, not_sts_url, ..."
+                       % (endpoint, user, outcome.server_message))
         outcome.message = message
         return outcome
     except Exception as e:  # the driver failed otherwise: report, never with the token, and claim no login

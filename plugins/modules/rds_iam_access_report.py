@@ -27,8 +27,12 @@ description:
     O(evaluator); RV(matrix[].decided_by) says which decided.
   - Read-only, nothing is ever changed; check mode runs the same.
   - The cost does not grow with a call per principal or per user. IAM is read with C(GetAccountAuthorizationDetails)
-    pages; RDS with one paginated C(DescribeDBInstances) and one C(DescribeDBClusters); each database catalog with
-    two queries, O(concurrency) databases at a time. RV(aws_calls) counts the AWS calls made.
+    pages; RDS with one paginated C(DescribeDBInstances), one C(DescribeDBClusters) and one
+    C(DescribeBlueGreenDeployments) (plus one describe of the members of completed switchovers, when there are any);
+    each database catalog with two queries, O(concurrency) databases at a time. RV(aws_calls) counts the AWS calls made.
+  - After a Blue/Green switchover the green holds the name and has another resource id, while the old blue
+    (C(NAME-old1)) keeps the id the policies were written for; V(switched_over_resource_id) names each policy left
+    on such an id (see C(docs/blue_green.md)).
 options:
   databases:
     description:
@@ -286,7 +290,8 @@ findings:
   contains:
     code:
       description:
-        - Stable code. V(iam_auth_off), V(rds_iam_and_rds_ad), V(stale_resource_id) (high); V(wildcard_grant),
+        - Stable code. V(iam_auth_off), V(rds_iam_and_rds_ad), V(stale_resource_id), V(switched_over_resource_id)
+          (high); V(wildcard_grant),
           V(principal_not_in_model), V(grant_user_missing), V(model_user_missing), V(model_grant_missing) (medium);
           V(iam_user_unusable), V(unmodelled_user), V(unmodelled_grant) (low).
       type: str
@@ -303,7 +308,11 @@ findings:
       returned: always
       sample: "arn:aws:iam::123456789012:role/app-role: ... names the resource id db-OLD, which no DB instance ..."
     objects:
-      description: The objects the finding names (C(database), C(db_user), C(principal_arn), C(principal), C(policy), C(resource), ...).
+      description:
+        - The objects the finding names (C(database), C(db_user), C(principal_arn), C(principal), C(policy), C(resource), ...).
+        - V(stale_resource_id) and V(switched_over_resource_id) name the C(resource_id); V(switched_over_resource_id) also
+          the C(deployment), the C(database) whose name moved, its C(current_resource_id) and the C(old_database)
+          (C(NAME-old1)) that keeps the old id.
       type: dict
       returned: always
       sample: {"principal_arn": "arn:aws:iam::123456789012:role/app-role", "resource": "arn:aws:rds-db:..."}
@@ -341,6 +350,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _blue_green
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import Evaluator
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import findings
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._access_report import matrix
@@ -415,6 +425,18 @@ def _check_databases(databases):
     return None
 
 
+def _switched_over(module, rds, retry):
+    """{old blue resource id: deployment} of the region's completed Blue/Green switchovers; a warning when they
+    cannot be read (then switched_over_resource_id cannot be found)."""
+    try:
+        completed = [r for r in _blue_green.read(rds, retry) if r.get("Status") == _blue_green.SWITCHOVER_COMPLETED]
+        return _blue_green.switched_resource_ids(completed, _blue_green.resource_ids(rds, retry, completed))
+    except (_blue_green.BlueGreenError, RdsReadError) as e:
+        module.warn("%s: policies left on the old resource ids of switchovers are not reported (%s)" % (
+            e.message, e.exception or ""))
+        return {}
+
+
 def main():
     argument_spec = dict(
         databases=dict(type="list", elements="dict", default=[], options=DATABASE_SPEC),
@@ -441,6 +463,7 @@ def main():
         databases, resource_ids = read_rds(rds, retry, params["databases"], params["scope"])
     except RdsReadError as e:
         module.fail_json_aws(e.exception, msg=e.message)
+    switched = _switched_over(module, rds, retry)
     try:
         principals = [p for p in read_principals(iam, retry) if is_candidate(p)]
     except (ClientError, BotoCoreError) as e:
@@ -462,7 +485,7 @@ def main():
             simulate_error = simulate_decisions(iam, evaluator, principals, list(keys), request_context)
             rows = matrix(databases, principals, evaluator)
     model_names = model_principal_names(params["principals"], params["databases"])
-    found = findings(databases, principals, model_names, rows, resource_ids, evaluator)
+    found = findings(databases, principals, model_names, rows, resource_ids, evaluator, switched)
     module.exit_json(
         changed=False,
         matrix=rows,

@@ -21,8 +21,9 @@ description:
   - Read-only, nothing is ever changed.
   - The cost does not grow with a call per database. One paginated DescribeDBInstances and one paginated
     DescribeDBClusters (at most 100 identifiers per call when identifiers are given), one paginated read
-    per distinct parameter group for the TLS setting, and one paginated DescribeDBClusterEndpoints only
-    when a cluster has custom endpoints.
+    per distinct parameter group for the TLS setting, one paginated DescribeDBClusterEndpoints only
+    when a cluster has custom endpoints, one paginated DescribeBlueGreenDeployments, and one more describe of the
+    other side when a database found is part of a Blue/Green deployment.
   - Identifiers that do not exist are listed in RV(not_found) and are not an error; the caller decides.
   - Throttled AWS calls are retried with jittered backoff.
 options:
@@ -217,6 +218,60 @@ databases:
       returned: when RV(databases[].kind=cluster)
       type: str
       sample: aurora-global
+    blue_green:
+      description:
+        - The Blue/Green deployment this database is the source (blue) or target (green) of, null when there is none
+          (or when C(rds:DescribeBlueGreenDeployments) is not allowed, which a warning says).
+        - The green has a resource id of its own, and after the switchover the names move but the resource ids do
+          not; see the guide C(docs/blue_green.md) and the playbook C(dbauth.rds_iam.blue_green_switchover).
+      returned: always
+      type: dict
+      contains:
+        identifier:
+          description: The deployment's identifier.
+          type: str
+          returned: always
+          sample: bgd-abcdefghij012345
+        name:
+          description: The deployment's name.
+          type: str
+          returned: always
+          sample: database-1-upgrade
+        status:
+          description: The deployment's status (V(AVAILABLE), V(SWITCHOVER_IN_PROGRESS), V(SWITCHOVER_COMPLETED), ...).
+          type: str
+          returned: always
+          sample: AVAILABLE
+        status_details:
+          description: The status details RDS gives, if any.
+          type: str
+          returned: always
+          sample: null
+        switched_over:
+          description: Whether the switchover has completed.
+          type: bool
+          returned: always
+          sample: false
+        role:
+          description:
+            - V(source) when this database is the deployment's source (the blue; after the switchover the old blue,
+              C(NAME-old1)), V(target) when it is the target (the green; after the switchover it holds the name).
+          type: str
+          returned: always
+          sample: source
+        source:
+          description: The source, C(kind), C(identifier), C(arn) and C(resource_id).
+          type: dict
+          returned: always
+          sample: {"kind": "instance", "identifier": "database-1", "arn": "arn:aws:rds:eu-west-1:123456789012:db:database-1",
+                   "resource_id": "db-ABCDEFGHIJKLMNOPQRSTUVWXY1"}
+        target:
+          description: The target (the green), C(kind), C(identifier), C(arn) and C(resource_id).
+          type: dict
+          returned: always
+          sample: {"kind": "instance", "identifier": "database-1-green-abcdef",
+                   "arn": "arn:aws:rds:eu-west-1:123456789012:db:database-1-green-abcdef",
+                   "resource_id": "db-ZYXWVUTSRQPONMLKJIHGFEDCB1"}
     tls:
       description: Whether the server refuses connections without TLS, read from the parameter group.
       returned: always
@@ -262,9 +317,20 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
+from ansible_collections.dbauth.rds_iam.plugins.module_utils import _blue_green
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import RdsReadError
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._rds_databases import gather
 from ansible_collections.dbauth.rds_iam.plugins.module_utils._aws_session import assume_role_argument_spec
+
+
+def _deployments_of(client, retry, databases):
+    """The Blue/Green deployments whose source or target is one of the databases, and their members' resource ids."""
+    if not databases:
+        return [], {}
+    arns = set((db.get("arn") or "").lower() for db in databases)
+    records = [r for r in _blue_green.read(client, retry)
+               if (r.get("Source") or "").lower() in arns or (r.get("Target") or "").lower() in arns]
+    return records, _blue_green.resource_ids(client, retry, records) if records else {}
 
 
 def main():
@@ -289,6 +355,12 @@ def main():
         module.fail_json_aws(e.exception, msg=e.message)
     for warning in warnings:
         module.warn(warning)
+    try:
+        deployments, ids = _deployments_of(client, retry, databases)
+    except (_blue_green.BlueGreenError, RdsReadError) as e:
+        module.warn("%s: blue_green is null for every database (%s)" % (e.message, e.exception or ""))
+        deployments, ids = [], {}
+    _blue_green.annotate(databases, deployments, ids)
     module.exit_json(changed=False, databases=databases, not_found=not_found)
 
 

@@ -28,6 +28,7 @@ options: {}
 extends_documentation_fragment:
   - dbauth.rds_iam.action_group
   - dbauth.rds_iam.token_options.modules
+  - dbauth.rds_iam.token_options.kind
   - dbauth.rds_iam.token_options.notes
   - dbauth.rds_iam.assume_role.modules
   - amazon.aws.common.modules
@@ -43,6 +44,9 @@ attributes:
 seealso:
   - plugin: dbauth.rds_iam.rds_iam_token
     plugin_type: lookup
+  - name: GetCallerIdentity (AWS STS API reference)
+    description: The request a O(kind=sts) token presigns.
+    link: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
   - name: IAM database authentication (AWS RDS user guide)
     description: How RDS checks the token.
     link: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.html
@@ -77,6 +81,14 @@ EXAMPLES = r"""
     role_session_name: nightly-report
   register: rds_token
   no_log: true
+
+- name: Sign a token for a self-managed database behind the bridge
+  dbauth.rds_iam.rds_iam_token:
+    kind: sts
+    server_id: orders-db-1
+    region: eu-west-1
+  register: sts_token
+  no_log: true
 """
 
 RETURN = r"""
@@ -109,9 +121,11 @@ from ansible_collections.dbauth.rds_iam.plugins.module_utils._token_signing impo
 
 def main():
     argument_spec = dict(
-        db_host=dict(type="str", required=True),
-        db_port=dict(type="int", required=True),
-        db_user=dict(type="str", required=True),
+        kind=dict(type="str", choices=["rds", "sts"], default="rds"),
+        server_id=dict(type="str"),
+        db_host=dict(type="str"),
+        db_port=dict(type="int"),
+        db_user=dict(type="str"),
         # Replaces amazon.aws' region option (same name and alias) without its environment fallback,
         # so that the region written in an RDS host name wins over AWS_REGION; the shared code reads
         # AWS_REGION/AWS_DEFAULT_REGION itself after that.
@@ -119,7 +133,9 @@ def main():
     )
     # assume_role_arn, role_session_name, external_id with the credential type's environment fallbacks.
     argument_spec.update(assume_role_argument_spec())
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+                              required_if=[("kind", "rds", ["db_host", "db_port", "db_user"]),
+                                           ("kind", "sts", ["server_id"])])
     try:
         result = module_signer(module).generate(module.params)
     except TokenError as e:

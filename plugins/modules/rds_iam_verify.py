@@ -107,9 +107,31 @@ options:
             cross-Region read replica or of a global database's secondary cluster; default O(region).
         type: str
         version_added: 0.2.0
+      kind:
+        description: Like O(kind).
+        type: str
+        choices: [rds, sts]
+      server_id:
+        description: Like O(server_id).
+        type: str
       label:
         description: A name for this login in messages and in RV(logins), for example the RDS identifier.
         type: str
+  kind:
+    description:
+      - The kind of token to sign, as in M(dbauth.rds_iam.rds_iam_token).
+      - V(rds) (the default when not set) for RDS, Aurora and RDS Proxy. V(sts) for a self-managed database
+        behind the collection's bridge (role C(dbauth.rds_iam.self_managed)); the token is then a presigned
+        C(sts:GetCallerIdentity) request bound to O(server_id), checked by the bridge with STS.
+      - With V(sts), O(diagnose) does not apply (the bridge's log names the reason of a refusal).
+      - Mutually exclusive with O(logins).
+    type: str
+    choices: [rds, sts]
+  server_id:
+    description:
+      - With O(kind=sts), the server id of the database's bridge that the token is signed for.
+      - Mutually exclusive with O(logins).
+    type: str
   concurrency:
     description:
       - With O(logins), how many logins are tried at the same time.

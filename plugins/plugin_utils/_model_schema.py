@@ -248,6 +248,8 @@ KNOWN_VARIABLES = sorted(
         "rds_iam_allow_empty", "rds_iam_plan", "rds_iam_enabled_databases", "rds_iam_verify_strict",
         "rds_iam_verify_report", "rds_iam_verify_results", "rds_iam_access_report", "rds_iam_report_dir",
         "rds_iam_report_scope", "rds_iam_report_fail_on", "rds_iam_prune",
+        # playbooks/blue_green_switchover.yml
+        "rds_iam_blue_green_database", "rds_iam_blue_green_switchover_timeout", "rds_iam_blue_green_wait_timeout",
     }
 )
 

@@ -25,7 +25,8 @@ first, as AWS's front door does, and hands the request to moto only when it pass
      included in the request is invalid.");
    * an expired assumed-role session -> ``ExpiredToken`` (403, "The security token
      included in the request is expired");
-   * a signature that does not match -> ``SignatureDoesNotMatch`` (403);
+   * a signature that does not match, or a header named in the signed headers but not
+     sent -> ``SignatureDoesNotMatch`` (403);
    * ``X-Amz-Date`` more than 15 minutes away from the lab's clock, or a presigned
      request past ``X-Amz-Expires`` -> ``RequestExpired`` (400) ([ERRORS]: "The
      request reached the service more than 15 minutes after the date stamp on the
@@ -225,6 +226,9 @@ def request_resource(service: str, action: str, params: dict[str, str], region: 
             if p("DBClusterIdentifier"):
                 return f"{base}:cluster:{p('DBClusterIdentifier')}"
             return f"{base}:cluster-endpoint:{p('DBClusterEndpointIdentifier') or '*'}"
+        if action in ("DescribeBlueGreenDeployments", "SwitchoverBlueGreenDeployment", "DeleteBlueGreenDeployment"):
+            # [SAR]: resource type "deployment" (arn:...:rds:REGION:ACCOUNT:deployment:ID)
+            return f"{base}:deployment:{p('BlueGreenDeploymentIdentifier') or '*'}"
         if action in ("DescribeDBParameters", "DescribeDBParameterGroups", "ModifyDBParameterGroup"):
             return f"{base}:pg:{p('DBParameterGroupName') or '*'}"
         if action in ("DescribeDBClusterParameters", "DescribeDBClusterParameterGroups",
@@ -447,6 +451,16 @@ class ApiGuard:
                            f"{dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.")
 
         caller, secret = self._caller(key_id, token, now)
+        # [PRESIGN] / [SIGN]: the signed headers are part of the canonical request, so each one named
+        # in SignedHeaders (X-Amz-SignedHeaders) must come with the request, with the value signed; an
+        # absent one is a mismatch however the rest was signed (a presigned GetCallerIdentity bound to
+        # a header, as the collection's bridge sends it, depends on this).
+        absent = [name for name in fields["SignedHeaders"].lower().split(";") if name and name not in req.headers]
+        if absent:
+            self._refuse(caller.arn, key_id, req, "SignatureDoesNotMatch")
+            raise ApiError(403, "SignatureDoesNotMatch",
+                           "The request signature we calculated does not match the signature you provided: "
+                           f"signed header(s) {', '.join(absent)} not sent with the request.")
         expected = self._signature(req, fields, key_id, secret, token, amz_date, region, service, presigned)
         if not hmac.compare_digest(expected, fields["Signature"].lower()):
             self._refuse(caller.arn, key_id, req, "SignatureDoesNotMatch")

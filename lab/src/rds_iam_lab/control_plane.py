@@ -42,7 +42,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
-from rds_iam_lab import moto_patches
+from rds_iam_lab import blue_green, moto_patches
 
 PARTITION = "aws"
 ROLE_NAMES = ("lab-app-role", "lab-report-role", "lab-noaccess-role")
@@ -566,6 +566,27 @@ class ControlPlane:
         self._specs.remove(spec)
         return True
 
+    def adopt_database(self, spec: DatabaseSpec) -> None:
+        """Record a database that RDS created itself (the green of a Blue/Green deployment) as served by the lab."""
+        if self.spec(spec.id) is not None:
+            raise ValueError(f"database {spec.id!r} already exists")
+        self._specs.append(spec)
+
+    def rename_database(self, old_id: str, new_id: str) -> DatabaseSpec:
+        """A database took another name (Blue/Green switchover): its spec follows, endpoint and server unchanged."""
+        spec = self.spec(old_id)
+        if spec is None:
+            raise KeyError(old_id)
+        spec.id = new_id
+        return spec
+
+    def forget_database(self, db_id: str) -> bool:
+        """Drop the spec of a database that RDS deleted itself (the green of a deleted Blue/Green deployment)."""
+        spec = self.spec(db_id)
+        if spec is not None:
+            self._specs.remove(spec)
+        return spec is not None
+
     def _seed_database(self, spec: DatabaseSpec) -> None:
         """Create the RDS instance, or the Aurora cluster and its member instance, of ``spec`` with IAM
         authentication off (RDS user guide, "Enabling and disabling IAM database authentication": "By
@@ -683,6 +704,7 @@ def start_control_plane(databases: list[DatabaseSpec], region: str = "us-east-1"
                 f"a control plane is already running in this process ({_RUNNING.endpoint_url}): "
                 "moto's state is process-global; stop it first or reuse it (add_database)")
         moto_patches.apply()
+        blue_green.apply()
         _reset_moto()
         server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         server.start()

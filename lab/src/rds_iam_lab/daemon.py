@@ -128,6 +128,7 @@ class LabDaemon:
     def start(self) -> None:
         from rds_iam_lab.control_plane import DatabaseSpec, start_control_plane
         from rds_iam_lab.ldap_endpoint import LdapServer
+        from rds_iam_lab import blue_green
         from rds_iam_lab.relay import RelayHub
         from rds_iam_lab.verifier import TokenVerifier
 
@@ -146,6 +147,7 @@ class LabDaemon:
         self.aws_files = self.cp.write_aws_config(self.path("aws"))
 
         self.relays = RelayHub()
+        blue_green.set_hooks(self._green_created, self._switched_over, self._green_deleted)
         self.ldap = LdapServer(cfg["ldap_port"], lambda u, d, t, dialled: self.check(u, d, t, "ldap", dialled)).start()
         self.servers.append(self.ldap)
         self._start_imds()
@@ -425,6 +427,53 @@ class LabDaemon:
         LOG.info("logical databases: %s", ", ".join(f"{r['id']} {r['action']}" for r in results) or "none")
         return {"databases": results}
 
+    # -- Blue/Green deployments (rds_iam_lab.blue_green calls these from moto's request threads) ----------
+    def _green_created(self, source, green) -> None:
+        """The green of a new Blue/Green deployment: a logical database on the blue's server, endpoint a relay."""
+        from moto.rds.exceptions import InvalidParameterCombination
+
+        from rds_iam_lab import moto_patches
+        from rds_iam_lab.control_plane import DatabaseSpec
+
+        blue_id, green_id = source.db_instance_identifier, green.db_instance_identifier
+        with self._logical_lock:
+            have = self.logical.get(blue_id)
+            if have is None:
+                raise InvalidParameterCombination(
+                    f"the lab runs Blue/Green deployments of its logical databases only, and {blue_id} is one of its "
+                    "servers: add a logical database (rds-iam-lab add-databases) and deploy that")
+            base = next(db for db in self.config["databases"] if db["id"] == have["served_by"])
+            relay = self.relays.add(green_id, ("127.0.0.1", base["port"]))
+            moto_patches.set_endpoint_address(green, "127.0.0.1")
+            green.port = relay.port
+            self.cp.adopt_database(DatabaseSpec(
+                id=green_id, kind="instance", engine=green.engine, host="127.0.0.1", port=relay.port,
+                admin_user=base["admin_user"], admin_password=base["admin_password"], db_name=base.get("db_name"),
+                served_by=have["served_by"]))
+            self.logical[green_id] = dict(have, id=green_id)
+            self._route_postgres({have["served_by"]})
+        LOG.info("blue/green: green %s of %s on relay port %s", green_id, blue_id, relay.port)
+
+    def _switched_over(self, old_blue, new_blue, old_green_id: str) -> None:
+        """After a switchover the blue's name and endpoint serve the green; the old blue keeps the old green's
+        endpoint under its new name (NAME-old1)."""
+        renamed = old_blue.db_instance_identifier
+        with self._logical_lock:
+            self.relays.rename(old_green_id, renamed)
+            self.cp.rename_database(old_green_id, renamed)
+            self.logical[renamed] = dict(self.logical.pop(old_green_id), id=renamed)
+            self._route_postgres({self.logical[renamed]["served_by"]})
+        LOG.info("blue/green: %s now serves %s, the old blue is %s", new_blue.db_instance_identifier,
+                 new_blue.dbi_resource_id, renamed)
+
+    def _green_deleted(self, green_id: str) -> None:
+        with self._logical_lock:
+            have = self.logical.pop(green_id, None)
+            self.relays.remove(green_id)
+            self.cp.forget_database(green_id)
+            if have is not None:
+                self._route_postgres({have["served_by"]})
+
     def _route_postgres(self, server_ids: set) -> None:
         """Give each PostgreSQL server one pg_hba.conf line per relay source address (then reload)."""
         from rds_iam_lab.postgres_server import PostgresServer
@@ -507,6 +556,9 @@ class LabDaemon:
 
     # -- stop ------------------------------------------------------------
     def stop(self) -> None:
+        from rds_iam_lab import blue_green
+
+        blue_green.set_hooks()
         if self.relays is not None:
             self.relays.stop()
         for server in self.servers:

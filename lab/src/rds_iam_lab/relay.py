@@ -78,6 +78,17 @@ class RelayHub:
         LOG.info("relay %s removed", name)
         return True
 
+    def rename(self, old: str, new: str) -> Relay:
+        """The same listener and source address under another name (a database renamed by a switchover)."""
+        with self._lock:
+            if new in self._relays:
+                raise ValueError(f"relay {new!r} exists")
+            relay = self._relays.pop(old)
+            relay.name = new
+            self._relays[new] = relay
+        LOG.info("relay %s renamed %s", old, new)
+        return relay
+
     def get(self, name: str) -> Relay | None:
         with self._lock:
             return self._relays.get(name)

@@ -92,7 +92,8 @@ class StubbedSTS:
         stubbed = self
 
         def create_client(session, service_name, *args, **kwargs):
-            if service_name != "sts":
+            # The role's own STS clients (they presign kind=sts tokens) are real, unstubbed clients.
+            if service_name != "sts" or kwargs.get("aws_access_key_id") == ASSUMED_AK:
                 return original(session, service_name, *args, **kwargs)
             access_key = kwargs.get("aws_access_key_id")
             if not access_key:

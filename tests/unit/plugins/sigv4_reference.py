@@ -67,16 +67,8 @@ def check_token(token, known_keys, now=None, expect_region=None):
     if access_key not in known_keys:
         raise InvalidToken("unknown access key")
 
-    canonical_query = "&".join(sorted(
-        "%s=%s" % (quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in pairs if k != "X-Amz-Signature"))
     host_header = host.lower() if port == "443" else "%s:%s" % (host.lower(), port)
-    canonical = "GET\n/\n%s\nhost:%s\n\nhost\n%s" % (canonical_query, host_header, hashlib.sha256(b"").hexdigest())
-    to_sign = "AWS4-HMAC-SHA256\n%s\n%s/%s/rds-db/aws4_request\n%s" % (
-        q["X-Amz-Date"], date, region, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
-    k = _sign(("AWS4" + known_keys[access_key]).encode("utf-8"), date)
-    for part in (region, "rds-db", "aws4_request"):
-        k = _sign(k, part)
-    expected = hmac.new(k, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    expected = _signature(pairs, {"host": host_header}, known_keys[access_key], q["X-Amz-Date"], region, "rds-db")
     if not hmac.compare_digest(expected, q["X-Amz-Signature"]):
         raise InvalidToken("signature mismatch")
     return {
@@ -84,3 +76,43 @@ def check_token(token, known_keys, now=None, expect_region=None):
         "signed_at": signed_at, "expires": expires, "session_token": q.get("X-Amz-Security-Token"),
         "params": names,
     }
+
+
+def _signature(pairs, headers, secret, amz_date, region, service):
+    """The SigV4 query signature of GET / with these query ``pairs`` and signed ``headers`` (lower-case names)."""
+    date = amz_date[:8]
+    canonical_query = "&".join(sorted(
+        "%s=%s" % (quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in pairs if k != "X-Amz-Signature"))
+    names = sorted(headers)
+    canonical = "GET\n/\n%s\n%s\n%s\n%s" % (
+        canonical_query, "".join("%s:%s\n" % (n, headers[n].strip()) for n in names), ";".join(names),
+        hashlib.sha256(b"").hexdigest())
+    to_sign = "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s" % (
+        amz_date, date, region, service, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+    k = _sign(("AWS4" + secret).encode("utf-8"), date)
+    for part in (region, service, "aws4_request"):
+        k = _sign(k, part)
+    return hmac.new(k, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def check_sts_token(token, known_keys, server_id):
+    """A kind=sts token's parts if it is a presigned GetCallerIdentity whose signature holds for a key in
+    known_keys with the header X-DbAuth-Server-Id: server_id signed; raise InvalidToken otherwise."""
+    host, sep, rest = token.partition("/")
+    if "://" in token or not sep or not rest.startswith("?"):
+        raise InvalidToken("not HOST/?QUERY")
+    pairs = parse_qsl(rest[1:], keep_blank_values=True, strict_parsing=True)
+    q = dict(pairs)
+    if (q.get("Action"), q.get("Version")) != ("GetCallerIdentity", "2011-06-15"):
+        raise InvalidToken("not GetCallerIdentity 2011-06-15")
+    if q.get("X-Amz-SignedHeaders") != "host;x-dbauth-server-id":
+        raise InvalidToken("signed headers are %r" % q.get("X-Amz-SignedHeaders"))
+    access_key, dummy_date, region, service, dummy_terminator = q["X-Amz-Credential"].split("/")
+    if service != "sts" or access_key not in known_keys:
+        raise InvalidToken("not an sts scope of a known key")
+    expected = _signature(pairs, {"host": host.lower(), "x-dbauth-server-id": server_id}, known_keys[access_key],
+                          q["X-Amz-Date"], region, "sts")
+    if not hmac.compare_digest(expected, q["X-Amz-Signature"]):
+        raise InvalidToken("signature mismatch")
+    return {"host": host, "region": region, "access_key": access_key, "expires": int(q["X-Amz-Expires"]),
+            "session_token": q.get("X-Amz-Security-Token"), "date": q["X-Amz-Date"]}

@@ -17,6 +17,7 @@ from ansible_collections.dbauth.rds_iam.plugins.lookup import rds_iam_token as l
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _aws_session
 from ansible_collections.dbauth.rds_iam.plugins.module_utils import _token_signing
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.aws_doubles import Clock
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_sts_token
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_token
 
 AK = "AKIAIOSFODNN7EXAMPLE"
@@ -102,3 +103,12 @@ def test_lookup_keys_win_over_aws_profile_in_the_environment(lookup, clock, monk
 def test_lookup_refuses_blank_or_multiline_db_user(lookup, clock, user):
     with pytest.raises(AnsibleLookupError, match="db_user"):
         lookup.run([], {}, db_host=HOST, db_port=5432, db_user=user, access_key=AK, secret_key=SK)
+
+
+def test_lookup_kind_sts(lookup, clock):
+    tokens = lookup.run([], {}, kind="sts", server_id="orders-db-1", region="us-east-1",
+                        endpoint_url="http://127.0.0.1:5000", access_key=AK, secret_key=SK)
+    assert tokens[0].startswith("127.0.0.1:5000/?Action=GetCallerIdentity&Version=2011-06-15&")
+    assert check_sts_token(tokens[0], {AK: SK}, "orders-db-1")["date"] == "20261125T074500Z"
+    with pytest.raises(AnsibleLookupError, match="server_id is required with kind=sts"):
+        lookup.run([], {}, kind="sts", region="us-east-1", access_key=AK, secret_key=SK)

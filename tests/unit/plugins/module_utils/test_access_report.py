@@ -34,13 +34,21 @@ def database(ident, resource_id, iam_users=(), iam_enabled=True, in_model=True, 
             "catalog": catalog, "catalog_error": None, "model_users": list(model_users)}
 
 
-def run(databases, principals, model_principals=None, resource_ids=None):
+def run(databases, principals, model_principals=None, resource_ids=None, switched=None):
     evaluator = report.Evaluator(REGION, ACCOUNT, "aws")
     rows = report.matrix(databases, principals, evaluator)
     if resource_ids is None:
         resource_ids = set(db["resource_id"] for db in databases)
     names = report.model_principal_names(model_principals, [{"users": db["model_users"]} for db in databases])
-    return rows, report.findings(databases, principals, names, rows, resource_ids, evaluator)
+    return rows, report.findings(databases, principals, names, rows, resource_ids, evaluator, switched)
+
+
+def switchover(old_id, new_id, name="pg"):
+    """What _blue_green.switched_resource_ids gives for a completed switchover of `name`."""
+    return {old_id: {"identifier": "bgd-1", "name": name + "-upgrade", "status": "SWITCHOVER_COMPLETED",
+                     "switched_over": True,
+                     "source": {"kind": "instance", "identifier": name + "-old1", "resource_id": old_id},
+                     "target": {"kind": "instance", "identifier": name, "resource_id": new_id}}}
 
 
 def keys(found):
@@ -97,11 +105,14 @@ def test_every_finding_code_once():
         role("app-role", allow(arn("db-A", "app"), arn("db-A", "nouser"), arn("db-A", "extra"), arn("db-A", "both"))),
         role("wide-role", allow(PREFIX + "db-*/app")),
         role("stale-role", allow(arn("db-OLD", "app"))),
+        role("moved-role", allow(arn("db-BLUE", "app"))),
     ]
-    _rows, found = run(dbs, principals, ["app-role", "stale-role"])
+    _rows, found = run(dbs, principals, ["app-role", "stale-role", "moved-role"], resource_ids={"db-A", "db-BLUE"},
+                       switched=switchover("db-BLUE", "db-A"))
     assert keys(found) == sorted([
         ("rds_iam_and_rds_ad", "pg", "both", None),
         ("stale_resource_id", None, None, "stale-role"),
+        ("switched_over_resource_id", "pg", None, "moved-role"),
         ("grant_user_missing", "pg", "nouser", "app-role"),
         ("model_grant_missing", "pg", "gone", "ghost-role"),
         ("model_grant_missing", "pg", "missing", "app-role"),
@@ -118,6 +129,29 @@ def test_every_finding_code_once():
     ])
     assert [f["severity"] for f in found] == sorted((f["severity"] for f in found), key=report.SEVERITY_ORDER.index)
     assert set(f["code"] for f in found) | {"iam_auth_off"} == set(report.FINDINGS)
+
+
+def test_a_policy_left_on_the_old_blue_after_a_switchover():
+    # the name pg now holds the green's id db-GREEN; the old blue pg-old1 keeps db-BLUE, which the policy names
+    dbs = [database("pg", "db-GREEN", ["app"], model_users=[{"name": "app", "principals": ["app-role"]}])]
+    principals = [role("app-role", allow(arn("db-BLUE", "app")))]
+    rows, found = run(dbs, principals, ["app-role"], resource_ids={"db-GREEN", "db-BLUE"},
+                      switched=switchover("db-BLUE", "db-GREEN"))
+    assert [r["allowed"] for r in rows] == [False]
+    moved = [f for f in found if f["code"] == "switched_over_resource_id"]
+    assert len(moved) == 1 and moved[0]["severity"] == "high"
+    assert moved[0]["objects"] == {"principal_arn": principals[0]["arn"], "policy": "p0", "resource": arn("db-BLUE", "app"),
+                                   "resource_id": "db-BLUE", "database": "pg", "current_resource_id": "db-GREEN",
+                                   "old_database": "pg-old1", "deployment": "bgd-1"}
+    assert "db-GREEN" in moved[0]["message"] and "site.yml" in moved[0]["message"]
+    assert ("model_grant_missing", "pg", "app", "app-role") in keys(found)
+    # without the switchover known, the same policy is no finding of its own (the id exists)
+    _rows, found = run(dbs, principals, ["app-role"], resource_ids={"db-GREEN", "db-BLUE"})
+    assert "switched_over_resource_id" not in [f["code"] for f in found]
+    # once the grant names the current id, nothing is left to report
+    _rows, found = run(dbs, [role("app-role", allow(arn("db-GREEN", "app")))], ["app-role"],
+                       resource_ids={"db-GREEN", "db-BLUE"}, switched=switchover("db-BLUE", "db-GREEN"))
+    assert found == []
 
 
 @pytest.mark.parametrize("resource, wide", [

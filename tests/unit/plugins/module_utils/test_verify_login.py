@@ -220,3 +220,28 @@ def test_given_token_is_used_without_signing():
 def test_bad_options(override, message):
     with pytest.raises(_verify_login.VerifyConfigError, match=message):
         _verify_login.validated_target(params(**override))
+
+
+def test_kind_sts_login_signs_for_the_server_id():
+    signer = FakeSigner()
+    out = _verify_login.attempt_login(params(kind="sts", server_id="orders-db-1"), None, signer,
+                                      connect_fn=lambda settings: (FakeConn(("app@%", "11.4")), "TLSv1.3"))
+    assert out.connected
+    assert (signer.options["kind"], signer.options["server_id"]) == ("sts", "orders-db-1")
+
+
+def test_kind_sts_without_server_id_is_a_configuration_error():
+    signer = FakeSigner(error="server_id is required with kind=sts: give the server id")
+    with pytest.raises(_verify_login.VerifyConfigError, match="server_id is required with kind=sts"):
+        _verify_login.attempt_login(params(kind="sts"), None, signer, connect_fn=lambda settings: None)
+
+
+def test_kind_sts_refusal_points_at_the_bridge_log():
+    def refuse(settings):
+        raise DbConnectionError('login refused: FATAL:  LDAP authentication failed for user "app"', "auth")
+
+    out = _verify_login.attempt_login(params(engine="postgres", kind="sts", server_id="orders-db-1"), None,
+                                      FakeSigner(), connect_fn=refuse)
+    assert out.diagnosis == "token_rejected" and not out.connected
+    assert "Its bridge (dbauth-iam-bridge) logs the reason" in out.message and "diagnose=true" not in out.message
+    assert TOKEN not in out.message

@@ -71,6 +71,7 @@ def test_named_databases_few_calls_not_found_and_members(aws, capsys):
         {"DBClusterParameterGroupName": "aurora-mysql8-tls"},
     )
     rds.add_response("describe_db_parameters", parameters(("rds.force_ssl", "1")), {"DBParameterGroupName": "pg16-ssl"})
+    rds.add_response("describe_blue_green_deployments", {"BlueGreenDeployments": []}, {})
     result = run(
         {
             "db_instance_identifiers": ["App-2", "app-1", "missing-db", "aurora-1-a"],
@@ -80,7 +81,8 @@ def test_named_databases_few_calls_not_found_and_members(aws, capsys):
     )
     assert result["changed"] is False
     assert aws.requests == [
-        "DescribeDBInstances", "DescribeDBClusters", "DescribeDBClusterParameters", "DescribeDBParameters"
+        "DescribeDBInstances", "DescribeDBClusters", "DescribeDBClusterParameters", "DescribeDBParameters",
+        "DescribeBlueGreenDeployments",
     ]
     assert result["not_found"] == {"db_instance_identifiers": ["missing-db"], "db_cluster_identifiers": ["missing-cluster"]}
     names = [d.get("db_instance_identifier") or d.get("db_cluster_identifier") for d in result["databases"]]
@@ -104,6 +106,7 @@ def test_named_databases_few_calls_not_found_and_members(aws, capsys):
         "read_replicas": ["app-2-replica", "arn:aws:rds:eu-west-1:444455556666:db:app-2-west"],
         "read_replica_source": None,
         "tls": {"parameter": "rds.force_ssl", "value": "1", "enforced": True},
+        "blue_green": None,
     }
     assert app1["read_replicas"] == []
     assert member_info["member_of_cluster"] == "aurora-1"
@@ -133,6 +136,7 @@ def test_everything_paginated_and_read_only_in_check_mode(aws, capsys):
     rds.add_response(
         "describe_db_parameters", parameters(("rds.force_ssl", "0")), {"DBParameterGroupName": "pg16-ssl", "Marker": "p2"}
     )
+    rds.add_response("describe_blue_green_deployments", {"BlueGreenDeployments": []}, {})
     result = run({}, capsys, check_mode=True)
     assert result["changed"] is False
     assert [d["db_instance_identifier"] for d in result["databases"]] == ["a-db", "b-db"]
@@ -174,8 +178,10 @@ def test_only_clusters_asked_reads_no_instances(aws, capsys):
         }]},
         {"Filters": [{"Name": "db-cluster-endpoint-type", "Values": ["custom"]}]},
     )
+    rds.add_response("describe_blue_green_deployments", {"BlueGreenDeployments": []}, {})
     result = run({"db_cluster_identifiers": ["aurora-1"]}, capsys)
-    assert aws.requests == ["DescribeDBClusters", "DescribeDBClusterParameters", "DescribeDBClusterEndpoints"]
+    assert aws.requests == ["DescribeDBClusters", "DescribeDBClusterParameters", "DescribeDBClusterEndpoints",
+                            "DescribeBlueGreenDeployments"]
     (only,) = result["databases"]
     assert only["custom_endpoints"] == [{
         "name": "reports",
@@ -196,11 +202,57 @@ def test_engine_without_tls_parameter_and_unset_parameter(aws, capsys):
         None,
     )
     rds.add_response("describe_db_parameters", parameters(("max_connections", "10")), {"DBParameterGroupName": "default.mariadb10.11"})
+    rds.add_response("describe_blue_green_deployments", {"BlueGreenDeployments": []}, {})
     result = run({"db_instance_identifiers": ["ora", "maria"]}, capsys)
     ora, maria = result["databases"]
     assert ora["tls"] == {"parameter": None, "value": None, "enforced": None}
     assert maria["tls"] == {"parameter": "require_secure_transport", "value": None, "enforced": None}
-    assert aws.requests == ["DescribeDBInstances", "DescribeDBParameters"]
+    assert aws.requests == ["DescribeDBInstances", "DescribeDBParameters", "DescribeBlueGreenDeployments"]
+    assert ora["blue_green"] is None and maria["blue_green"] is None
+
+
+def deployment(source, target, status="AVAILABLE", kind="db"):
+    return {
+        "BlueGreenDeploymentIdentifier": "bgd-%s" % source,
+        "BlueGreenDeploymentName": "%s-upgrade" % source,
+        "Source": "arn:aws:rds:%s:%s:%s:%s" % (REGION, ACCOUNT, kind, source),
+        "Target": "arn:aws:rds:%s:%s:%s:%s" % (REGION, ACCOUNT, kind, target),
+        "Status": status,
+    }
+
+
+def test_blue_green_deployment_of_a_database_with_the_green_resource_id(aws, capsys):
+    rds = aws.stubber("rds")
+    rds.add_response("describe_db_instances", {"DBInstances": [instance("app-1", DBParameterGroups=[])]},
+                     {"Filters": [{"Name": "db-instance-id", "Values": ["app-1"]}]})
+    other = deployment("other-db", "other-db-green-zzzzzz")
+    rds.add_response("describe_blue_green_deployments",
+                     {"BlueGreenDeployments": [other, deployment("app-1", "app-1-green-abcdef")]}, {})
+    # one read of the members of the deployments that concern the databases asked for (not other-db's)
+    rds.add_response("describe_db_instances", {"DBInstances": [instance("app-1"), instance("app-1-green-abcdef")]},
+                     {"Filters": [{"Name": "db-instance-id", "Values": ["app-1", "app-1-green-abcdef"]}]})
+    result = run({"db_instance_identifiers": ["app-1"]}, capsys)
+    assert aws.requests == ["DescribeDBInstances", "DescribeBlueGreenDeployments", "DescribeDBInstances"]
+    (app,) = result["databases"]
+    assert app["blue_green"] == {
+        "identifier": "bgd-app-1", "name": "app-1-upgrade", "status": "AVAILABLE", "status_details": None,
+        "switched_over": False, "role": "source",
+        "source": {"kind": "instance", "identifier": "app-1", "arn": app["arn"], "resource_id": app["resource_id"]},
+        "target": {"kind": "instance", "identifier": "app-1-green-abcdef",
+                   "arn": "arn:aws:rds:%s:%s:db:app-1-green-abcdef" % (REGION, ACCOUNT),
+                   "resource_id": instance("app-1-green-abcdef")["DbiResourceId"]},
+    }
+    assert app["blue_green"]["target"]["resource_id"] != app["resource_id"]
+
+
+def test_blue_green_not_readable_is_a_warning_not_a_failure(aws, capsys):
+    rds = aws.stubber("rds")
+    rds.add_response("describe_db_instances", {"DBInstances": [instance("app-1", DBParameterGroups=[])]}, None)
+    rds.add_client_error("describe_blue_green_deployments", "AccessDenied", "not authorized", 403)
+    result = run({"db_instance_identifiers": ["app-1"]}, capsys)
+    assert "failed" not in result
+    assert result["databases"][0]["blue_green"] is None
+    assert "rds:DescribeBlueGreenDeployments" in str(result["warnings"])
 
 
 def test_describe_error_fails_with_the_aws_message(aws, capsys):

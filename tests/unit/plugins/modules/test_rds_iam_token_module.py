@@ -14,6 +14,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_token
+from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_sts_token
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.sigv4_reference import check_token
 
 AK = "AKIAIOSFODNN7EXAMPLE"
@@ -99,3 +100,21 @@ def test_module_no_credentials(capsys):
     rc, out = run_module(capsys, dict(db_host=HOST, db_port=5432, db_user="u"))
     assert rc == 1
     assert "No AWS credentials found" in out["msg"] and "instance metadata" in out["msg"]
+
+
+def test_module_kind_sts_needs_only_server_id(capsys):
+    rc, out = run_module(capsys, dict(kind="sts", server_id="orders-db-1", region="eu-west-1", access_key=AK,
+                                      secret_key=SK))
+    assert rc == 0 and out["changed"] is False and out["region"] == "eu-west-1"
+    assert check_sts_token(out["token"], {AK: SK}, "orders-db-1")["expires"] == 900
+    assert SK not in json.dumps(out)
+
+
+def test_module_kind_sts_requires_server_id(capsys):
+    rc, out = run_module(capsys, dict(kind="sts", region="eu-west-1", access_key=AK, secret_key=SK))
+    assert rc == 1 and "kind is sts but all of the following are missing: server_id" in out["msg"]
+
+
+def test_module_kind_rds_still_requires_its_options(capsys):
+    rc, out = run_module(capsys, dict(kind="rds", server_id="x", access_key=AK, secret_key=SK))
+    assert rc == 1 and "db_host" in out["msg"] and "db_port" in out["msg"] and "db_user" in out["msg"]
