@@ -239,7 +239,10 @@ def test_seeded_endpoints_are_local_servers(rds, lab_control_plane):
         assert (ep["Address"], ep["Port"]) == (specs[ident].host, specs[ident].port)
     cluster = _describe_cluster(rds, "lab-aurora")
     assert (cluster["Endpoint"], cluster["Port"]) == ("127.0.0.1", specs["lab-aurora"].port)
-    assert cluster["ReaderEndpoint"] == "127.0.0.1"
+    # the reader endpoint is a host name of its own (Aurora user guide, "Types of Aurora endpoints")
+    assert cluster["ReaderEndpoint"] == "localhost"
+    with moto_patches.disabled("lab_reader_endpoints"):
+        assert _describe_cluster(rds, "lab-aurora")["ReaderEndpoint"] == "127.0.0.1"
     member = _describe_instance(rds, "lab-aurora-instance-1")["Endpoint"]
     assert (member["Address"], member["Port"]) == ("127.0.0.1", specs["lab-aurora"].port)
     # stock: fake *.rds.amazonaws.com names
@@ -311,7 +314,10 @@ def test_every_patch_function_cites_an_aws_page():
                      find_database=control_plane.ControlPlane.find_database,
                      endpoints=control_plane.ControlPlane.endpoints,
                      maintenance=control_plane.ControlPlane.maintenance,
-                     seed_database=control_plane.ControlPlane._seed_database)
+                     seed_database=control_plane.ControlPlane._seed_database,
+                     set_reader_endpoint_address=moto_patches.set_reader_endpoint_address,
+                     seed_replica=control_plane.ControlPlane._seed_replica,
+                     global_cluster_of=control_plane.ControlPlane._global_cluster_of)
     missing = [name for name, func in sorted(functions.items())
                if not (_AWS_REFERENCE.search(func.__doc__ or "") and _PAGE.search(func.__doc__ or ""))]
     assert missing == [], f"patch functions without an AWS page in their docstring: {missing}"

@@ -281,6 +281,13 @@ def summary(kind, record, region=None):
         "iam_database_authentication_enabled": bool(record.get("IAMDatabaseAuthenticationEnabled")),
         "status": status_of(kind, record),
     }
+    if kind == "instance":
+        # Read replicas are DB instances of their own (own resource id and IAM setting); a cross-Region one is
+        # listed by its ARN (RDS API reference, "DBInstance", ReadReplicaDBInstanceIdentifiers).
+        result["read_replicas"] = list(record.get("ReadReplicaDBInstanceIdentifiers") or [])
+        result["read_replica_source"] = record.get("ReadReplicaSourceDBInstanceIdentifier")
+    else:
+        result["global_cluster_identifier"] = record.get("GlobalClusterIdentifier")
     return result
 
 
@@ -301,6 +308,7 @@ def info(kind, record, tls, custom_endpoints, region=None):
     else:
         result["reader_endpoint"] = {"address": record.get("ReaderEndpoint"), "port": record.get("Port")}
         result["custom_endpoints"] = custom_endpoints.get(identifier_of(kind, record).lower(), [])
+
     return result
 
 

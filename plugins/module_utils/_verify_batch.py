@@ -55,7 +55,8 @@ REQUIRED_TARGET_OPTIONS = tuple(n for n, s in TARGET_SPEC.items() if s.get("requ
 # Options that name one login only, refused together with logins.
 SINGLE_LOGIN_OPTIONS = TARGET_OPTION_NAMES + ("token", "login_host", "login_port")
 
-LOGIN_ENTRY_SPEC = dict(TARGET_SPEC, label=dict(type="str"))
+# region per entry: a cross-Region read replica or a global database's secondary cluster signs in its own Region.
+LOGIN_ENTRY_SPEC = dict(TARGET_SPEC, label=dict(type="str"), region=dict(type="str"))
 TOP_ARGUMENT_SPEC = dict((n, optional_spec(s)) for n, s in TARGET_SPEC.items())
 TOP_ARGUMENT_SPEC.update(
     # As in rds_iam_token: no environment fallback here, so that the region in an RDS host name
@@ -148,6 +149,8 @@ def login_params(params, entry):
     merged = dict((k, v) for k, v in params.items() if k not in ("logins", "concurrency"))
     for name in SINGLE_LOGIN_OPTIONS:
         merged[name] = entry.get(name)
+    if entry.get("region"):
+        merged["region"] = entry["region"]
     return merged
 
 

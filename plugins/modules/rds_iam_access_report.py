@@ -94,6 +94,24 @@ options:
           db:
             description: Database the admin login opens.
             type: str
+      replicas:
+        description:
+          - The read replicas of the data model entry (a list, or V(discover)); accepted so that the data model
+            passes unchanged. The report covers the source (the replicas serve its users).
+        type: raw
+        version_added: 0.2.0
+      endpoints:
+        description: The Aurora endpoints the data model entry proves (accepted, not reported on).
+        type: list
+        elements: str
+        version_added: 0.2.0
+      secondaries:
+        description:
+          - The secondary clusters of the data model entry's global database (accepted; the report covers the primary
+            cluster in the region of the call).
+        type: list
+        elements: dict
+        version_added: 0.2.0
       users:
         description: The IAM database users of the data model.
         type: list
@@ -413,6 +431,10 @@ DATABASE_SPEC = dict(
     proxies=dict(type="list", elements="dict", default=[], options=dict(
         name=dict(type="str", required=True), role=dict(type="str"), users=dict(type="list", elements="str"),
         port=dict(type="int"))),
+    # The topology keys of the data model (docs/topologies.md): accepted so the data model passes unchanged.
+    replicas=dict(type="raw"),
+    endpoints=dict(type="list", elements="str"),
+    secondaries=dict(type="list", elements="dict"),
 )
 
 

@@ -238,6 +238,24 @@ status:
   returned: success
   type: str
   sample: available
+read_replicas:
+  description:
+    - The read replicas of the instance (C(ReadReplicaDBInstanceIdentifiers)), ARNs for replicas in another Region.
+      Each has its own resource id and IAM setting (enable them with their own entries, in their Region).
+  returned: success, for an instance
+  type: list
+  elements: str
+  sample: [database-1-replica]
+read_replica_source:
+  description: The instance this read replica copies (an ARN when in another Region), null otherwise.
+  returned: success, for an instance
+  type: str
+  sample: database-1
+global_cluster_identifier:
+  description: The Aurora global database the cluster belongs to, null otherwise.
+  returned: success, for a cluster
+  type: str
+  sample: aurora-global
 db_instance_identifier:
   description: The instance identifier, when O(db_instance_identifier) was given.
   returned: when O(db_instance_identifier) is set
@@ -321,6 +339,22 @@ databases:
       returned: success of the entry
       type: str
       sample: available
+    read_replicas:
+      description: As RV(read_replicas).
+      returned: success of an instance entry
+      type: list
+      elements: str
+      sample: [database-1-replica]
+    read_replica_source:
+      description: As RV(read_replica_source).
+      returned: success of an instance entry
+      type: str
+      sample: database-1
+    global_cluster_identifier:
+      description: As RV(global_cluster_identifier).
+      returned: success of a cluster entry
+      type: str
+      sample: aurora-global
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule

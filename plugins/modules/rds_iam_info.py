@@ -200,6 +200,24 @@ databases:
       returned: when RV(databases[].kind=instance)
       type: str
       sample: aurora-1
+    read_replicas:
+      description:
+        - The read replicas of the instance (C(ReadReplicaDBInstanceIdentifiers)), identifiers, and ARNs for
+          replicas in another Region. Each replica has its own resource id and IAM setting.
+      returned: when RV(databases[].kind=instance)
+      type: list
+      elements: str
+      sample: [database-1-replica, "arn:aws:rds:us-west-2:123456789012:db:database-1-west"]
+    read_replica_source:
+      description: The identifier (an ARN for a cross-Region replica) of the instance this read replica copies, null otherwise.
+      returned: when RV(databases[].kind=instance)
+      type: str
+      sample: database-1
+    global_cluster_identifier:
+      description: The Aurora global database the cluster belongs to, null otherwise.
+      returned: when RV(databases[].kind=cluster)
+      type: str
+      sample: aurora-global
     blue_green:
       description:
         - The Blue/Green deployment this database is the source (blue) or target (green) of, null when there is none

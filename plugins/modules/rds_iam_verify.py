@@ -65,7 +65,7 @@ options:
   logins:
     description:
       - Many logins in one call, for example every database this host connects to. Each entry names one login;
-        O(region), O(ca_cert), O(ssl_mode), O(connect_timeout), O(diagnose), O(fail_on_error), the admin login of
+        O(region) (unless the entry names its own), O(ca_cert), O(ssl_mode), O(connect_timeout), O(diagnose), O(fail_on_error), the admin login of
         the diagnosis (O(login_user), O(login_password), O(login_db)) and the AWS options are shared by all.
       - Each login gets its own freshly signed token; the host's credentials are resolved once.
       - Mutually exclusive with O(engine), O(db_host), O(db_port), O(db_user), O(db_name), O(token),
@@ -101,6 +101,12 @@ options:
       db_cluster_identifier:
         description: Like O(db_cluster_identifier).
         type: str
+      region:
+        description:
+          - The Region this login's token is signed for and its diagnosis reads from, for example that of a
+            cross-Region read replica or of a global database's secondary cluster; default O(region).
+        type: str
+        version_added: 0.2.0
       kind:
         description: Like O(kind).
         type: str

@@ -91,6 +91,20 @@ PROXY_OPTIONS = {
     "port": {"type": "int", "description": "Port of the proxy endpoint (default the engine's, 3306 or 5432, where RDS Proxy listens)."},
 }
 
+# Topology (docs/topologies.md): read replicas of an instance, secondary clusters of an Aurora global database.
+REPLICA_OPTIONS = {
+    "db_instance_identifier": {"type": "str", "required": True, "description": "Identifier of the read replica (a DB instance)."},
+    "region": {
+        "type": "str",
+        "description": "AWS Region of a cross-Region read replica; default the source's (the region of rds_iam_aws).",
+    },
+}
+
+SECONDARY_OPTIONS = {
+    "db_cluster_identifier": {"type": "str", "required": True, "description": "Identifier of the secondary Aurora DB cluster."},
+    "region": {"type": "str", "required": True, "description": "AWS Region of the secondary cluster."},
+}
+
 DATABASE_OPTIONS = {
     "kind": {
         "type": "str",
@@ -155,6 +169,38 @@ DATABASE_OPTIONS = {
             "(docs/rds_proxy.md).",
         ],
     },
+    "replicas": {
+        "type": "raw",
+        "description": [
+            "DB instances only: the read replicas of the instance, a list of C(db_instance_identifier) and optional "
+            "C(region) (a cross-Region replica), or V(discover) to read them from the source "
+            "(C(ReadReplicaDBInstanceIdentifiers), cross-Region replicas by ARN).",
+            "Each replica has its own resource id and IAM setting: V(enable) turns it on on each, iam_access grants "
+            "every principal of a user one C(rds-db) ARN per replica (its Region in the ARN), verify logs in through "
+            "each replica's endpoint. The users are created on the source only (they are replicated).",
+        ],
+    },
+    "endpoints": {
+        "type": "list",
+        "elements": "str",
+        "description": [
+            "Aurora DB clusters only: the endpoints verify logs in through, V(writer) (the cluster endpoint), "
+            "V(reader) (the reader endpoint) or the name of a custom endpoint. Default V([writer]).",
+            "The cluster's resource id covers all of them; each token is signed for the host that is dialled.",
+        ],
+    },
+    "secondaries": {
+        "type": "list",
+        "elements": "dict",
+        "options": SECONDARY_OPTIONS,
+        "description": [
+            "Aurora DB clusters only: the secondary clusters of the Aurora global database whose primary this "
+            "cluster is, each in its own Region.",
+            "Each has its own resource id and IAM setting in its own Region: V(enable) turns it on there, iam_access "
+            "grants one C(rds-db) ARN per secondary (its Region in the ARN), verify logs in through each with tokens "
+            "signed in its Region. The users are created on the primary only (they are replicated).",
+        ],
+    },
 }
 
 PRINCIPAL_OPTIONS = {
@@ -202,9 +248,14 @@ PLANNED_LOGIN_OPTIONS = {
     # copies: one role's argument_specs.yml carries both (YAML would otherwise write them as anchors)
     "database": dict(HOST_LOGIN_OPTIONS["database"]),
     "user": dict(HOST_LOGIN_OPTIONS["user"]),
+    "via": {
+        "type": "str",
+        "description": "What the login goes through besides the database's own endpoint: V(reader), a custom endpoint, "
+        "the identifier of a read replica or secondary cluster, or the RDS Proxy whose endpoint is dialled "
+        "(null: the database's endpoint).",
+    },
     "granted": {"type": "bool", "required": True, "description": "Whether the data model grants this login to the host."},
     "args": {"type": "dict", "required": True, "description": "The login's arguments of dbauth.rds_iam.rds_iam_verify."},
-    "via": {"type": "str", "description": "The RDS Proxy the login goes through (its endpoint is dialled)."},
 }
 
 PLANNED_DATABASE_OPTIONS = {

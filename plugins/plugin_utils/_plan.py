@@ -27,6 +27,7 @@ from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._model_schema impor
     HOST_OPTIONS,
     KNOWN_VARIABLES,
     PRINCIPAL_OPTIONS,
+    REPLICA_OPTIONS,
 )
 from ansible_collections.dbauth.rds_iam.plugins.plugin_utils._spec_check import check_options, check_value, closest
 
@@ -37,9 +38,12 @@ _SELF_MANAGED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 # The bridge's server id (the X-DbAuth-Server-Id header value; roles/self_managed/files/dbauth_iam_bridge.py).
 _SERVER_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 _DEFAULT_PORT = {"mysql": 3306, "postgres": 5432}
-_RDS_KEYS = ("db_instance_identifier", "db_cluster_identifier", "endpoint", "proxies")
+_RDS_KEYS = ("db_instance_identifier", "db_cluster_identifier", "endpoint", "proxies", "replicas", "endpoints", "secondaries")
 _SELF_MANAGED_KEYS = ("name", "host", "port", "server_id")
 _ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# An RDS ARN: arn:PARTITION:rds:REGION:ACCOUNT:db:ID (a cross-Region read replica is listed by its ARN).
+_RDS_ARN = re.compile(r"^arn:[a-z-]+:rds:([a-z0-9-]+):\d{12}:(db|cluster):([A-Za-z0-9-]+)$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$")
 _FAMILY = {"mysql": "mysql", "mariadb": "mysql", "postgres": "postgres"}
 _LABELS = ("db_instance_identifier", "db_cluster_identifier", "name", "user")
@@ -218,6 +222,8 @@ def _apply_discovered(db, found, where, problems):
     for key in ("resource_id", "resource_arn_prefix", "engine_version", "iam_database_authentication_enabled", "pending"):
         db[key] = found.get(key)
     db["rds_engine"] = found.get("engine")
+    for key in ("read_replicas", "reader_endpoint", "custom_endpoints"):
+        db["discovered_" + key] = found.get(key)
     if db["endpoint"] is None and found.get("endpoint"):
         db["endpoint"] = {"address": found["endpoint"].get("address"), "port": found["endpoint"].get("port")}
 
@@ -247,8 +253,9 @@ def _database(index, raw, principal_names, problems, check_admin):
     _users(db, family, principal_names, where, problems)
     _admin(db, where, problems, check_admin)
     proxies = _proxies(db, family, principal_names, where, problems)
+    topology = _topology(db, ident, "instance" if instance else "cluster", where, problems)
     endpoint = db["endpoint"]
-    return {
+    return dict(topology, **{
         "index": index,
         "where": where,
         "id": ident,
@@ -268,6 +275,55 @@ def _database(index, raw, principal_names, problems, check_admin):
         "rds_engine": None,
         "iam_database_authentication_enabled": None,
         "pending": None,
+        "discovered_read_replicas": None,
+        "discovered_reader_endpoint": None,
+        "discovered_custom_endpoints": None,
+        "members": [],
+    })
+
+
+def _topology(db, ident, kind, where, problems):
+    """Check the replicas, endpoints and secondaries of a database entry -> their plan keys (docs/topologies.md)."""
+    replicas, endpoints, secondaries = db["replicas"], db["endpoints"], db["secondaries"]
+    if kind == "cluster" and replicas is not None:
+        problems.append("%s: replicas are for DB instances; an Aurora cluster's readers share its resource id (endpoints: "
+                        "[reader]), and a cluster in another Region is a secondary (secondaries)" % where)
+        replicas = None
+    if kind == "instance" and (endpoints is not None or secondaries is not None):
+        problems.append("%s: endpoints and secondaries are for Aurora clusters (db_cluster_identifier); a DB instance has one "
+                        "endpoint, and its copies are replicas" % where)
+        endpoints = secondaries = None
+    if isinstance(replicas, str) and replicas != "discover" or not isinstance(replicas, (str, list, type(None))):
+        problems.append("%s: replicas must be discover or a list of {db_instance_identifier, region}, not %r" % (where, replicas))
+        replicas = None
+    elif isinstance(replicas, list):
+        replicas = check_value(replicas, {"type": "list", "elements": "dict", "options": REPLICA_OPTIONS},
+                               "%s: replicas" % where, problems, _LABELS) or []
+    seen = {(ident.lower(), None): "the database itself"}
+    for name, entries, id_key in (("replicas", replicas if isinstance(replicas, list) else [], "db_instance_identifier"),
+                                  ("secondaries", secondaries or [], "db_cluster_identifier")):
+        for index, entry in enumerate(entries):
+            if entry is None or not entry[id_key]:
+                continue
+            entry_where = "%s: %s[%d] (%s)" % (where, name, index, entry[id_key])
+            if not _IDENTIFIER.match(entry[id_key]):
+                problems.append("%s: %s must be a letter, then letters, digits and hyphens (at most 63)" % (entry_where, id_key))
+            if entry["region"] is not None and not _REGION.match(entry["region"]):
+                problems.append("%s: region %r is not an AWS Region name such as eu-west-1" % (entry_where, entry["region"]))
+            key = (entry[id_key].lower(), entry["region"])
+            if key in seen:
+                problems.append("%s: the same as %s; list each once" % (entry_where, seen[key]))
+            seen.setdefault(key, "%s[%d]" % (name, index))
+    if endpoints is not None:
+        if len(set(endpoints)) != len(endpoints):
+            problems.append("%s: endpoints lists a name twice" % where)
+        for name in endpoints:
+            if name not in ("writer", "reader") and not _IDENTIFIER.match(name or ""):
+                problems.append("%s: endpoints: %r is neither writer, reader nor a custom endpoint name" % (where, name))
+    return {
+        "replicas": replicas,
+        "secondaries": [s for s in secondaries or [] if s is not None],
+        "endpoints": list(endpoints) if endpoints is not None else (["writer"] if kind == "cluster" else []),
     }
 
 
@@ -310,8 +366,86 @@ def _self_managed_database(index, db, where, principal_names, problems, check_ad
         "pam_service": "dbauth-iam-%s" % name,
         "admin": None if db["admin"] is None else {k: v for k, v in db["admin"].items() if k != "password"},
         "users": [u for u in db["users"] or [] if u is not None],
-        "proxies": [],  # RDS Proxy fronts RDS databases only
+        # RDS Proxy, replicas, Aurora endpoints and global secondaries are RDS's: a self-managed server has none
+        "proxies": [],
+        "members": [],
+        "endpoints": [],
+        "resource_id": None,
     }
+
+
+def _region_of(entry):
+    """The Region of a discovered database (from its ARN or rds-db ARN prefix), None when unknown."""
+    for key in ("arn", "resource_arn_prefix"):
+        parts = (entry.get(key) or "").split(":")
+        if len(parts) > 3 and parts[3]:
+            return parts[3]
+    return None
+
+
+def _members(db):
+    """The replicas and secondary clusters of a plan database (explicit, or discovered from the source)."""
+    wanted = []
+    if db["replicas"] == "discover":
+        for name in db["discovered_read_replicas"] or []:
+            match = _RDS_ARN.match(name)
+            wanted.append(("instance", match.group(3), match.group(1), "replica") if match else ("instance", name, None, "replica"))
+    else:
+        wanted += [("instance", r["db_instance_identifier"], r["region"], "replica") for r in db["replicas"] or []
+                   if r and r["db_instance_identifier"]]
+    wanted += [("cluster", s["db_cluster_identifier"], s["region"], "secondary") for s in db["secondaries"] if s["db_cluster_identifier"]]
+    return [{
+        "database": db["id"], "id": ident, "kind": kind, "region": region, "role": role,
+        "id_key": "db_instance_identifier" if kind == "instance" else "db_cluster_identifier",
+        "ref": {"db_instance_identifier" if kind == "instance" else "db_cluster_identifier": ident},
+        "resource_id": None, "resource_arn_prefix": None, "endpoint": None, "iam_database_authentication_enabled": None,
+    } for kind, ident, region, role in wanted]
+
+
+def _resolve_members(databases, discovered):
+    """Attach to each database its members with what was discovered of them; -> reads still needed, by Region."""
+    regional = {}
+    for entry in discovered or []:
+        if isinstance(entry, Mapping) and not entry.get("failed"):
+            kind = "cluster" if entry.get("db_cluster_identifier") and not entry.get("db_instance_identifier") else "instance"
+            ident = entry.get("db_cluster_identifier") or entry.get("db_instance_identifier") or ""
+            regional.setdefault((kind, ident.lower()), []).append(entry)
+    reads = {}
+    for db in databases:
+        db["members"] = _members(db)
+        for member in db["members"]:
+            candidates = regional.get((member["kind"], member["id"].lower()), [])
+            found = next((c for c in candidates if member["region"] in (None, _region_of(c))), None)
+            if found is None:
+                read = reads.setdefault(member["region"], {"region": member["region"], "db_instance_identifiers": [],
+                                                           "db_cluster_identifiers": [], "refs": []})
+                read[member["id_key"] + "s"].append(member["id"])
+                read["refs"].append(member["ref"])
+                continue
+            for key in ("resource_id", "resource_arn_prefix", "iam_database_authentication_enabled"):
+                member[key] = found.get(key)
+            member["region"] = member["region"] or _region_of(found)
+            if found.get("endpoint"):
+                member["endpoint"] = {"address": found["endpoint"].get("address"), "port": found["endpoint"].get("port")}
+    return [reads[region] for region in sorted(reads, key=lambda r: r or "")]
+
+
+def _endpoint_logins(db):
+    """(via, endpoint, region, id_key, id) of each way into a database that verify proves, its own endpoint first."""
+    own = db["endpoint"] or {}
+    result = []
+    for name in db["endpoints"] or ["writer"]:
+        if name == "writer":
+            result.append((None, own, None, db["id_key"], db["id"]))
+        elif name == "reader":
+            result.append(("reader", db["discovered_reader_endpoint"] or {}, None, db["id_key"], db["id"]))
+        else:
+            custom = next((c for c in db["discovered_custom_endpoints"] or [] if c.get("name") == name), {})
+            result.append((name, {"address": custom.get("address"), "port": custom.get("port") or own.get("port")},
+                           None, db["id_key"], db["id"]))
+    for member in db["members"]:
+        result.append((member["id"], member["endpoint"] or {}, member["region"], member["id_key"], member["id"]))
+    return result
 
 
 def _host(name, variables, databases, principal_names, problems):
@@ -347,23 +481,33 @@ def _host(name, variables, databases, principal_names, problems):
                 if user["state"] == "present" and (principal in (user["principals"] or []) if principal else user["principals"]):
                     wanted.append((db, user, None))
     logins = []
+    for db in {id(db): db for db, _user, _name in wanted}.values():
+        # An Aurora endpoint the model names but the cluster (read already) does not have: name it before any login.
+        for name in db["endpoints"]:
+            if name != "writer" and db["resource_id"] and not (_endpoint_logins(db)[db["endpoints"].index(name)][1] or {}).get("address"):
+                problems.append("%s: endpoints: the cluster has no %s endpoint; fix the name (custom endpoints: "
+                                "DescribeDBClusterEndpoints)" % (db["where"], name))
     for db, user, db_name in wanted:
-        endpoint = db["endpoint"] or {}
-        args = {"label": db["id"], "engine": db["engine"], "db_host": endpoint.get("address"),
-                "db_port": endpoint.get("port"), "db_user": user["name"]}
-        if db["kind"] == "self_managed":  # a token for the bridge: presigned sts:GetCallerIdentity bound to the server
-            args.update(kind="sts", server_id=db["server_id"])
-        else:
-            args[db["id_key"]] = db["id"]
-        if db_name or user["db_name"] or db["db_name"]:
-            args["db_name"] = db_name or user["db_name"] or db["db_name"]
         granted = user["state"] == "present" and principal in (user["principals"] or [])
-        logins.append({"database": db["id"], "user": user["name"], "granted": granted, "args": args})
+        own_args = None
+        for via, endpoint, region, id_key, ident in _endpoint_logins(db):
+            args = {"label": db["id"] if via is None else "%s via %s" % (db["id"], via), "engine": db["engine"],
+                    "db_host": endpoint.get("address"), "db_port": endpoint.get("port"), "db_user": user["name"]}
+            if db["kind"] == "self_managed":  # a token for the bridge: presigned sts:GetCallerIdentity bound to the server
+                args.update(kind="sts", server_id=db["server_id"])
+            else:
+                args[id_key] = ident
+            if region:
+                args["region"] = region
+            if db_name or user["db_name"] or db["db_name"]:
+                args["db_name"] = db_name or user["db_name"] or db["db_name"]
+            own_args = own_args or args
+            logins.append({"database": db["id"], "user": user["name"], "via": via, "granted": granted, "args": args})
         for proxy in db["proxies"] if through_proxies else []:
             if user["name"] not in proxy["users"]:
                 continue
             # through the proxy: its endpoint is dialled and signed for; the diagnosis has no database id to read
-            via = {key: value for key, value in args.items() if key not in ("db_instance_identifier", "db_cluster_identifier")}
+            via = {key: value for key, value in own_args.items() if key not in ("db_instance_identifier", "db_cluster_identifier")}
             via.update(label="%s via %s" % (db["id"], proxy["name"]), db_host=proxy["endpoint"], db_port=proxy["port"])
             logins.append({"database": db["id"], "user": user["name"], "granted": granted, "args": via, "via": proxy["name"]})
     return {"principal": principal, "ca_cert": host.get("rds_iam_ca_cert"), "logins": logins}
@@ -425,6 +569,7 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
                 if seen_proxy is not None and not seen_proxy.get("failed"):
                     for key in ("resource_id", "resource_arn_prefix", "endpoint"):
                         proxy[key] = seen_proxy.get(key)
+    member_reads = _resolve_members(plan_databases, discovered)
     if require_endpoints:
         for db in plan_databases:
             if not (db["endpoint"] or {}).get("address") or not (db["endpoint"] or {}).get("port"):
@@ -433,6 +578,9 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
                 if not proxy["endpoint"] and proxy["users"]:
                     problems.append("%s: proxies (%s): its endpoint is not known: the proxy must exist (the iam_access step "
                                     "reads it; docs/rds_proxy.md)" % (db["where"], proxy["name"]))
+            for via, endpoint, _region, _key, _ident in _endpoint_logins(db)[1:]:
+                if not endpoint.get("address") or not endpoint.get("port"):
+                    problems.append("%s: no endpoint known for %s: it does not exist, or the enable step has not read it" % (db["where"], via))
     host_plans = {}
     for name, host_vars in sorted((hosts or {}).items()):
         host_plans[name] = _host(name, host_vars, every_database, principal_names, problems)
@@ -446,11 +594,16 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
     for principal in principal_list:
         principal["grants"] = []
         for db in plan_databases:
-            users = sorted({u["name"] for u in db["users"] if u["state"] == "present" and principal["name"] in (u["principals"] or [])})
-            # end-to-end IAM: a proxy's role logs in to the database as the users that go through the proxy
-            users = sorted(set(users).union(*[p["users"] for p in db["proxies"] if p["role"] == principal["name"]]))
+            modelled = sorted({u["name"] for u in db["users"] if u["state"] == "present" and principal["name"] in (u["principals"] or [])})
+            # end-to-end IAM: a proxy's role logs in to the database (not its replicas) as the users that go through the proxy
+            users = sorted(set(modelled).union(*[p["users"] for p in db["proxies"] if p["role"] == principal["name"]]))
             if users:
                 principal["grants"].append({"database": db["id"], "resource_arn_prefix": db["resource_arn_prefix"], "db_users": users})
+            if modelled:
+                # One rds-db ARN per resource id: each replica's and each secondary's too (in its Region).
+                for member in db["members"]:
+                    principal["grants"].append({"database": member["id"], "resource_arn_prefix": member["resource_arn_prefix"],
+                                                "db_users": modelled})
             for proxy in db["proxies"]:
                 # clients of a proxy need rds-db:connect on its prx- resource id (not the database's)
                 through = sorted(set(proxy["users"]) & {u["name"] for u in db["users"] if principal["name"] in (u["principals"] or [])})
@@ -459,6 +612,8 @@ def build_plan(databases, principals=None, hosts=None, discovered=None, allow_em
                                                 "resource_arn_prefix": proxy["resource_arn_prefix"], "db_users": through})
     return {
         "databases": plan_databases,
+        "members": [member for db in plan_databases for member in db["members"]],
+        "member_reads": member_reads,
         "proxies": [dict(p, database=db["id"]) for db in plan_databases for p in db["proxies"]],
         "self_managed": self_managed,
         "principals": principal_list,

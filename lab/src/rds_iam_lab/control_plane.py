@@ -74,6 +74,8 @@ DEFAULT_ENGINE_VERSIONS = {
     "aurora-mysql": "8.0.mysql_aurora.3.08.0",
 }
 INSTANCE_ENGINES = ("mysql", "mariadb", "postgres")
+#: The reader endpoint of every lab cluster: another name of the loopback server (SAN DNS:localhost).
+READER_HOST = "localhost"
 CLUSTER_ENGINES = ("aurora-postgresql", "aurora-mysql")
 
 _START_LOCK = threading.Lock()
@@ -94,6 +96,16 @@ class DatabaseSpec:
     # A logical database: its own RDS identity (resource id, IAM flag, endpoint = a relay of the lab
     # daemon) served by the real server of this database id. None: the database is a server itself.
     served_by: str | None = None
+    # A read replica of this instance id (RDS user guide, "Working with DB instance read replicas"): a DB
+    # instance of its own (own DbiResourceId, own IAM setting, own endpoint) whose data is the source's.
+    replica_of: str | None = None
+    # The AWS Region the database lives in; None: the control plane's region. A cross-Region read replica
+    # lives in another Region than its source ("Creating a read replica in a different AWS Region").
+    region: str | None = None
+    # A secondary cluster (in ``region``) of the Aurora global database whose primary is this cluster id
+    # (Aurora user guide, "Using Amazon Aurora Global Database"): a cluster of its own (own resource id, IAM
+    # setting, endpoints) whose data is the primary's. The global database is ``<primary>-global``.
+    secondary_of: str | None = None
 
     def validate(self) -> None:
         if self.kind == "instance":
@@ -104,6 +116,10 @@ class DatabaseSpec:
                 raise ValueError(f"{self.id}: engine {self.engine!r} is not a cluster engine {CLUSTER_ENGINES}")
         else:
             raise ValueError(f"{self.id}: kind must be 'instance' or 'cluster', not {self.kind!r}")
+        if self.replica_of is not None and self.kind != "instance":
+            raise ValueError(f"{self.id}: only a DB instance can be a read replica of an instance (replica_of)")
+        if self.secondary_of is not None and self.kind != "cluster":
+            raise ValueError(f"{self.id}: only an Aurora cluster can be a secondary cluster (secondary_of)")
         if len(self.admin_password) < 8:
             raise ValueError(f"{self.id}: admin_password must have at least 8 characters (RDS rule)")
 
@@ -146,7 +162,7 @@ class ControlPlane:
 
     # boto3 ------------------------------------------------------------------
     def client(self, service: str, access_key: str | None = None, secret_key: str | None = None,
-               session_token: str | None = None) -> Any:
+               session_token: str | None = None, region: str | None = None) -> Any:
         """A boto3 client against this control plane (admin keys by default).
 
         Independent of AWS_PROFILE / AWS_CONFIG_FILE of the calling process.
@@ -157,7 +173,7 @@ class ControlPlane:
                 self._session = boto3.session.Session(botocore_session=botocore_session)
             return self._session.client(
                 service,
-                region_name=self.region,
+                region_name=region or self.region,
                 endpoint_url=self.endpoint_url,
                 aws_access_key_id=access_key or self.admin_access_key,
                 aws_secret_access_key=secret_key or self.admin_secret_key,
@@ -168,9 +184,19 @@ class ControlPlane:
     # moto state -------------------------------------------------------------
     @property
     def rds_backend(self) -> Any:
+        return self.rds_backend_in(self.region)
+
+    def rds_backend_in(self, region: str) -> Any:
+        """moto's RDS backend of one Region (RDS resources are regional: "Regions, Availability Zones, and
+        Local Zones", RDS user guide)."""
         from moto.rds.models import rds_backends
 
-        return rds_backends[self.account_id][self.region]
+        return rds_backends[self.account_id][region]
+
+    def region_of(self, db_id: str) -> str:
+        """The Region of a database of the lab: its spec's, else the control plane's."""
+        spec = self.spec(db_id)
+        return (spec.region if spec is not None else None) or self.region
 
     @property
     def iam_backend(self) -> Any:
@@ -206,7 +232,7 @@ class ControlPlane:
         "Creating and using an IAM policy for IAM database access": the cluster's resource id).
         """
         key = db_id.lower()
-        backend = self.rds_backend
+        backend = self.rds_backend_in(self.region_of(db_id))
         cluster = backend.clusters.get(key)
         if cluster is not None:
             return "cluster", cluster
@@ -232,7 +258,7 @@ class ControlPlane:
         if kind == "instance":
             return [(obj.address, int(obj.port))]
         result = [(obj.endpoint, int(obj.port)), (obj.reader_endpoint, int(obj.port))]
-        for member in list(self.rds_backend.databases.values()):
+        for member in list(self.rds_backend_in(self.region_of(db_id)).databases.values()):
             if getattr(member, "db_cluster_identifier", None) == obj.db_cluster_identifier:
                 result.append((member.address, int(member.port)))
         return result
@@ -256,6 +282,8 @@ class ControlPlane:
                     engine_version=obj.engine_version,
                     endpoint={"address": obj.address, "port": int(obj.port)},
                     pending=obj.pending_modified_values or {},
+                    read_replica_source=obj.read_replica_source_db_instance_identifier,
+                    read_replicas=list(obj.read_replica_db_instance_identifiers),
                 )
             else:
                 entry.update(
@@ -267,11 +295,13 @@ class ControlPlane:
                     endpoint={"address": obj.endpoint, "port": int(obj.port)},
                     reader_endpoint={"address": obj.reader_endpoint, "port": int(obj.port)},
                     members=[m.db_instance_identifier for m in obj.members],
+                    global_cluster=obj.global_cluster_identifier or None,
                     pending=obj.pending_modified_values or {},
                 )
             entry["exists"] = True
+            entry["region"] = self.region_of(spec.id)
             entry["resource_arn_prefix"] = (
-                f"arn:{PARTITION}:rds-db:{self.region}:{self.account_id}:dbuser:{entry['resource_id']}"
+                f"arn:{PARTITION}:rds-db:{entry['region']}:{self.account_id}:dbuser:{entry['resource_id']}"
             )
             result.append(entry)
         return result
@@ -514,15 +544,24 @@ class ControlPlane:
         spec = self.spec(db_id)
         if spec is None:
             return False
-        rds = self.client("rds")
+        rds = self.client("rds", region=spec.region)
         if spec.kind == "instance":
             if self.find_database(spec.id) is not None:
                 rds.delete_db_instance(DBInstanceIdentifier=spec.id, SkipFinalSnapshot=True)
         else:
             member = _member_instance_id(spec.id)
-            if member.lower() in self.rds_backend.databases:
+            backend = self.rds_backend_in(spec.region or self.region)
+            if spec.secondary_of is not None:
+                # A secondary cluster leaves its global database before it is deleted (RDS API reference,
+                # "RemoveFromGlobalCluster": DbClusterIdentifier is the cluster's ARN).
+                cluster = backend.clusters.get(spec.id.lower())
+                if cluster is not None and cluster.global_cluster_identifier:
+                    self.client("rds", region=self.region_of(spec.secondary_of)).remove_from_global_cluster(
+                        GlobalClusterIdentifier=cluster.global_cluster_identifier,
+                        DbClusterIdentifier=cluster.db_cluster_arn)
+            if member.lower() in backend.databases:
                 rds.delete_db_instance(DBInstanceIdentifier=member, SkipFinalSnapshot=True)
-            if spec.id.lower() in self.rds_backend.clusters:
+            if spec.id.lower() in backend.clusters:
                 rds.delete_db_cluster(DBClusterIdentifier=spec.id, SkipFinalSnapshot=True)
         self._specs.remove(spec)
         return True
@@ -555,9 +594,11 @@ class ControlPlane:
         (patch ``lab_endpoints``; RDS API reference, "Endpoint"). A new cluster is described once so
         that moto's one-off ``creating`` status settles to ``available`` (RDS API reference,
         "DBCluster", Status), as a cluster is when RDS reports it ready."""
-        rds = self.client("rds")
+        rds = self.client("rds", region=spec.region)
         version = spec.engine_version or DEFAULT_ENGINE_VERSIONS.get(spec.engine)
-        if spec.kind == "instance":
+        if spec.replica_of is not None:
+            self._seed_replica(spec, rds)
+        elif spec.kind == "instance":
             params: dict[str, Any] = dict(
                 DBInstanceIdentifier=spec.id, DBInstanceClass="db.t3.micro", Engine=spec.engine,
                 MasterUsername=spec.admin_user, MasterUserPassword=spec.admin_password, Port=spec.port,
@@ -568,12 +609,19 @@ class ControlPlane:
             if spec.db_name:
                 params["DBName"] = spec.db_name
             rds.create_db_instance(**params)
-            moto_patches.set_endpoint_address(self.rds_backend.databases[spec.id.lower()], spec.host)
+            moto_patches.set_endpoint_address(
+                self.rds_backend_in(spec.region or self.region).databases[spec.id.lower()], spec.host)
         else:
             params = dict(
                 DBClusterIdentifier=spec.id, Engine=spec.engine, MasterUsername=spec.admin_user,
                 MasterUserPassword=spec.admin_password, Port=spec.port, EnableIAMDatabaseAuthentication=False,
             )
+            if spec.secondary_of is not None:
+                # A secondary cluster has no master user of its own: it replicates the primary's
+                # (RDS API reference, "CreateDBCluster", MasterUsername: not for a secondary cluster).
+                params = dict(DBClusterIdentifier=spec.id, Engine=spec.engine, Port=spec.port,
+                              EnableIAMDatabaseAuthentication=False,
+                              GlobalClusterIdentifier=self._global_cluster_of(spec))
             if version:
                 params["EngineVersion"] = version
             if spec.db_name:
@@ -582,11 +630,45 @@ class ControlPlane:
             member = _member_instance_id(spec.id)
             rds.create_db_instance(DBInstanceIdentifier=member, DBInstanceClass="db.r6g.large",
                                    Engine=spec.engine, DBClusterIdentifier=spec.id, Port=spec.port)
-            backend = self.rds_backend
+            backend = self.rds_backend_in(spec.region or self.region)
             moto_patches.set_endpoint_address(backend.clusters[spec.id.lower()], spec.host)
             moto_patches.set_endpoint_address(backend.databases[member.lower()], spec.host)
+            # The reader endpoint is a host name of its own (Aurora user guide, "Types of Aurora endpoints"):
+            # another name of the same lab server, in the server certificate too (lab/src/rds_iam_lab/tls.py).
+            if spec.host == "127.0.0.1":
+                moto_patches.set_reader_endpoint_address(backend.clusters[spec.id.lower()], READER_HOST)
             # moto reports a new cluster as "creating" once; settle it.
             rds.describe_db_clusters(DBClusterIdentifier=spec.id)
+
+    def _global_cluster_of(self, spec: DatabaseSpec) -> str:
+        """The global database of ``spec.secondary_of``, made the first time with the primary as its writer
+        (RDS API reference, "CreateGlobalCluster": SourceDBClusterIdentifier is the primary cluster's ARN)."""
+        found = self.find_database(spec.secondary_of)
+        if found is None or found[0] != "cluster":
+            raise ValueError(f"{spec.id}: secondary_of {spec.secondary_of!r} is no Aurora cluster of the lab")
+        primary = found[1]
+        if primary.global_cluster_identifier:
+            return primary.global_cluster_identifier
+        name = f"{primary.db_cluster_identifier}-global"
+        self.client("rds", region=self.region_of(spec.secondary_of)).create_global_cluster(
+            GlobalClusterIdentifier=name, SourceDBClusterIdentifier=primary.db_cluster_arn)
+        return name
+
+    def _seed_replica(self, spec: DatabaseSpec, rds: Any) -> None:
+        """A read replica of ``spec.replica_of`` with IAM authentication off, as RDS creates one
+        (RDS API reference, "CreateDBInstanceReadReplica": SourceDBInstanceIdentifier is the source's identifier,
+        or its ARN when the replica is in another Region; EnableIAMDatabaseAuthentication "By default,
+        mapping isn't enabled"), its endpoint the lab's relay."""
+        source = self.find_database(spec.replica_of)
+        if source is None or source[0] != "instance":
+            raise ValueError(f"{spec.id}: replica_of {spec.replica_of!r} is no DB instance of the lab")
+        source_region = self.region_of(spec.replica_of)
+        region = spec.region or self.region
+        source_ref = spec.replica_of if source_region == region else source[1].db_instance_arn
+        rds.create_db_instance_read_replica(DBInstanceIdentifier=spec.id, SourceDBInstanceIdentifier=source_ref,
+                                            DBInstanceClass="db.t3.micro", Port=spec.port,
+                                            EnableIAMDatabaseAuthentication=False)
+        moto_patches.set_endpoint_address(self.rds_backend_in(region).databases[spec.id.lower()], spec.host)
 
 
 def _reset_moto() -> None:

@@ -78,6 +78,7 @@ LOGICAL_ENGINES = {
 }
 LAB_PROXY = "lab-proxy"
 LAB_PROXY_ROLE = "lab-proxy-role"
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 RDS_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,61}[A-Za-z0-9]$|^[A-Za-z]$")
 
 
@@ -307,18 +308,46 @@ class LabDaemon:
         raise ValueError(f"unknown command {cmd!r}")
 
     # -- logical databases -------------------------------------------------
-    def _check_logical(self, entry: dict) -> dict:
-        """Validate one add_databases entry -> {id, kind, engine, served_by} (nothing created yet)."""
+    def _check_logical(self, entry: dict, earlier: dict | None = None) -> dict:
+        """Validate one add_databases entry -> {id, kind, engine, served_by, replica_of, secondary_of, region}
+        (nothing created yet).
+
+        ``replica_of``: a read replica of that DB instance; ``secondary_of`` (with ``region``): a secondary
+        cluster of the global database of that Aurora cluster. Either is served by its source's server (its
+        data is the source's: RDS user guide, "Working with DB instance read replicas"; Aurora user guide,
+        "Using Amazon Aurora Global Database"). ``region``: the AWS Region of the database (default the lab's).
+        """
         if not isinstance(entry, dict):
             raise ValueError(f"each database must be a mapping {{id, kind, server}}, not {entry!r}")
-        unknown = sorted(set(entry) - {"id", "kind", "server", "engine"})
+        known = ("id", "kind", "server", "engine", "replica_of", "secondary_of", "region")
+        unknown = sorted(set(entry) - set(known))
         if unknown:
-            raise ValueError(f"unknown key(s) {unknown} in {entry!r} (known: id, kind, server, engine)")
+            raise ValueError(f"unknown key(s) {unknown} in {entry!r} (known: {', '.join(known)})")
         db_id, kind, server = entry.get("id"), entry.get("kind", "instance"), entry.get("server")
+        replica_of, secondary_of, region = entry.get("replica_of"), entry.get("secondary_of"), entry.get("region")
         if not isinstance(db_id, str) or not RDS_IDENTIFIER.match(db_id):
             raise ValueError(f"id {db_id!r}: an RDS identifier is 1-63 letters, digits or hyphens, a letter "
                              "first, no hyphen at the end nor two in a row")
+        if region is not None and not (isinstance(region, str) and REGION.match(region)):
+            raise ValueError(f"{db_id}: region {region!r} is not an AWS Region name such as us-west-2")
         bases = {db["id"]: db for db in self.config["databases"]}
+        source = None
+        if replica_of is not None and secondary_of is not None:
+            raise ValueError(f"{db_id}: give replica_of (a read replica) or secondary_of (a secondary cluster), not both")
+        if replica_of is not None:
+            if kind != "instance":
+                raise ValueError(f"{db_id}: replica_of makes a read replica of a DB instance; kind must be instance")
+            source = self._source(db_id, "replica_of", replica_of, "instance", bases, earlier or {})
+        if secondary_of is not None:
+            if kind != "cluster" or not region:
+                raise ValueError(f"{db_id}: a secondary cluster of a global database (secondary_of) is a cluster "
+                                 "(kind: cluster) in a region of its own (region)")
+            source = self._source(db_id, "secondary_of", secondary_of, "cluster", bases, earlier or {})
+        if source is not None:
+            if server not in (None, source["served_by"]):
+                raise ValueError(f"{db_id}: a replica is served by its source's server {source['served_by']}, "
+                                 f"not {server!r}")
+            server = source["served_by"]
         if server not in bases:
             raise ValueError(f"{db_id}: server must be one of {sorted(bases)}, not {server!r}")
         if db_id.lower() in {b.lower() for b in bases}:
@@ -326,16 +355,33 @@ class LabDaemon:
         engines = LOGICAL_ENGINES.get((bases[server]["server"], kind))
         if engines is None:
             raise ValueError(f"{db_id}: kind must be instance or cluster, not {kind!r}")
-        engine = entry.get("engine") or engines[0]
+        engine = entry.get("engine") or (source["engine"] if source is not None else engines[0])
         if engine not in engines:
             raise ValueError(f"{db_id}: a {kind} on {server} runs engine {' or '.join(engines)}, not {engine!r}")
-        return {"id": db_id, "kind": kind, "engine": engine, "served_by": server}
+        if source is not None and engine != source["engine"]:
+            raise ValueError(f"{db_id}: a replica runs its source's engine {source['engine']}, not {engine!r}")
+        return {"id": db_id, "kind": kind, "engine": engine, "served_by": server, "replica_of": replica_of,
+                "secondary_of": secondary_of, "region": region}
+
+    def _source(self, db_id: str, key: str, source_id, kind: str, bases: dict, earlier: dict) -> dict:
+        """{served_by, engine} of the source (``kind``) of a replica: a lab server, a logical database, or one
+        listed before it in the same request (``earlier``)."""
+        if source_id in bases and bases[source_id]["kind"] == kind:
+            return {"served_by": source_id, "engine": bases[source_id]["engine"]}
+        have = (self.logical.get(source_id) or earlier.get(source_id)) if isinstance(source_id, str) else None
+        if have is None or have["kind"] != kind:
+            raise ValueError(f"{db_id}: {key} {source_id!r} is neither a {kind} server of the lab "
+                             f"({', '.join(b for b in bases if bases[b]['kind'] == kind)}) nor a logical "
+                             f"{kind} added before it")
+        return have
 
     def add_databases(self, entries: list) -> dict:
         """Create logical databases (idempotent: an existing one with the same kind/server/engine is kept)."""
         from rds_iam_lab.control_plane import DatabaseSpec
 
-        wanted = [self._check_logical(e) for e in entries]
+        wanted: list[dict] = []
+        for entry in entries:
+            wanted.append(self._check_logical(entry, {w["id"]: w for w in wanted}))
         ids = [w["id"].lower() for w in wanted]
         if len(ids) != len(set(ids)):
             raise ValueError("the same id is listed twice")
@@ -358,7 +404,8 @@ class LabDaemon:
                     self.cp.add_database(DatabaseSpec(
                         id=want["id"], kind=want["kind"], engine=want["engine"], host="127.0.0.1", port=relay.port,
                         admin_user=base["admin_user"], admin_password=base["admin_password"],
-                        db_name=base.get("db_name"), served_by=want["served_by"]))
+                        db_name=base.get("db_name"), served_by=want["served_by"], replica_of=want["replica_of"],
+                        secondary_of=want["secondary_of"], region=want["region"]))
                 except BaseException:
                     self.relays.remove(want["id"])
                     raise
@@ -380,6 +427,10 @@ class LabDaemon:
         results = []
         with self._logical_lock:
             targets = list(self.logical) if all_logical else list(dict.fromkeys(ids))
+            # Replicas and secondary clusters first: RDS deletes a read replica before its source ("Deleting a
+            # read replica"), a secondary cluster leaves its global database before the primary is deleted.
+            targets.sort(key=lambda i: 0 if {"replica_of", "secondary_of"} & {
+                k for k, v in (self.logical.get(i) or {}).items() if v} else 1)
             touched = set()
             for db_id in targets:
                 have = self.logical.get(db_id)
@@ -476,7 +527,7 @@ class LabDaemon:
                 "resource_arn_prefix": live.get("resource_arn_prefix"),
                 "iam_database_authentication_enabled": live.get("iam_database_authentication_enabled"),
                 "engine_version": live.get("engine_version"), "endpoint": live.get("endpoint"),
-                "status": live.get("status"), "pending": live.get("pending"),
+                "status": live.get("status"), "pending": live.get("pending"), "region": live.get("region"),
                 "server": own.get("server"), "db_name": own.get("db_name"),
                 "logical": live["id"] in self.logical,
             }
@@ -485,6 +536,11 @@ class LabDaemon:
                 entry.update(server=base["server"], db_name=live.get("db_name"), served_by=live["served_by"])
             if live.get("reader_endpoint"):
                 entry["reader_endpoint"] = live["reader_endpoint"]
+            for key in ("replica_of", "secondary_of", "global_cluster"):
+                if live.get(key):
+                    entry[key] = live[key]
+            if live.get("read_replicas"):
+                entry["read_replicas"] = live["read_replicas"]
             databases.append(entry)
         principals = []
         for p in cp.principals():

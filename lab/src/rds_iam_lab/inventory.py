@@ -112,6 +112,8 @@ def render(status: dict) -> tuple[dict, dict]:
                 "admin_user": db["admin_user"], "db_name": db.get("db_name"), "resource_id": db.get("resource_id"),
                 # a logical database (add-databases, up --seed): its own RDS identity on one of the servers
                 "logical": bool(db.get("logical")), "served_by": db.get("served_by"),
+                "region": db.get("region"), "replica_of": db.get("replica_of"),
+                "reader_endpoint": db.get("reader_endpoint"),
             } for db in status["databases"]
         },
         "lab_principals": [p["name"] for p in status["principals"]],

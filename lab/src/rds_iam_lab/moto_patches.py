@@ -33,6 +33,18 @@ Patches (name: what stock moto 5.2.5 does -> what RDS does):
     Aurora member instances report their own (always false) IAM flag and accept
     a per-instance IAM change -> they mirror the cluster's setting, and a
     per-instance change is refused as RDS does.
+``read_replica_identity``
+    a read replica is a shallow copy of its source: same ``DbiResourceId``, same IAM flag, same
+    endpoint -> its own resource id, its own IAM setting (off unless the request turns it on), its
+    own endpoint.
+``lab_reader_endpoints``
+    a cluster's reader endpoint has the writer's address once the lab sets one -> the address the lab
+    sets with :func:`set_reader_endpoint_address` (another name of the lab server).
+``global_cluster_primary``
+    ``CreateGlobalCluster`` with ``SourceDBClusterIdentifier`` lists the source as a reader and gives it
+    the global cluster's ARN as ``GlobalClusterIdentifier`` -> the source is the writer (primary) and
+    names the global cluster by its identifier; ``RemoveFromGlobalCluster`` with the ARN of a cluster in
+    another Region silently does nothing -> the cluster leaves the global database.
 ``iam_policy_simulator``
     ``SimulatePrincipalPolicy`` / ``SimulateCustomPolicy`` are not implemented ->
     served by :mod:`rds_iam_lab.iam_simulator` on the lab's evaluator (IAM API reference).
@@ -73,6 +85,9 @@ PATCH_NAMES = (
     "modifying_status",
     "lab_endpoints",
     "clustered_instance_iam",
+    "read_replica_identity",
+    "lab_reader_endpoints",
+    "global_cluster_primary",
     "iam_policy_simulator",
     "db_proxy_auth",
 )
@@ -168,6 +183,12 @@ def set_endpoint_address(obj: Any, address: str) -> None:
     obj._lab_endpoint_address = address
 
 
+def set_reader_endpoint_address(cluster: Any, address: str) -> None:
+    """Make a cluster report ``address`` as its reader endpoint (patch ``lab_reader_endpoints``;
+    RDS API reference, "DBCluster", ReaderEndpoint)."""
+    cluster._lab_reader_endpoint_address = address
+
+
 def _pending_dict(obj: Any) -> dict[str, Any] | None:
     if not enabled("deferred_iam_modification"):
         return None
@@ -239,6 +260,72 @@ def _create_db_instance(self: Any, db_kwargs: Any) -> Any:
         if not iam_supported(db_kwargs.get("engine", "")):
             _refuse_engine(db_kwargs.get("engine", ""))
     return _ORIGINALS["RDSBackend.create_db_instance"](self, db_kwargs)
+
+
+def _create_db_instance_read_replica(self: Any, db_kwargs: Any) -> Any:
+    """Patch ``read_replica_identity`` (moto copies the source instance object).
+
+    RDS API reference, "DBInstance": ``DbiResourceId`` is "the Amazon Web Services Region-unique,
+    immutable identifier for the DB instance" -- a read replica is a DB instance of its own, so the
+    ``rds-db:connect`` policy names its own id (RDS user guide, "Creating and using an IAM policy for IAM
+    database access"). RDS API reference, "CreateDBInstanceReadReplica", EnableIAMDatabaseAuthentication:
+    "Specifies whether to enable mapping of IAM accounts to database accounts. By default, mapping isn't
+    enabled." -- the replica's setting is its own, not the source's. Its endpoint is its own (RDS user
+    guide, "Working with DB instance read replicas": applications connect to a read replica "the same
+    way they connect to any DB instance"), so the lab's endpoint override of the source is not copied.
+    """
+    replica = _ORIGINALS["RDSBackend.create_db_instance_read_replica"](self, db_kwargs)
+    if enabled("read_replica_identity"):
+        replica.dbi_resource_id = "db-" + _random_id()
+        replica.enable_iam_database_authentication = bool(db_kwargs.get(IAM_KEY))
+        replica.__dict__.pop("_lab_endpoint_address", None)
+        replica.__dict__.pop("_lab_pending_iam", None)
+        if db_kwargs.get("port"):
+            replica.port = db_kwargs["port"]
+    return replica
+
+
+def _remove_replica(self: Any, replica: Any) -> None:
+    """Patch ``read_replica_identity``: the source lists a cross-Region replica by its ARN
+    (RDS API reference, "DBInstance", ReadReplicaDBInstanceIdentifiers: "the identifiers of the read
+    replicas", cross-Region ones as ARNs), so deleting it removes the ARN, not a missing identifier."""
+    if not enabled("read_replica_identity"):
+        _ORIGINALS["DBInstance.remove_replica"](self, replica)
+        return
+    for name in (replica.db_instance_identifier, replica.db_instance_arn):
+        if name in self.replicas:
+            self.replicas.remove(name)
+            return
+
+
+def _create_global_cluster(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Patch ``global_cluster_primary``. RDS API reference, "CreateGlobalCluster", SourceDBClusterIdentifier:
+    "The Amazon Resource Name (ARN) to use as the primary cluster of the global database" -- the source is
+    the global database's writer ("GlobalClusterMember", IsWriter); "DBCluster", GlobalClusterIdentifier:
+    "the global database cluster identifier" (not its ARN)."""
+    global_cluster = _ORIGINALS["RDSBackend.create_global_cluster"](self, *args, **kwargs)
+    if enabled("global_cluster_primary"):
+        for member in global_cluster.members[:1]:
+            member.is_writer = True
+            member.global_cluster_identifier = global_cluster.global_cluster_identifier
+    return global_cluster
+
+
+def _remove_from_global_cluster(self: Any, global_cluster_identifier: str, db_cluster_identifier: str) -> Any:
+    """Patch ``global_cluster_primary``. RDS API reference, "RemoveFromGlobalCluster", DbClusterIdentifier:
+    "The Amazon Resource Name (ARN) identifying the cluster that was detached from the Aurora global database
+    cluster" -- a secondary cluster lives in another Region than the global database's request."""
+    if not enabled("global_cluster_primary"):
+        return _ORIGINALS["RDSBackend.remove_from_global_cluster"](self, global_cluster_identifier,
+                                                                   db_cluster_identifier)
+    global_cluster = self.global_clusters.get(global_cluster_identifier)
+    if global_cluster is None:
+        return None
+    for member in list(global_cluster.members):
+        if db_cluster_identifier in (member.db_cluster_arn, member.db_cluster_identifier):
+            global_cluster.members.remove(member)
+            member.global_cluster_identifier = None
+    return global_cluster
 
 
 def _modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: Any) -> Any:
@@ -388,8 +475,13 @@ def _cluster_endpoint(self: Any) -> str:
 
 
 def _cluster_reader_endpoint(self: Any) -> str:
-    """Patch ``lab_endpoints``: the reader endpoint (RDS API reference, "DBCluster", ReaderEndpoint)
-    is the lab server's address (one server serves writer and readers: an assumption)."""
+    """Patches ``lab_endpoints`` and ``lab_reader_endpoints``: the reader endpoint (RDS API reference,
+    "DBCluster", ReaderEndpoint: "the reader endpoint for the DB cluster", a host name of its own; Aurora
+    user guide, "Types of Aurora endpoints") is another name of the lab server (one server serves writer
+    and readers: an assumption), so that a token signed for it names that host."""
+    reader = self.__dict__.get("_lab_reader_endpoint_address")
+    if reader and enabled("lab_reader_endpoints"):
+        return reader
     override = self.__dict__.get("_lab_endpoint_address")
     if override and enabled("lab_endpoints"):
         return override
@@ -637,9 +729,15 @@ def apply() -> None:
             ("modify_db_instance", _modify_db_instance),
             ("create_db_cluster", _create_db_cluster),
             ("modify_db_cluster", _modify_db_cluster),
+            ("create_db_instance_read_replica", _create_db_instance_read_replica),
+            ("create_global_cluster", _create_global_cluster),
+            ("remove_from_global_cluster", _remove_from_global_cluster),
         ):
             _ORIGINALS[f"RDSBackend.{name}"] = getattr(Backend, name)
             setattr(Backend, name, func)
+
+        _ORIGINALS["DBInstance.remove_replica"] = DBInstance.remove_replica
+        DBInstance.remove_replica = _remove_replica  # type: ignore[method-assign]
 
         _ORIGINALS["RDSResponse.describe_db_instances"] = Response.describe_db_instances
         Response.describe_db_instances = _describe_instances_response  # type: ignore[method-assign]

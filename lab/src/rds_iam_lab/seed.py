@@ -8,7 +8,8 @@ values is left alone:
   identifier, resource id and endpoint, served by the lab's server of its engine: an instance of engine
   ``mysql``/``mariadb`` by lab-mysql, ``postgres`` by lab-postgres; a cluster (``db_cluster_identifier``) of
   engine ``postgres`` by lab-aurora (aurora-postgresql), ``mysql``/``mariadb`` by lab-mysql (aurora-mysql).
-  The lab's own three ids are there already;
+  The lab's own three ids are there already. ``replicas: [{db_instance_identifier, region}]`` of an
+  instance become read replicas of it (``replica_of``, in ``region`` when given);
 * ``rds_iam_principals``: each entry without ``trust`` names a role that exists already (the collection only
   attaches its policy): the lab creates it, trusted by EC2 and by the account, with an instance profile of
   the same name. Entries with ``trust`` are left to the collection's iam_access role, which creates them;
@@ -102,10 +103,10 @@ def plan(model: dict) -> dict:
             raise SeedError(f"{where}: {keys[0]} must be a plain identifier, not a template or {type(db_id).__name__}")
         kind = "instance" if keys[0] == "db_instance_identifier" else "cluster"
         proxies += _proxies(db, db_id, kind, engine, where)
-        if db_id in LAB_SERVERS:
-            continue  # the lab's own servers
         rds_engine, server = servers[engine]
-        databases.append({"id": db_id, "kind": kind, "server": server, "engine": rds_engine})
+        if db_id not in LAB_SERVERS:  # the lab's own servers are there already
+            databases.append({"id": db_id, "kind": kind, "server": server, "engine": rds_engine})
+        databases.extend(_replicas(db, db_id, kind, where))
     for i, principal in enumerate(_entries(model, "rds_iam_principals")):
         name = principal.get("name") if isinstance(principal, dict) else None
         if not isinstance(name, str) or not IAM_NAME.match(name):
@@ -151,6 +152,26 @@ def create_proxies(rds, ec2, account_id: str, proxies: list) -> list[dict]:
         rds.register_db_proxy_targets(DBProxyName=proxy["name"], **target)
         results.append({"proxy": proxy["name"], "action": "created"})
     return results
+
+
+def _replicas(db: dict, db_id: str, kind: str, where: str) -> list[dict]:
+    """add-databases entries of the read replicas a database entry lists (``replicas: discover`` lists
+    none: the replicas exist already on AWS, the lab cannot guess them)."""
+    replicas = db.get("replicas")
+    if replicas is None or replicas == "discover" or isinstance(replicas, str) and "{{" in replicas:
+        return []  # discover: they exist already on AWS; a template: not known before Ansible renders it
+    if not isinstance(replicas, list) or kind != "instance":
+        raise SeedError(f"{where}: replicas must be a list of {{db_instance_identifier, region}} of a DB instance")
+    result = []
+    for i, replica in enumerate(replicas):
+        ident = replica.get("db_instance_identifier") if isinstance(replica, dict) else None
+        if not isinstance(ident, str) or "{{" in ident:
+            raise SeedError(f"{where}: replicas[{i}]: db_instance_identifier must be a plain identifier")
+        entry = {"id": ident, "kind": "instance", "replica_of": db_id}
+        if replica.get("region"):
+            entry["region"] = replica["region"]
+        result.append(entry)
+    return result
 
 
 def _exists(call, error_code: str = "NoSuchEntity") -> bool:

@@ -7,7 +7,8 @@ database it serves, reached through the lab's relay, see :mod:`lab.relay`):
 
 1. the token parses: ``host:port/?Action=connect&DBUser=...&X-Amz-*``;
 2. ``X-Amz-Algorithm=AWS4-HMAC-SHA256``, credential scope service ``rds-db``,
-   region = the lab's region, ``X-Amz-SignedHeaders=host``;
+   ``X-Amz-SignedHeaders=host``, and (once the database is known) region = the database's Region
+   (a cross-Region replica's or secondary cluster's own);
 3. ``X-Amz-Expires`` <= 900 and ``X-Amz-Date`` neither older than that nor in the
    future beyond a small skew (injectable clock);
 4. ``DBUser`` equals the login name (case-sensitive);
@@ -89,6 +90,7 @@ class _Target:
     resource_id: str
     label: str
     disabled_reason: str = ""
+    region: str = ""  # the database's Region (a cross-Region replica, a global secondary); "" = the lab's
 
 
 @dataclass
@@ -233,8 +235,6 @@ class TokenVerifier:
             raise refuse("malformed", "credential scope does not end in aws4_request")
         if service != SERVICE:
             raise refuse("wrong_service", f"token signed for service {service!r}, not {SERVICE!r}")
-        if region != cp.region:
-            raise refuse("wrong_region", f"token signed for region {region!r}, the database is in {cp.region!r}")
         if parsed.get("X-Amz-SignedHeaders") != "host":
             raise refuse("wrong_signed_headers", "X-Amz-SignedHeaders must be host")
 
@@ -262,6 +262,12 @@ class TokenVerifier:
 
         if target is None:
             target = self._database_target(db_id, database, refuse)
+        # A token is signed in the Region of the database it opens (RDS user guide, "Connecting to your DB
+        # instance using IAM authentication and the AWS SDK": the Region is one of the token's inputs): a
+        # cross-Region replica or a global database's secondary cluster wants a token of its own Region.
+        db_region = target.region or cp.region
+        if region != db_region:
+            raise refuse("wrong_region", f"token signed for region {region!r}, the database is in {db_region!r}")
         endpoints = target.endpoints
         if (parsed.host.lower(), parsed.port) not in {(h.lower(), p) for h, p in endpoints}:
             allowed = ", ".join(sorted({f"{h}:{p}" for h, p in endpoints}))
@@ -274,7 +280,7 @@ class TokenVerifier:
             raise refuse("bad_signature", "signature does not match", principal_arn=principal.arn)
 
         enabled, resource_id, label = target.enabled, target.resource_id, target.label
-        resource_arn = iam_policy.rds_db_user_arn(cp.region, cp.account_id, resource_id, db_user,
+        resource_arn = iam_policy.rds_db_user_arn(db_region, cp.account_id, resource_id, db_user,
                                                   partition=PARTITION)
         if not enabled:
             raise refuse("iam_auth_disabled", target.disabled_reason or
@@ -311,11 +317,12 @@ class TokenVerifier:
             raise refuse("unknown_database", f"no RDS instance or cluster {database!r}")
         kind, db = found
         endpoints = _retrying(lambda: cp.endpoints(database))
+        region = cp.region_of(database)
         if kind == "instance":
             return _Target(endpoints, bool(db.enable_iam_database_authentication), db.dbi_resource_id,
-                           f"DB instance {db.db_instance_identifier}")
+                           f"DB instance {db.db_instance_identifier}", region=region)
         return _Target(endpoints, bool(db.iam_auth), db.db_cluster_resource_id,
-                       f"DB cluster {db.db_cluster_identifier}")
+                       f"DB cluster {db.db_cluster_identifier}", region=region)
 
     def verify_proxy(self, token: str, login_user: str, proxy: Any, endpoint: tuple[str, int],
                      iam_required: bool) -> Decision:

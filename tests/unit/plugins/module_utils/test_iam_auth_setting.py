@@ -146,6 +146,9 @@ def test_noop_is_exactly_one_describe_call(rds):
         "pending": False,
         "status": "available",
         "db_instance_identifier": "db1",
+        # a replica is enabled on its own (docs/topologies.md): the source names its replicas
+        "read_replicas": [],
+        "read_replica_source": None,
     }
 
 

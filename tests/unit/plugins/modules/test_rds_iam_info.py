@@ -55,12 +55,13 @@ def test_named_databases_few_calls_not_found_and_members(aws, capsys):
                       DBClusterIdentifier="aurora-1")
     rds.add_response(
         "describe_db_instances",
-        {"DBInstances": [instance("app-1"), instance("app-2"), member]},
+        {"DBInstances": [instance("app-1"), instance("app-2", ReadReplicaDBInstanceIdentifiers=[
+            "app-2-replica", "arn:aws:rds:eu-west-1:%s:db:app-2-west" % ACCOUNT]), member]},
         {"Filters": [{"Name": "db-instance-id", "Values": ["app-1", "app-2", "aurora-1-a", "missing-db"]}]},
     )
     rds.add_response(
         "describe_db_clusters",
-        {"DBClusters": [cluster("aurora-1")]},
+        {"DBClusters": [cluster("aurora-1", GlobalClusterIdentifier="aurora-global")]},
         {"Filters": [{"Name": "db-cluster-id", "Values": ["aurora-1", "missing-cluster"]}]},
     )
     # One read per distinct parameter group: app-1 and app-2 share theirs, the member uses its cluster's.
@@ -101,9 +102,13 @@ def test_named_databases_few_calls_not_found_and_members(aws, capsys):
         "iam_database_authentication_enabled": False,
         "pending": {},
         "member_of_cluster": None,
+        # replicas as RDS lists them: same Region by identifier, another Region by ARN
+        "read_replicas": ["app-2-replica", "arn:aws:rds:eu-west-1:444455556666:db:app-2-west"],
+        "read_replica_source": None,
         "tls": {"parameter": "rds.force_ssl", "value": "1", "enforced": True},
         "blue_green": None,
     }
+    assert app1["read_replicas"] == []
     assert member_info["member_of_cluster"] == "aurora-1"
     assert member_info["tls"] == {"parameter": "require_secure_transport", "value": "ON", "enforced": True}
     assert cluster_info["kind"] == "cluster"
@@ -115,6 +120,7 @@ def test_named_databases_few_calls_not_found_and_members(aws, capsys):
     assert cluster_info["custom_endpoints"] == []
     assert cluster_info["iam_database_authentication_enabled"] is True
     assert "member_of_cluster" not in cluster_info
+    assert cluster_info["global_cluster_identifier"] == "aurora-global"
 
 
 def test_everything_paginated_and_read_only_in_check_mode(aws, capsys):

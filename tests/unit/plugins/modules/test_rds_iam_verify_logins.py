@@ -180,3 +180,13 @@ def test_bad_options_fail_before_any_login(capsys, servers, args, why):
     rc, out, _raw = run_module(capsys, args)
     assert rc == 1 and why in out["msg"], out["msg"]
     assert servers.tokens == []
+
+
+def test_an_entry_signs_in_its_own_region(capsys, servers):
+    # A cross-Region read replica or a global database's secondary cluster: the token's credential scope names the
+    # entry's Region; the other entries keep the shared one (here the Region in the RDS host name).
+    rc, out, _raw = run_module(capsys, base([
+        login("db1", label="source"), login("replica", label="replica", db_host="127.0.0.1", region="us-west-2")]))
+    assert rc == 0 and [r["connected"] for r in out["logins"]] == [True, True]
+    scopes = sorted(t.split("X-Amz-Credential=")[1].split("%2F")[2] for t in servers.tokens)
+    assert scopes == ["eu-west-1", "us-west-2"]

@@ -31,6 +31,7 @@ def model():
             "engine": "mysql",
             "db_name": "app",
             "admin": {"user": "admin", "password": "s3cret-admin"},
+            "replicas": "discover",  # none discovered here: docs/topologies.md, test_plan_topology.py
             "users": [
                 {"name": "app", "privileges": {"app.*": "SELECT"}, "principals": ["app-role"]},
                 {"name": "report", "host": "10.0.%", "principals": ["report-role", "app-role"]},
@@ -42,6 +43,8 @@ def model():
             "engine": "postgres",
             "admin": {"user": "postgres", "iam": True, "host": "admin.example", "port": 6432, "db": "postgres"},
             "endpoint": {"address": "proxy.example", "port": 5433},
+            "endpoints": ["writer"],
+            "secondaries": [],
             "users": [{"name": "report", "roles": ["app_read"], "principals": ["report-role"], "db_name": "reports"}],
             "proxies": [],  # test_proxies: a database behind RDS Proxies
         },
@@ -145,6 +148,7 @@ def test_every_database_key_is_known(key):
 
 
 @pytest.mark.parametrize("options", ["USER_OPTIONS", "ADMIN_OPTIONS", "ENDPOINT_OPTIONS", "PRINCIPAL_OPTIONS", "PROXY_OPTIONS",
+                                     "REPLICA_OPTIONS", "SECONDARY_OPTIONS",
                                      "HOST_OPTIONS", "HOST_LOGIN_OPTIONS", "HOST_PLAN_OPTIONS", "PLANNED_LOGIN_OPTIONS",
                                      "PLANNED_DATABASE_OPTIONS"])
 def test_every_key_of_every_part_is_documented_and_typed(options):
