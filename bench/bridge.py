@@ -18,7 +18,7 @@ logs in through each front end:
 Every login must be allowed (the bench fails otherwise); the table shows logins per second per front end, STS
 answers and client threads. The LDAP client is a minimal one (BindRequest, BindResponse, UnbindRequest, one TCP
 connection per login, as PostgreSQL opens one per login); the socket client speaks the JSON line protocol, as
-``dbauth_iam_bridge.py pam`` does (without the process start of pam_exec, measured apart as ``pam command``).
+the role's PAM module ``dbauth_iam_pam.py`` does inside MariaDB's ``auth_pam``.
 """
 
 from __future__ import annotations
@@ -117,12 +117,6 @@ def socket_login(path, user, token):
         return json.loads(conn.makefile().readline())["allow"]
 
 
-def pam_login(path, user, token):
-    done = subprocess.run([sys.executable, BRIDGE, "pam", "--socket", path], input=token.encode() + b"\0",
-                          env=dict(os.environ, PAM_USER=user, PAM_TYPE="auth"), check=False)
-    return done.returncode == 0
-
-
 def run(login, target, token_list, threads):
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
@@ -138,7 +132,6 @@ def main():
     parser.add_argument("--principals", type=int, default=20)
     parser.add_argument("--uncached", type=int, default=400, help="logins with fresh tokens per row")
     parser.add_argument("--cached", type=int, default=4000, help="logins with already checked tokens per row")
-    parser.add_argument("--pam", type=int, default=50, help="logins through the pam command (a process each)")
     parser.add_argument("--threads", default="1,8")
     args = parser.parse_args()
     thread_counts = [int(t) for t in args.threads.split(",")]
@@ -173,8 +166,6 @@ def main():
                 seen = fresh[:len(creds)]
                 repeated = [seen[i % len(seen)] for i in range(args.cached)]
                 rows.append((name, "cached", threads, len(repeated), run(login, target, repeated, threads)))
-        repeated = [fresh[i % len(creds)] for i in range(args.pam)]
-        rows.append(("pam command (a process each)", "cached", 1, args.pam, run(pam_login, sock, repeated, 1)))
         print("| front end | STS answers | client threads | logins | seconds | logins/s |")
         print("|---|---|---|---|---|---|")
         for name, mode, threads, count, elapsed in rows:

@@ -28,9 +28,9 @@ SHA-256 digest of it.
 Subcommands (stdlib only, Python 3.9+):
 
 * ``serve --config FILE``: the service (an LDAP simple-bind listener for PostgreSQL's
-  ``ldap`` method and/or a unix socket for PAM), one JSON line per decision on stderr;
-* ``pam --socket PATH``: for ``pam_exec.so expose_authtok``: the user from ``PAM_USER``, the
-  token from stdin; exit status 0 allows the login.
+  ``ldap`` method and/or a unix socket for the PAM module ``dbauth_iam_pam.py``), one JSON line
+  per decision on stderr. There is no ``pam_exec`` client: pam_exec cuts the password at 511
+  bytes (PAM_MAX_RESP_SIZE, measured in docs/self_managed.md), shorter than any token.
 """
 
 import argparse
@@ -719,45 +719,13 @@ def serve(args):
     return 0
 
 
-def pam(args, environ=None, stdin=None):
-    """pam_exec.so expose_authtok: PAM_USER and the token on stdin; 0 allows the login."""
-    environ = os.environ if environ is None else environ
-    stdin = sys.stdin.buffer if stdin is None else stdin
-    if environ.get("PAM_TYPE", "auth") != "auth":
-        sys.stderr.write("dbauth-iam-bridge pam: only for the auth stack (PAM_TYPE=%s)\n" % environ.get("PAM_TYPE"))
-        return 1
-    user = environ.get("PAM_USER", "")
-    # pam_exec writes the authentication token, NUL-terminated in recent Linux-PAM versions.
-    token = stdin.read(MAX_TOKEN_LENGTH + 2).split(b"\0", 1)[0].strip().decode("utf-8", "replace")
-    request = json.dumps({"user": user, "token": token}).encode("utf-8") + b"\n"
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(args.timeout)
-            conn.connect(args.socket)
-            conn.sendall(request)
-            answer = b""
-            while not answer.endswith(b"\n") and len(answer) < 4096:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                answer += chunk
-        reply = json.loads(answer.decode("utf-8"))
-    except (OSError, ValueError) as e:
-        sys.stderr.write("dbauth-iam-bridge pam: no answer from %s: %s\n" % (args.socket, type(e).__name__))
-        return 1
-    return 0 if isinstance(reply, dict) and reply.get("allow") is True else 1
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="dbauth_iam_bridge.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the bridge (LDAP and/or unix socket listeners)")
     serve_parser.add_argument("--config", required=True, help="the JSON configuration file")
-    pam_parser = commands.add_parser("pam", help="ask the bridge for pam_exec (PAM_USER, token on stdin)")
-    pam_parser.add_argument("--socket", required=True, help="the bridge's unix socket")
-    pam_parser.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the bridge")
     args = parser.parse_args(argv)
-    return serve(args) if args.command == "serve" else pam(args)
+    return serve(args)
 
 
 if __name__ == "__main__":
