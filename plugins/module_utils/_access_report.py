@@ -10,10 +10,13 @@
 the data model (rds_iam_access_report).
 
 Input, already read: the databases (RDS facts, each catalog from _report_catalog, the data model's
-users), the candidate principals (from _report_iam) and every resource id of the region. The matrix
-is principal x database x IAM user; a pair is allowed when the principal's identity policies allow
-``rds-db:connect`` on ``arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`` (and its
-permissions boundary too) and IAM authentication is on. Policies are evaluated by the collection's
+users), the candidate principals (from _report_iam) and every resource id of each Region read. A database of the
+data model brings its members (read replicas, global secondary clusters, docs/topologies.md): each is a database of
+its own here, with its own resource id, IAM setting and Region, ``member_of`` naming its source, and the source's
+catalog (the users are replicated from the source). The matrix is principal x database (or member) x IAM user; a
+pair is allowed when the principal's identity policies allow
+``rds-db:connect`` on ``arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`` (REGION: the database's own,
+and its permissions boundary too) and IAM authentication is on. Policies are evaluated by the collection's
 evaluator (policy_evaluator); a decision it cannot make is handed to ``iam:SimulatePrincipalPolicy``
 by the caller when allowed (``decided_by`` says which).
 
@@ -41,7 +44,7 @@ UNDETERMINED = "undetermined"
 FINDINGS = {
     "iam_auth_off": ("high", "IAM users on a database whose IAM authentication is off or only pending"),
     "rds_iam_and_rds_ad": ("high", "a PostgreSQL user in both rds_iam and rds_ad"),
-    "stale_resource_id": ("high", "a policy names a resource id that no database of the region has"),
+    "stale_resource_id": ("high", "a policy names a resource id that no database of its Region has (Regions read only)"),
     "switched_over_resource_id": ("high", "a policy names the resource id of the old blue of a Blue/Green switchover, "
                                           "no longer behind the database's name"),
     "wildcard_grant": ("medium", "a grant by wildcard, wider than one database or one user"),
@@ -74,7 +77,8 @@ def parse_dbuser_arn(pattern):
 
 
 class Evaluator:
-    """Evaluates principal x resource with the local evaluator; remembers every decision."""
+    """Evaluates principal x resource with the local evaluator; remembers every decision, by (principal ARN,
+    Region, resource id, user). ``region``: the Region of the module's call, that of a database without one."""
 
     def __init__(self, region, account, partition):
         self.region = region
@@ -83,14 +87,14 @@ class Evaluator:
         self.decisions = {}
         self._allow_patterns = {}
 
-    def resource(self, resource_id, user):
-        return rds_db_arn(self.partition, self.region, self.account, resource_id, user)
+    def resource(self, resource_id, user, region=None):
+        return rds_db_arn(self.partition, region or self.region, self.account, resource_id, user)
 
-    def evaluate(self, principal, resource_id, user):
-        """(decision, reason, decided_by) for rds-db:connect as ``user`` on ``resource_id``."""
-        key = (principal["arn"], resource_id, user)
+    def evaluate(self, principal, resource_id, user, region=None):
+        """(decision, reason, decided_by) for rds-db:connect as ``user`` on ``resource_id`` (in ``region``)."""
+        key = (principal["arn"], region or self.region, resource_id, user)
         if key not in self.decisions:
-            self.decisions[key] = self._local(principal, self.resource(resource_id, user))
+            self.decisions[key] = self._local(principal, self.resource(resource_id, user, region))
         return self.decisions[key]
 
     def _may_allow(self, principal, resource):
@@ -128,15 +132,26 @@ class Evaluator:
         self.decisions[key] = (decision, reason, decided_by)
 
 
+def region_of(db, evaluator):
+    """The Region of a database: its own (a member's), else that of the module's call."""
+    return db.get("region") or evaluator.region
+
+
+def db_key(db, evaluator):
+    """What tells databases apart: (identifier, Region); a cross-Region replica may share its source's identifier."""
+    return db["id"], region_of(db, evaluator)
+
+
 def matrix(databases, principals, evaluator):
-    """One entry per candidate principal x database x IAM user of the database (sorted)."""
+    """One entry per candidate principal x database (members too) x IAM user of the database (sorted)."""
     rows = []
     for db in databases:
         if not db.get("resource_id"):
             continue
+        region = region_of(db, evaluator)
         for user in db_users_of(db, principals):
             for principal in principals:
-                decision, reason, decided_by = evaluator.evaluate(principal, db["resource_id"], user)
+                decision, reason, decided_by = evaluator.evaluate(principal, db["resource_id"], user, region)
                 allowed = decision == _policy_evaluator.ALLOW
                 if allowed and not db["iam_enabled"]:
                     allowed = False
@@ -147,13 +162,15 @@ def matrix(databases, principals, evaluator):
                     "principal": principal["name"],
                     "principal_type": principal["type"],
                     "database": db["id"],
+                    "region": region,
+                    "member_of": db.get("member_of"),
                     "db_user": user,
                     "allowed": allowed,
                     "decision": decision,
                     "reason": reason,
                     "decided_by": decided_by,
                 })
-    return sorted(rows, key=lambda r: (r["database"], r["db_user"], r["principal_arn"]))
+    return sorted(rows, key=lambda r: (r["database"], r["region"], r["db_user"], r["principal_arn"]))
 
 
 def db_users_of(db, principals):
@@ -171,7 +188,8 @@ def db_users_of(db, principals):
 
 
 def _database_findings(db, rows):
-    """iam_auth_off, rds_iam_and_rds_ad and iam_user_unusable of one database (``rows``: its matrix rows)."""
+    """iam_auth_off, rds_iam_and_rds_ad and iam_user_unusable of one database (``rows``: its matrix rows). A member
+    has its own IAM setting, but its catalog is its source's: the catalog's findings are the source's only."""
     found = []
     catalog = db.get("catalog")
     if catalog is None:
@@ -183,8 +201,11 @@ def _database_findings(db, rows):
             "on" if db["iam_enabled"] else "off", "on" if pending else "off")
         found.append(finding(
             "iam_auth_off", "%s has %d IAM user(s) (%s) but IAM database authentication is %s: their logins fail; "
-            "run the enable step (rds_iam_enable) and apply the change" % (db["id"], len(iam_users), ", ".join(iam_users), state),
-            database=db["id"], db_users=iam_users))
+            "run the enable step (rds_iam_enable) and apply the change" % (
+                _named(db), len(iam_users), ", ".join(iam_users), state),
+            database=db["id"], db_users=iam_users, member_of=db.get("member_of"), region=db.get("region")))
+    if db.get("member_of"):
+        return found
     for name in sorted(catalog["rds_ad_conflicts"]):
         found.append(finding(
             "rds_iam_and_rds_ad", "%s: the role %s is in both rds_iam and rds_ad; RDS then uses IAM only and Kerberos "
@@ -198,9 +219,17 @@ def _database_findings(db, rows):
     return found
 
 
+def _named(db):
+    """A database in a message: a member with its role, source and Region."""
+    if not db.get("member_of"):
+        return db["id"]
+    return "%s (%s of %s in %s)" % (db["id"], db.get("member_role") or "member", db["member_of"], db.get("region"))
+
+
 def _statement_findings(principal, resource_ids, by_resource_id, evaluator, switched):
     """wildcard_grant, stale_resource_id, switched_over_resource_id and grant_user_missing of one principal's Allow
-    statements."""
+    statements. ``resource_ids``: {Region: every resource id of its DB instances and clusters} of the Regions read;
+    a grant in another Region or account is not judged."""
     found = []
     for policy, effect, resources, conditional in connect_statements(principal["policies"]):
         if effect != "Allow":
@@ -218,25 +247,26 @@ def _statement_findings(principal, resource_ids, by_resource_id, evaluator, swit
             _partition, region, account, resource_id, user = parts
             wide = [what for what, value in (("database", resource_id), ("user", user)) if _WILDCARD.search(value)]
             if wide or _WILDCARD.search(region) or _WILDCARD.search(account):
-                matched = sorted(r for r in resource_ids if _policy_evaluator.glob_match(resource_id, r))
+                matched = sorted(set(r for name, ids in resource_ids.items() if _policy_evaluator.glob_match(region, name)
+                                     for r in ids if _policy_evaluator.glob_match(resource_id, r)))
                 found.append(finding(
                     "wildcard_grant", "%s: %s grants %s by wildcard, wider than one %s (matches %d database(s) of the "
-                    "region now): name each resource id and user" % (
+                    "Regions read now): name each resource id and user" % (
                         principal["arn"], policy, pattern, " or one ".join(wide) or "region or account", len(matched)),
                     principal_arn=principal["arn"], policy=policy, resource=pattern, databases=matched))
                 continue
-            if region != evaluator.region or account != evaluator.account:
+            if region not in resource_ids or account != evaluator.account:
                 continue
             if resource_id.startswith("prx-"):
                 continue  # an RDS Proxy's resource id (docs/rds_proxy.md): not a DB instance or cluster to judge here
-            if resource_id not in resource_ids:
+            if resource_id not in resource_ids[region]:
                 found.append(finding(
                     "stale_resource_id", "%s: %s names the resource id %s, which no DB instance or cluster of %s has "
                     "(a re-created database, a Blue/Green switchover?): grant the current resource id" % (
                         principal["arn"], policy, resource_id, region),
                     principal_arn=principal["arn"], policy=policy, resource=pattern, resource_id=resource_id))
                 continue
-            deployment = switched.get(resource_id)
+            deployment = switched.get(resource_id) if region == evaluator.region else None  # read in the call's Region
             if deployment is not None:
                 name, now = deployment["target"]["identifier"], deployment["target"]["resource_id"]
                 found.append(finding(
@@ -248,19 +278,20 @@ def _statement_findings(principal, resource_ids, by_resource_id, evaluator, swit
                     database=name, current_resource_id=now, old_database=deployment["source"]["identifier"],
                     deployment=deployment["identifier"]))
                 continue
-            db = by_resource_id.get(resource_id)
+            db = by_resource_id.get((region, resource_id))
             if db is None or db.get("catalog") is None:
                 continue
             if user not in set(u["name"] for u in db["catalog"]["iam_users"]):
                 found.append(finding(
                     "grant_user_missing", "%s: %s grants %s on %s, which has no IAM user %s" % (
-                        principal["arn"], policy, user, db["id"], user),
+                        principal["arn"], policy, user, _named(db), user),
                     principal_arn=principal["arn"], policy=policy, database=db["id"], db_user=user, resource=pattern))
     return found
 
 
 def _model_findings(databases, principals, model_principals, rows_of, evaluator):
-    """Drift from the data model and principal_not_in_model; ``rows_of`` maps a database to its matrix rows."""
+    """Drift from the data model and principal_not_in_model; ``rows_of`` maps a database (db_key) to its matrix rows.
+    A member's users are its source's: only the grants on it are its own drift."""
     found = []
     roles = dict((p["name"], p) for p in principals if p["type"] == "role")
     model_names = set(model_principals or [])
@@ -269,31 +300,33 @@ def _model_findings(databases, principals, model_principals, rows_of, evaluator)
             continue
         catalog = db.get("catalog")
         iam_users = set(u["name"] for u in catalog["iam_users"]) if catalog is not None else None
+        own_catalog = iam_users is not None and not db.get("member_of")
         marked = set(u["name"] for u in catalog["iam_users"] if u.get("marked")) if catalog is not None else set()
         wanted = dict((u["name"], u) for u in db.get("model_users") or [])
         present = set(n for n, u in wanted.items() if u.get("state", "present") == "present")
         for name in sorted(present):
-            if iam_users is not None and name not in iam_users:
+            if own_catalog and name not in iam_users:
                 found.append(finding("model_user_missing", "%s: the data model names the IAM user %s, which the database "
                                      "lacks (site.yml would create it)" % (db["id"], name), database=db["id"], db_user=name))
             for principal_name in sorted(wanted[name].get("principals") or []):
                 principal = roles.get(principal_name)
                 allowed = False
                 if principal is not None and db.get("resource_id"):
-                    allowed = evaluator.evaluate(principal, db["resource_id"], name)[0] == _policy_evaluator.ALLOW
+                    allowed = evaluator.evaluate(principal, db["resource_id"], name,
+                                                 region_of(db, evaluator))[0] == _policy_evaluator.ALLOW
                 if not allowed:
                     why = ("there is no IAM role of that name with an rds-db:connect policy" if principal is None
                            else "no policy allows it")
                     found.append(finding("model_grant_missing", "%s: the data model grants %s the user %s, but %s "
-                                         "(site.yml would grant it)" % (db["id"], principal_name, name, why),
+                                         "(site.yml would grant it)" % (_named(db), principal_name, name, why),
                                          database=db["id"], db_user=name, principal=principal_name))
-        if iam_users is not None:
+        if own_catalog:
             for name in sorted(iam_users - present):
                 found.append(finding("unmodelled_user", "%s: the IAM user %s is not in the data model%s (%s)" % (
                     db["id"], name, " (marked absent)" if name in wanted else "",
                     "the collection created it: pruning drops it" if name in marked
                     else "the collection did not create it: pruning leaves it"), database=db["id"], db_user=name))
-        for row in rows_of.get(db["id"], []):
+        for row in rows_of.get(db_key(db, evaluator), []):
             if row["decision"] != _policy_evaluator.ALLOW:
                 continue
             name = row["principal"] if row["principal_type"] == "role" else None
@@ -304,13 +337,13 @@ def _model_findings(databases, principals, model_principals, rows_of, evaluator)
                 continue
             found.append(finding("unmodelled_grant", "%s: %s can connect as %s, which the data model does not grant it "
                                  "(pruning would remove that grant if the collection created it)" % (
-                                     db["id"], row["principal_arn"], row["db_user"]),
+                                     _named(db), row["principal_arn"], row["db_user"]),
                                  database=db["id"], db_user=row["db_user"], principal_arn=row["principal_arn"]))
     outsiders = {}
     for db in databases:
         if not db.get("in_model"):
             continue
-        for row in rows_of.get(db["id"], []):
+        for row in rows_of.get(db_key(db, evaluator), []):
             if row["decision"] == _policy_evaluator.ALLOW and not (
                     row["principal_type"] == "role" and row["principal"] in model_names):
                 outsiders.setdefault(row["principal_arn"], []).append("%s/%s" % (row["database"], row["db_user"]))
@@ -321,15 +354,16 @@ def _model_findings(databases, principals, model_principals, rows_of, evaluator)
 
 
 def findings(databases, principals, model_principals, rows, resource_ids, evaluator, switched=None):
-    """Every finding, sorted by severity, code, then message. ``switched``: {old blue resource id: deployment} of
-    the completed Blue/Green switchovers (_blue_green.switched_resource_ids)."""
-    by_resource_id = dict((db["resource_id"], db) for db in databases if db.get("resource_id"))
+    """Every finding, sorted by severity, code, then message. ``resource_ids``: {Region: resource ids} of the Regions
+    read; ``switched``: {old blue resource id: deployment} of the completed Blue/Green switchovers
+    (_blue_green.switched_resource_ids)."""
+    by_resource_id = dict(((region_of(db, evaluator), db["resource_id"]), db) for db in databases if db.get("resource_id"))
     rows_of = {}
     for row in rows:
-        rows_of.setdefault(row["database"], []).append(row)
+        rows_of.setdefault((row["database"], row["region"]), []).append(row)
     found = []
     for db in databases:
-        found.extend(_database_findings(db, rows_of.get(db["id"], [])))
+        found.extend(_database_findings(db, rows_of.get(db_key(db, evaluator), [])))
     for principal in principals:
         found.extend(_statement_findings(principal, resource_ids, by_resource_id, evaluator, switched or {}))
     found.extend(_model_findings(databases, principals, model_principals, rows_of, evaluator))
@@ -364,6 +398,7 @@ def report_databases(databases):
         catalog = db.get("catalog") or {}
         result.append({
             "id": db["id"], "kind": db["kind"], "engine": db["engine"], "in_model": db["in_model"],
+            "region": db.get("region"), "member_of": db.get("member_of"), "member_role": db.get("member_role"),
             "missing": db["missing"], "resource_id": db["resource_id"], "iam_enabled": db["iam_enabled"],
             "iam_pending": db["iam_pending"], "endpoint": db["endpoint"],
             "catalog_read": db.get("catalog") is not None, "catalog_error": db.get("catalog_error"),

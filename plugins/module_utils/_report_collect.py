@@ -6,7 +6,8 @@
 # This module_util is for internal use only, not part of the public API: it may change or go away
 # in any release.
 
-"""What rds_iam_access_report reads: RDS (two paginated Describe calls for the whole region), IAM
+"""What rds_iam_access_report reads: RDS (two paginated Describe calls for the whole region, and two more for each
+other Region where a member of a database of the data model lives: a read replica, a global secondary cluster), IAM
 (GetAccountAuthorizationDetails pages, see _report_iam), each catalog (see _report_catalog), and,
 for decisions the local evaluator cannot make, iam:SimulatePrincipalPolicy.
 
@@ -62,34 +63,84 @@ def model_key(entry):
     return "cluster", (entry.get("db_cluster_identifier") or "").lower()
 
 
-def read_rds(client, retry, model, scope):
-    """(databases to report, every resource id of the region). A database of the data model that RDS
-    does not have is reported with ``missing: true``; with scope account every instance (not an Aurora
-    member: its cluster is reported) and cluster of the region is reported too."""
+def _read_region(client, retry):
+    """{(kind, lower-cased identifier): record} of every DB instance and cluster of the client's Region."""
     records = {}
     for kind in ("instance", "cluster"):
         for key, record in _rds_databases.describe(client, kind, None, retry).items():
             records[(kind, key)] = record
-    resource_ids = set(_rds_databases.resource_id_of(k, r) for (k, _i), r in records.items())
+    return records
+
+
+def members_of(entry, record, region):
+    """(kind, identifier, Region, role) of each member of a data model entry (docs/topologies.md): its replicas, listed
+    or, with ``replicas: discover``, read from the source's ``ReadReplicaDBInstanceIdentifiers`` (RDS API reference,
+    "DBInstance": a cross-Region replica is listed by its ARN, whose Region is the replica's), and its secondaries."""
+    replicas = entry.get("replicas")
+    if replicas == "discover":
+        wanted = []
+        for name in (record or {}).get("ReadReplicaDBInstanceIdentifiers") or []:
+            parsed = parse_aws_arn(name)
+            if parsed:
+                wanted.append(("instance", parsed["resource_id"], parsed["region"], "replica"))
+            else:
+                wanted.append(("instance", name, region, "replica"))
+    else:
+        wanted = [("instance", r["db_instance_identifier"], r.get("region") or region, "replica")
+                  for r in replicas or [] if r and r.get("db_instance_identifier")]
+    wanted += [("cluster", s["db_cluster_identifier"], s.get("region") or region, "secondary")
+               for s in entry.get("secondaries") or [] if s and s.get("db_cluster_identifier")]
+    return wanted
+
+
+def read_rds(client, retry, model, scope, regional_client):
+    """(databases to report, {Region: every resource id of its DB instances and clusters}).
+
+    A database of the data model that RDS does not have is reported with ``missing: true``; each member of one is a
+    database of its own, read in its own Region (``regional_client(region)``: an RDS client there; one read of each
+    other Region, whatever the number of members in it). With scope account every instance (not an Aurora member:
+    its cluster is reported) and cluster of the call's Region is reported too."""
     region = client.meta.region_name
-    databases = []
+    by_region = {region: _read_region(client, retry)}
+    records = by_region[region]
+    sources = []
     seen = set()
     for entry in model:
         key = model_key(entry)
         seen.add(key)
-        databases.append(_database(key, records.get(key), entry, region))
+        record = records.get(key)
+        sources.append((_database(key, record, entry, region), members_of(entry, record, region)))
+    for _db, members in sources:
+        for _kind, _ident, member_region, _role in members:
+            if member_region not in by_region:
+                by_region[member_region] = _read_region(regional_client(member_region), retry)
+    databases = []
+    for (db, members), entry in zip(sources, model):
+        databases.append(db)
+        for kind, ident, member_region, role in members:
+            key = (kind, ident.lower())
+            if member_region == region:
+                seen.add(key)
+            member = _database(key, by_region[member_region].get(key), None, member_region)
+            member.update(id=ident, in_model=True, engine=db["engine"], model_users=model_users(entry, proxies=False),
+                          member_of=db["id"], member_role=role)
+            databases.append(member)
     if scope == "account":
         for key in sorted(records):
             if key not in seen and not (key[0] == "instance" and records[key].get("DBClusterIdentifier")):
                 databases.append(_database(key, records[key], None, region))
-    return databases, set(r for r in resource_ids if r)
+    resource_ids = {}
+    for name, regional in by_region.items():
+        resource_ids[name] = set(r for r in (_rds_databases.resource_id_of(k, rec) for (k, _i), rec in regional.items()) if r)
+    return databases, resource_ids
 
 
-def model_users(entry):
-    """The users of a data model entry, each with the principals the model grants it: its own, and the role of each
-    RDS Proxy it logs in through (end-to-end IAM: the proxy's role connects as the user, docs/rds_proxy.md)."""
+def model_users(entry, proxies=True):
+    """The users of a data model entry, each with the principals the model grants it: its own, and (``proxies``) the
+    role of each RDS Proxy it logs in through (end-to-end IAM: the proxy's role connects as the user,
+    docs/rds_proxy.md; on the database only, not its members)."""
     users = [dict(u) for u in (entry or {}).get("users") or [] if u]
-    for proxy in (entry or {}).get("proxies") or []:
+    for proxy in (entry or {}).get("proxies") or [] if proxies else []:
         if not proxy or not proxy.get("role"):
             continue
         through = proxy.get("users")
@@ -104,7 +155,8 @@ def _database(key, record, entry, region):
     db = {"id": ident, "kind": kind, "in_model": entry is not None, "missing": record is None,
           "engine": (entry or {}).get("engine"), "model_users": model_users(entry),
           "resource_id": None, "resource_arn_prefix": None, "iam_enabled": False, "iam_pending": None,
-          "endpoint": None, "catalog": None, "catalog_error": None}
+          "endpoint": None, "catalog": None, "catalog_error": None, "region": region, "member_of": None,
+          "member_role": None}
     if entry is not None:
         db["id"] = entry.get("db_instance_identifier") or entry.get("db_cluster_identifier")
     if record is not None:
@@ -128,8 +180,10 @@ def _engine_family(rds_engine):
 
 
 def where(databases):
-    """(region, account, partition) of the databases' rds-db ARNs (None when there is no database)."""
+    """(region, account, partition) of the databases' rds-db ARNs, a member's Region aside (None when there is none)."""
     for db in databases:
+        if db["member_of"]:
+            continue
         parsed = parse_aws_arn(db.get("resource_arn_prefix") or "") or {}
         if parsed.get("account_id"):
             return parsed.get("region"), parsed["account_id"], parsed.get("partition") or "aws"
@@ -147,7 +201,9 @@ def _login_params(db, admin, params):
 
 
 def read_catalogs(databases, model, params, region, concurrency, signer=None):
-    """Fill each model database's ``catalog`` (or ``catalog_error``: a sentence without secrets)."""
+    """Fill each model database's ``catalog`` (or ``catalog_error``: a sentence without secrets). A member's catalog
+    is its source's: the users are data, replicated from the source ("Working with DB instance read replicas";
+    "Using Amazon Aurora Global Database"), and the admin login is the source's."""
     admins = {}
     for entry in model:
         admins[model_key(entry)] = entry.get("admin")
@@ -169,18 +225,24 @@ def read_catalogs(databases, model, params, region, concurrency, signer=None):
             if conn is not None:
                 conn.close()
 
-    results = run_bounded(one, databases, concurrency)
-    for db, (catalog, error) in zip(databases, results):
+    sources = [db for db in databases if not db["member_of"]]
+    results = run_bounded(one, sources, concurrency)
+    for db, (catalog, error) in zip(sources, results):
         db["catalog"], db["catalog_error"] = catalog, error
+    by_id = dict((db["id"], db) for db in sources if db["in_model"])
+    for db in databases:
+        if db["member_of"]:
+            source = by_id[db["member_of"]]
+            db["catalog"], db["catalog_error"] = source["catalog"], source["catalog_error"]
 
 
 def simulate_decisions(iam, evaluator, principals, keys, context_of):
-    """Ask iam:SimulatePrincipalPolicy for the decisions ``keys`` ((principal ARN, resource id, user)).
+    """Ask iam:SimulatePrincipalPolicy for the decisions ``keys`` ((principal ARN, Region, resource id, user)).
     Returns None, or the error code that stopped it (the decisions not simulated stay as they were)."""
     by_arn = dict((p["arn"], p) for p in principals)
     for key in sorted(keys):
-        principal_arn, resource_id, user = key
-        resource = evaluator.resource(resource_id, user)
+        principal_arn, region, resource_id, user = key
+        resource = evaluator.resource(resource_id, user, region)
         principal = by_arn[principal_arn]
         try:
             sim = simulate(iam, principal_arn, "rds-db:connect", resource,

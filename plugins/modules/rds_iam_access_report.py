@@ -28,7 +28,9 @@ description:
   - Read-only, nothing is ever changed; check mode runs the same.
   - The cost does not grow with a call per principal or per user. IAM is read with C(GetAccountAuthorizationDetails)
     pages; RDS with one paginated C(DescribeDBInstances), one C(DescribeDBClusters) and one
-    C(DescribeBlueGreenDeployments) (plus one describe of the members of completed switchovers, when there are any);
+    C(DescribeBlueGreenDeployments) (plus one describe of the members of completed switchovers, when there are any),
+    and one C(DescribeDBInstances) and one C(DescribeDBClusters) in each other Region where a replica or secondary of
+    O(databases) lives;
     each database catalog with two queries, O(concurrency) databases at a time. RV(aws_calls) counts the AWS calls made.
   - After a Blue/Green switchover the green holds the name and has another resource id, while the old blue
     (C(NAME-old1)) keeps the id the policies were written for; V(switched_over_resource_id) names each policy left
@@ -96,22 +98,33 @@ options:
             type: str
       replicas:
         description:
-          - The read replicas of the data model entry (a list, or V(discover)); accepted so that the data model
-            passes unchanged. The report covers the source (the replicas serve its users).
+          - The read replicas of a DB instance (docs/topologies.md), a list of C({db_instance_identifier, region}) (the
+            Region defaults to that of the call), or V(discover) (the source's C(ReadReplicaDBInstanceIdentifiers)).
+          - Each replica is reported as a database of its own, read in its own Region, with its own resource id and IAM
+            setting (RV(databases[].member_of) names the source); its users are the source's (replicated).
         type: raw
         version_added: 0.2.0
       endpoints:
-        description: The Aurora endpoints the data model entry proves (accepted, not reported on).
+        description: The Aurora endpoints the data model entry proves (accepted, not reported on; the cluster's
+          resource id covers them all).
         type: list
         elements: str
         version_added: 0.2.0
       secondaries:
         description:
-          - The secondary clusters of the data model entry's global database (accepted; the report covers the primary
-            cluster in the region of the call).
+          - The secondary clusters of an Aurora global database, each reported like a replica, read in its own Region.
         type: list
         elements: dict
         version_added: 0.2.0
+        suboptions:
+          db_cluster_identifier:
+            description: The secondary DB cluster identifier.
+            type: str
+            required: true
+          region:
+            description: Its Region.
+            type: str
+            required: true
       users:
         description: The IAM database users of the data model.
         type: list
@@ -276,10 +289,22 @@ matrix:
       returned: always
       sample: role
     database:
-      description: The DB instance or cluster identifier.
+      description: The DB instance or cluster identifier (a replica's or secondary's for a member).
       type: str
       returned: always
       sample: database-1
+    region:
+      description: The Region of the database, that of its C(rds-db) ARN.
+      type: str
+      returned: always
+      sample: us-east-1
+      version_added: 0.2.0
+    member_of:
+      description: For a read replica or global secondary cluster, the identifier of its source; null otherwise.
+      type: str
+      returned: always
+      sample: null
+      version_added: 0.2.0
     db_user:
       description: The database user.
       type: str
@@ -333,6 +358,7 @@ findings:
     objects:
       description:
         - The objects the finding names (C(database), C(db_user), C(principal_arn), C(principal), C(policy), C(resource), ...).
+        - V(iam_auth_off) of a read replica or secondary also names its C(member_of) (the source) and C(region).
         - V(stale_resource_id) and V(switched_over_resource_id) name the C(resource_id); V(switched_over_resource_id) also
           the C(deployment), the C(database) whose name moved, its C(current_resource_id) and the C(old_database)
           (C(NAME-old1)) that keeps the old id.
@@ -340,7 +366,10 @@ findings:
       returned: always
       sample: {"principal_arn": "arn:aws:iam::123456789012:role/app-role", "resource": "arn:aws:rds-db:..."}
 databases:
-  description: Each database reported, with what was read of it (never a password).
+  description:
+    - Each database reported, with what was read of it (never a password).
+    - A read replica or global secondary cluster of a database of O(databases) is one too, after its source, with its
+      C(region), C(member_of) (the source) and C(member_role) (V(replica) or V(secondary)); its users are the source's.
   returned: always
   type: list
   elements: dict
@@ -434,7 +463,8 @@ DATABASE_SPEC = dict(
     # The topology keys of the data model (docs/topologies.md): accepted so the data model passes unchanged.
     replicas=dict(type="raw"),
     endpoints=dict(type="list", elements="str"),
-    secondaries=dict(type="list", elements="dict"),
+    secondaries=dict(type="list", elements="dict", options=dict(
+        db_cluster_identifier=dict(type="str", required=True), region=dict(type="str", required=True))),
 )
 
 
@@ -448,6 +478,25 @@ def _check_databases(databases):
         admin = entry.get("admin")
         if admin and bool(admin.get("password")) == bool(admin.get("iam")):
             return "%s: admin: give exactly one of password or iam: true." % where_
+        error = _check_replicas(entry.get("replicas"))
+        if error:
+            return "%s: replicas: %s" % (where_, error)
+    return None
+
+
+def _check_replicas(replicas):
+    """Why ``replicas`` (raw: discover or a list of {db_instance_identifier, region}) is wrong, or None."""
+    if replicas is None or replicas == "discover":
+        return None
+    if not isinstance(replicas, list):
+        return "give discover or a list of {db_instance_identifier, region}, not %r." % (replicas,)
+    for index, replica in enumerate(replicas):
+        if not isinstance(replica, dict) or not isinstance(replica.get("db_instance_identifier"), str):
+            return "[%d]: give db_instance_identifier (and region for a replica in another Region)." % index
+        unknown = sorted(set(replica) - set(["db_instance_identifier", "region"]))
+        if unknown or not isinstance(replica.get("region"), (str, type(None))):
+            return "[%d]: only db_instance_identifier and region (a Region name) are known, not %s." % (
+                index, ", ".join(unknown) or "region %r" % (replica.get("region"),))
     return None
 
 
@@ -486,7 +535,9 @@ def main():
     rds = counter.attach(_aws_session.client(module, "rds", retry_decorator=retry))
     iam = counter.attach(_aws_session.client(module, "iam", retry_decorator=retry))
     try:
-        databases, resource_ids = read_rds(rds, retry, params["databases"], params["scope"])
+        databases, resource_ids = read_rds(
+            rds, retry, params["databases"], params["scope"],
+            lambda region: counter.attach(_aws_session.client(module, "rds", retry_decorator=retry, region=region)))
     except RdsReadError as e:
         module.fail_json_aws(e.exception, msg=e.message)
     switched = _switched_over(module, rds, retry)

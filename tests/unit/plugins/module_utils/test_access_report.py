@@ -26,19 +26,24 @@ def role(name, *documents, boundary=None):
             "policies": [("p%d" % i, d) for i, d in enumerate(documents)], "boundary": boundary}
 
 
-def database(ident, resource_id, iam_users=(), iam_enabled=True, in_model=True, model_users=(), conflicts=(), pending=None):
+def database(ident, resource_id, iam_users=(), iam_enabled=True, in_model=True, model_users=(), conflicts=(), pending=None,
+             region=REGION, member_of=None, member_role=None):
     catalog = {"iam_users": [{"name": u} for u in iam_users], "password_users": [], "protected_users": [{"name": "admin"}],
                "rds_ad_conflicts": list(conflicts), "queries": 2}
     return {"id": ident, "kind": "instance", "engine": "postgres", "in_model": in_model, "missing": False,
             "resource_id": resource_id, "iam_enabled": iam_enabled, "iam_pending": pending, "endpoint": None,
-            "catalog": catalog, "catalog_error": None, "model_users": list(model_users)}
+            "catalog": catalog, "catalog_error": None, "model_users": list(model_users), "region": region,
+            "member_of": member_of, "member_role": member_role}
 
 
 def run(databases, principals, model_principals=None, resource_ids=None, switched=None):
+    """The matrix and findings; ``resource_ids``: {Region: ids} of the Regions read, default each database's id."""
     evaluator = report.Evaluator(REGION, ACCOUNT, "aws")
     rows = report.matrix(databases, principals, evaluator)
     if resource_ids is None:
-        resource_ids = set(db["resource_id"] for db in databases)
+        resource_ids = {}
+        for db in databases:
+            resource_ids.setdefault(db["region"], set()).add(db["resource_id"])
     names = report.model_principal_names(model_principals, [{"users": db["model_users"]} for db in databases])
     return rows, report.findings(databases, principals, names, rows, resource_ids, evaluator, switched)
 
@@ -107,7 +112,7 @@ def test_every_finding_code_once():
         role("stale-role", allow(arn("db-OLD", "app"))),
         role("moved-role", allow(arn("db-BLUE", "app"))),
     ]
-    _rows, found = run(dbs, principals, ["app-role", "stale-role", "moved-role"], resource_ids={"db-A", "db-BLUE"},
+    _rows, found = run(dbs, principals, ["app-role", "stale-role", "moved-role"], resource_ids={REGION: {"db-A", "db-BLUE"}},
                        switched=switchover("db-BLUE", "db-A"))
     assert keys(found) == sorted([
         ("rds_iam_and_rds_ad", "pg", "both", None),
@@ -135,7 +140,7 @@ def test_a_policy_left_on_the_old_blue_after_a_switchover():
     # the name pg now holds the green's id db-GREEN; the old blue pg-old1 keeps db-BLUE, which the policy names
     dbs = [database("pg", "db-GREEN", ["app"], model_users=[{"name": "app", "principals": ["app-role"]}])]
     principals = [role("app-role", allow(arn("db-BLUE", "app")))]
-    rows, found = run(dbs, principals, ["app-role"], resource_ids={"db-GREEN", "db-BLUE"},
+    rows, found = run(dbs, principals, ["app-role"], resource_ids={REGION: {"db-GREEN", "db-BLUE"}},
                       switched=switchover("db-BLUE", "db-GREEN"))
     assert [r["allowed"] for r in rows] == [False]
     moved = [f for f in found if f["code"] == "switched_over_resource_id"]
@@ -146,11 +151,11 @@ def test_a_policy_left_on_the_old_blue_after_a_switchover():
     assert "db-GREEN" in moved[0]["message"] and "site.yml" in moved[0]["message"]
     assert ("model_grant_missing", "pg", "app", "app-role") in keys(found)
     # without the switchover known, the same policy is no finding of its own (the id exists)
-    _rows, found = run(dbs, principals, ["app-role"], resource_ids={"db-GREEN", "db-BLUE"})
+    _rows, found = run(dbs, principals, ["app-role"], resource_ids={REGION: {"db-GREEN", "db-BLUE"}})
     assert "switched_over_resource_id" not in [f["code"] for f in found]
     # once the grant names the current id, nothing is left to report
     _rows, found = run(dbs, [role("app-role", allow(arn("db-GREEN", "app")))], ["app-role"],
-                       resource_ids={"db-GREEN", "db-BLUE"}, switched=switchover("db-BLUE", "db-GREEN"))
+                       resource_ids={REGION: {"db-GREEN", "db-BLUE"}}, switched=switchover("db-BLUE", "db-GREEN"))
     assert found == []
 
 
@@ -222,3 +227,70 @@ def test_a_proxy_role_is_expected_to_connect_as_the_users_that_go_through_it():
     _rows, found = run(dbs, [role("app-role", allow(arn("db-A", "app"))), role("proxy-role", allow(arn("db-A", "app")))],
                        ["app-role", "proxy-role"])
     assert found == []
+
+
+WEST = "us-west-2"
+
+
+def west_arn(resource_id, user):
+    return "arn:aws:rds-db:%s:%s:dbuser:%s/%s" % (WEST, ACCOUNT, resource_id, user)
+
+
+def topology(replica_iam=True):
+    """A source, a same-Region replica and a cross-Region one (docs/topologies.md), the users the source's."""
+    model = [{"name": "app", "principals": ["app-role"]}]
+    return [database("pg", "db-A", ["app"], model_users=model),
+            database("pg-ro", "db-R", ["app"], model_users=model, member_of="pg", member_role="replica"),
+            database("pg", "db-W", ["app"], model_users=model, member_of="pg", member_role="replica", region=WEST,
+                     iam_enabled=replica_iam)]
+
+
+def test_members_are_rows_of_their_own_judged_in_their_own_region():
+    """A grant on each resource id, the cross-Region replica's with its Region in the ARN: every login allowed, no
+    finding; its identifier may be the source's (another Region)."""
+    principals = [role("app-role", allow(arn("db-A", "app"), arn("db-R", "app"), west_arn("db-W", "app")))]
+    rows, found = run(topology(), principals, ["app-role"])
+    assert found == []
+    assert [(r["database"], r["region"], r["member_of"], r["allowed"]) for r in rows] == [
+        ("pg", REGION, None, True), ("pg", WEST, "pg", True), ("pg-ro", REGION, "pg", True)]
+    assert "arn:aws:rds-db:us-west-2:" in rows[1]["reason"]
+
+
+def test_a_grant_on_the_source_only_or_in_the_wrong_region_does_not_open_a_member():
+    # db-W granted in the call's Region: no such resource there (stale), and the replica is not granted
+    principals = [role("app-role", allow(arn("db-A", "app"), arn("db-R", "app"), arn("db-W", "app")))]
+    rows, found = run(topology(), principals, ["app-role"])
+    assert [(r["database"], r["region"], r["allowed"]) for r in rows] == [
+        ("pg", REGION, True), ("pg", WEST, False), ("pg-ro", REGION, True)]
+    assert keys(found) == [("model_grant_missing", "pg", "app", "app-role"), ("stale_resource_id", None, None, "app-role")]
+    missing = [f for f in found if f["code"] == "model_grant_missing"][0]
+    assert "pg (replica of pg in us-west-2)" in missing["message"]
+
+
+def test_a_grant_on_a_member_id_that_no_longer_exists_is_stale_in_its_region():
+    principals = [role("app-role", allow(arn("db-A", "app"), arn("db-R", "app"), west_arn("db-W", "app"),
+                                         west_arn("db-GONE", "app"))),
+                  role("elsewhere", allow("arn:aws:rds-db:eu-central-1:%s:dbuser:db-UNREAD/app" % ACCOUNT))]
+    _rows, found = run(topology(), principals, ["app-role", "elsewhere"])
+    assert keys(found) == [("stale_resource_id", None, None, "app-role")], "eu-central-1 was not read: not judged"
+    assert found[0]["objects"]["resource_id"] == "db-GONE" and found[0]["objects"]["resource"] == west_arn("db-GONE", "app")
+    # the same grant, its Region read but its id known there: no finding
+    _rows, found = run(topology(), principals[:1], ["app-role"],
+                       resource_ids={REGION: {"db-A", "db-R"}, WEST: {"db-W", "db-GONE"}})
+    assert found == []
+
+
+def test_a_member_has_its_own_iam_setting_and_no_catalog_finding_of_its_own():
+    """IAM off on the cross-Region replica: its logins fail (iam_auth_off names it, its source and Region); the
+    users it shares with its source (unmodelled, unusable) are reported once, on the source."""
+    dbs = topology(replica_iam=False)
+    for db in dbs:
+        db["catalog"]["iam_users"].append({"name": "orphan"})
+    principals = [role("app-role", allow(arn("db-A", "app"), arn("db-R", "app"), west_arn("db-W", "app")))]
+    rows, found = run(dbs, principals, ["app-role"])
+    assert [r["allowed"] for r in rows if r["db_user"] == "app"] == [True, False, True]
+    assert keys(found) == [("iam_auth_off", "pg", None, None), ("iam_user_unusable", "pg", "orphan", None),
+                           ("unmodelled_user", "pg", "orphan", None)]
+    off = [f for f in found if f["code"] == "iam_auth_off"][0]
+    assert off["objects"]["member_of"] == "pg" and off["objects"]["region"] == WEST
+    assert [f["objects"].get("member_of") for f in found if f["code"] != "iam_auth_off"] == [None, None]
