@@ -36,6 +36,14 @@ def _flagged_pairs(findings):
     return pairs
 
 
+def label(entry):
+    """A database (a report's databases entry or matrix row) as shown: a read replica or global secondary with its
+    Region, which tells it from a database of the same identifier in the call's Region."""
+    if entry.get("member_of"):
+        return "%s (%s)" % (entry["database"] if "database" in entry else entry["id"], entry.get("region"))
+    return entry["database"] if "database" in entry else entry["id"]
+
+
 def _principals(matrix):
     seen = {}
     for row in matrix:
@@ -45,7 +53,9 @@ def _principals(matrix):
 
 def _database_table(db, rows, principals, flagged):
     users = sorted(set(r["db_user"] for r in rows))
-    lines = ['<h3 id="db-%s">%s</h3>' % (_e(db["id"]), _e(db["id"]))]
+    lines = ['<h3 id="db-%s">%s</h3>' % (_e(label(db).replace(" ", "")), _e(label(db)))]
+    if db.get("member_of"):
+        lines.append("<p>%s of %s: its users are the source's</p>" % (_e(db.get("member_role") or "member"), _e(db["member_of"])))
     facts = "%s %s, resource id %s, IAM authentication %s" % (
         _e(db.get("kind")), _e(db.get("engine")), _e(db.get("resource_id") or "unknown"),
         "on" if db.get("iam_enabled") else "off")
@@ -80,7 +90,7 @@ def graph_svg(matrix):
     """Principals (left) joined by a line to each database user (right) they may log in as."""
     allowed = [r for r in matrix if r["allowed"]]
     principals = sorted(set(r["principal"] for r in matrix))
-    targets = sorted(set("%s / %s" % (r["database"], r["db_user"]) for r in matrix))
+    targets = sorted(set("%s / %s" % (label(r), r["db_user"]) for r in matrix))
     height = 30 + 22 * max(len(principals), len(targets), 1)
     left = dict((p, 20 + 22 * i) for i, p in enumerate(principals))
     right = dict((t, 20 + 22 * i) for i, t in enumerate(targets))
@@ -88,7 +98,7 @@ def graph_svg(matrix):
              % height]
     for row in allowed:
         parts.append('<line x1="250" y1="%d" x2="600" y2="%d" stroke="#2e7d32" stroke-width="1.5"/>'
-                     % (left[row["principal"]] - 4, right["%s / %s" % (row["database"], row["db_user"])] - 4))
+                     % (left[row["principal"]] - 4, right["%s / %s" % (label(row), row["db_user"])] - 4))
     for name, y in left.items():
         parts.append('<text x="245" y="%d" text-anchor="end">%s</text>' % (y, _e(name)))
     for name, y in right.items():
@@ -129,7 +139,7 @@ def report_html(report, title="IAM database access report"):
     out.append(graph_svg(matrix))
     out.append("<h2>Databases</h2>")
     for db in report.get("databases") or []:
-        rows = [r for r in matrix if r["database"] == db["id"]]
+        rows = [r for r in matrix if label(r) == label(db)]
         out.extend(_database_table(db, rows, principals, flagged))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
@@ -159,7 +169,7 @@ def report_markdown(report, title="IAM database access report"):
     pairs = {}
     for row in matrix:
         if row["allowed"]:
-            pairs.setdefault((row["database"], row["db_user"]), []).append(row["principal"])
+            pairs.setdefault((label(row), row["db_user"]), []).append(row["principal"])
     for (database, user), names in sorted(pairs.items()):
         lines.append("| %s | %s | %s |" % (_md(database), _md(user), _md(", ".join(sorted(names)))))
     if not pairs:

@@ -2,7 +2,8 @@
 """Compare two oob.py states: ``same A B`` (check mode wrote nothing), or ``applied STATE`` (the topology is granted:
 IAM on everywhere, one rds-db ARN per source, replica and secondary, each in its own Region, users on the sources),
 or ``verified REPORT`` (rds_iam_verify_report: a login as rt_app over TLS through every endpoint, replica and
-secondary)."""
+secondary), or ``reported STATE REPORT`` (rds_iam_access_report after the roles: every replica and the secondary in
+the matrix with the resource id and Region boto3 reads, the role allowed as rt_app on each, no finding about them)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,37 @@ def load(path: str) -> dict:
         return json.load(handle)
 
 
+# The members of the target's data model and their sources (group_vars/all/data_model.yml).
+MEMBERS = {"rt-pg-replica": "rt-pg", "rt-pg-west": "rt-pg", "rt-my-replica": "rt-my", "rt-aurora-west": "rt-aurora"}
+
+
+def reported(state: dict, report: dict) -> None:
+    ids = state["ids"]
+    databases = {(d["id"], d["region"]): d for d in report["databases"]}
+    for member, source in MEMBERS.items():
+        where = (member, ids[member]["region"])
+        assert where in databases, f"{where} is not in the report's databases: {sorted(databases)}"
+        db = databases[where]
+        assert db["resource_id"] == ids[member]["resource_id"] and db["member_of"] == source, db
+        assert db["iam_enabled"] and db["iam_users"] == databases[(source, ids[source]["region"])]["iam_users"], db
+        rows = [r for r in report["matrix"] if (r["database"], r["region"]) == where and r["db_user"] == "rt_app"
+                and r["principal"] == "dbauth-rt-app"]
+        assert len(rows) == 1 and rows[0]["allowed"] and rows[0]["member_of"] == source, rows
+        assert f":{ids[member]['region']}:" in rows[0]["reason"] and ids[member]["resource_id"] in rows[0]["reason"], rows
+    member_ids = {ids[m]["resource_id"] for m in MEMBERS}
+    about = [f for f in report["findings"] if f["objects"].get("database") in MEMBERS
+             or f["objects"].get("member_of") or any(i in json.dumps(f) for i in member_ids)]
+    assert not about, f"findings about the replicas and the secondary: {about}"
+    assert report["aws_calls"]["rds"] >= 4, report["aws_calls"]  # the call's Region and us-west-2, two reads each
+
+
 def main(mode: str, *paths: str) -> None:
     if mode == "same":
         before, after = load(paths[0]), load(paths[1])
         assert before == after, f"check mode changed the lab:\nbefore {before}\nafter  {after}"
+        return
+    if mode == "reported":
+        reported(load(paths[0]), load(paths[1]))
         return
     if mode == "verified":
         rows = load(paths[0])

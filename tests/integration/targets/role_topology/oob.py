@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Out of band (boto3 and admin SQL against the lab, none of the collection's code): what the topology holds now.
 
-Prints JSON: the IAM flag of every database, replica and secondary (each read in its own Region), whether the role
-exists and the rds-db resources of its managed policies, and how many rt_app users each server has.
+Prints JSON: the IAM flag and the Region and resource id of every database, replica and secondary (each read in its
+own Region), whether the role exists and the rds-db resources of its managed policies, and how many rt_app users each
+server has.
 Usage: oob.py CONFIG LAB_VARS_DIR
 """
 
@@ -33,12 +34,15 @@ def main(config_path: str, lab_vars: str) -> None:
                             aws_access_key_id=config["aws_access_key"], aws_secret_access_key=config["aws_secret_key"])
 
     flags = {}
+    ids = {}
     for ident, region in INSTANCES.items():
         record = client("rds", region).describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
         flags[ident] = record["IAMDatabaseAuthenticationEnabled"]
+        ids[ident] = {"region": region or config["aws_region"], "resource_id": record["DbiResourceId"]}
     for ident, region in CLUSTERS.items():
         record = client("rds", region).describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
         flags[ident] = record["IAMDatabaseAuthenticationEnabled"]
+        ids[ident] = {"region": region or config["aws_region"], "resource_id": record["DbClusterResourceId"]}
 
     iam = client("iam")
     resources: list[str] = []
@@ -71,7 +75,8 @@ def main(config_path: str, lab_vars: str) -> None:
             cur.execute(query, (USER,))
             users[ident] = cur.fetchone()[0]
         conn.close()
-    print(json.dumps({"flags": flags, "role": role, "resources": sorted(resources), "users": users}, sort_keys=True))
+    print(json.dumps({"flags": flags, "ids": ids, "role": role, "resources": sorted(resources), "users": users},
+                     sort_keys=True))
 
 
 if __name__ == "__main__":

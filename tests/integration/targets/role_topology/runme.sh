@@ -3,7 +3,8 @@
 # cluster's reader endpoint and a global database's secondary cluster in another Region. enable, iam_access and
 # db_users run check -> real -> idempotent check -> idempotent (check mode proven to write nothing with boto3 and
 # admin SQL, out of band), then a target host logs in through every replica, the reader endpoint and the secondary
-# (playbooks/verify.yml: tokens signed for the host dialled, in its Region).
+# (playbooks/verify.yml: tokens signed for the host dialled, in its Region). In between, the access report: each replica
+# and the secondary in its matrix, read in its own Region, and no finding about them.
 set -eu
 
 cd "$(dirname "$0")"
@@ -55,6 +56,11 @@ run idempotent
 changed idempotent 0
 state after-idempotent
 "${PYTHON}" check_state.py same "${TMP}/state-after-real.json" "${TMP}/state-after-idempotent.json"
+
+# The access report reads each replica and the secondary in its Region: in its matrix, no finding about them.
+ansible-playbook "${ARGS[@]}" report.yml > "${OUT}/role_topology-report.log" 2>&1 \
+  || { cat "${OUT}/role_topology-report.log"; exit 1; }
+"${PYTHON}" check_state.py reported "${TMP}/state-after-idempotent.json" "${TMP}/report.json"
 
 # The verify playbook people run: reads replicas and secondaries in their Regions, then the host logs in through each.
 ansible-playbook "${ARGS[@]}" host_profile.yml > /dev/null

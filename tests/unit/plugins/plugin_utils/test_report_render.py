@@ -79,3 +79,18 @@ def test_an_empty_report_renders():
     empty = {"matrix": [], "findings": [], "databases": [], "summary": {}}
     assert "No findings." in _report_render.report_html(empty)
     assert "| - | - | none |" in _report_render.report_markdown(empty)
+
+
+def test_a_cross_region_replica_of_the_same_name_has_its_own_table_and_lines():
+    """A read replica named like its source, in another Region (docs/topologies.md): shown with its Region, its pairs
+    apart from the source's."""
+    west = dict(row("app", "pg", "app", False), region="us-west-2", member_of="pg")
+    report = dict(REPORT, matrix=REPORT["matrix"] + [west], databases=REPORT["databases"] + [
+        {"id": "pg", "kind": "instance", "engine": "postgres", "resource_id": "db-W", "iam_enabled": True,
+         "region": "us-west-2", "member_of": "pg", "member_role": "replica"}])
+    page = _report_render.report_html(report)
+    assert '<h3 id="db-pg(us-west-2)">pg (us-west-2)</h3>' in page and "replica of pg: its users are the source's" in page
+    tables = page.split('<table class="matrix"')
+    assert [t.count(' pair" data-principal') for t in tables[1:]] == [2, 2, 1]
+    text = _report_render.report_markdown(dict(report, matrix=report["matrix"] + [dict(west, allowed=True)]))
+    assert "| pg | app | app |" in text.splitlines() and "| pg (us-west-2) | app | app |" in text.splitlines()
