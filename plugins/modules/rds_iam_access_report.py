@@ -101,7 +101,7 @@ options:
           - The read replicas of a DB instance (docs/topologies.md), a list of C({db_instance_identifier, region}) (the
             Region defaults to that of the call), or V(discover) (the source's C(ReadReplicaDBInstanceIdentifiers)).
           - Each replica is reported as a database of its own, read in its own Region, with its own resource id and IAM
-            setting (RV(databases[].member_of) names the source); its users are the source's (replicated).
+            setting (in RV(databases), C(member_of) names the source); its users are the source's (replicated).
         type: raw
         version_added: 0.2.0
       endpoints:
