@@ -24,32 +24,37 @@ SECRET = "unit-test-secret-key-must-never-appear"
 
 
 class Aws:
-    """Stubbed boto3 clients by service, with a log of every request made."""
+    """Stubbed boto3 clients by service (by (service, Region) for a Region other than REGION), with a log of every
+    request made and of the Region of every client asked for."""
 
     def __init__(self):
         self.clients = {}
         self.stubbers = {}
         self.requests = []
         self.retry_decorators = []
+        self.regions = []
 
-    def stubber(self, service):
-        if service not in self.stubbers:
+    def stubber(self, service, region=REGION):
+        key = service if region == REGION else (service, region)
+        if key not in self.stubbers:
             client = boto3.client(
-                service, region_name=REGION, aws_access_key_id="AKIDUNITTEST", aws_secret_access_key="not-used"
+                service, region_name=region, aws_access_key_id="AKIDUNITTEST", aws_secret_access_key="not-used"
             )
             client.meta.events.register("after-call", self._after)
-            self.clients[service] = client
-            self.stubbers[service] = Stubber(client)
-            self.stubbers[service].activate()
-        return self.stubbers[service]
+            self.clients[key] = client
+            self.stubbers[key] = Stubber(client)
+            self.stubbers[key].activate()
+        return self.stubbers[key]
 
     def _after(self, model, **kwargs):
         self.requests.append(model.name)
 
-    def client(self, module, service, retry_decorator=None, **kwargs):
-        self.stubber(service)
+    def client(self, module, service, retry_decorator=None, region=None, **kwargs):
+        region = region or REGION
+        self.regions.append((service, region))
+        self.stubber(service, region)
         self.retry_decorators.append(retry_decorator)
-        client = self.clients[service]
+        client = self.clients[service if region == REGION else (service, region)]
         return client if retry_decorator is None else RetryingBotoClientWrapper(client, retry_decorator)
 
 

@@ -1,6 +1,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of the rds_iam_access_report module against botocore's Stubber, one stubbed client per service and
-Region: a data model with a same-Region replica, a cross-Region one and a global secondary is read with one read of
+"""Unit tests of the rds_iam_access_report module against botocore's Stubber (aws_stubs, a client per service and
+Region): a data model with a same-Region replica, a cross-Region one and a global secondary is read with one read of
 the other Region, its members are rows of the matrix with their Region, a grant on a member's id that no longer
 exists is stale_resource_id, and bad replicas are refused before any call."""
 
@@ -10,12 +10,8 @@ import datetime
 import json
 from urllib.parse import quote
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.dbauth.rds_iam.plugins.modules import rds_iam_access_report
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import ACCOUNT
 from ansible_collections.dbauth.rds_iam.tests.unit.plugins.modules.aws_stubs import REGION
@@ -25,45 +21,6 @@ pytestmark = pytest.mark.usefixtures("clean_env")
 
 OTHER = "eu-west-1"
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-class RegionalAws:
-    """Stubbed clients by (service, Region); records the Region of each client the module asks for."""
-
-    def __init__(self):
-        self.stubbers = {}
-        self.clients = {}
-        self.asked = []
-
-    def stubber(self, service, region=REGION):
-        key = (service, region)
-        if key not in self.stubbers:
-            client = boto3.client(service, region_name=region, aws_access_key_id="AKIDUNITTEST",
-                                  aws_secret_access_key="not-used")
-            self.clients[key] = client
-            self.stubbers[key] = Stubber(client)
-            self.stubbers[key].activate()
-        return self.stubbers[key]
-
-    def client(self, module, service, retry_decorator=None, region=None, **kwargs):
-        region = region or REGION
-        self.asked.append((service, region))
-        self.stubber(service, region)
-        client = self.clients[(service, region)]
-        return client if retry_decorator is None else RetryingBotoClientWrapper(client, retry_decorator)
-
-
-@pytest.fixture(name="aws")
-def aws_fixture(monkeypatch):
-    aws = RegionalAws()
-
-    def client(module, service, retry_decorator=None, **kwargs):
-        return aws.client(module, service, retry_decorator, **kwargs)
-
-    monkeypatch.setattr(AnsibleAWSModule, "client", client)
-    yield aws
-    for stubber in aws.stubbers.values():
-        stubber.assert_no_pending_responses()
 
 
 def instance(name, region, resource_id, replicas=()):
@@ -121,9 +78,10 @@ def test_members_in_their_own_region_and_no_finding(aws, capsys):
         ("orders-eu", OTHER, "orders", True), ("orders-ro", REGION, "orders", True)]
     assert [(d["id"], d["member_role"]) for d in result["databases"]] == [
         ("orders", None), ("orders-ro", "replica"), ("orders-eu", "replica"), ("aurora-1", None), ("aurora-1-eu", "secondary")]
-    # one client in the other Region, for two members there; the stubbers hold exactly the calls expected (an extra
-    # call fails, a call left is caught by the fixture): two reads of each Region, DescribeBlueGreenDeployments at home
-    assert aws.asked == [("rds", REGION), ("iam", REGION), ("rds", OTHER)]
+    # one client in the other Region, for two members there, and one read of each Region
+    assert aws.regions == [("rds", REGION), ("iam", REGION), ("rds", OTHER)]
+    assert aws.requests == ["DescribeDBInstances", "DescribeDBClusters", "DescribeDBInstances", "DescribeDBClusters",
+                            "DescribeBlueGreenDeployments", "GetAccountAuthorizationDetails"]
 
 
 def test_a_grant_on_a_member_id_that_no_longer_exists_is_stale(aws, capsys):
@@ -143,4 +101,4 @@ def test_bad_replicas_are_refused_before_any_call(aws, capsys, replicas, error):
     model = [dict(MODEL[0], replicas=replicas)]
     result = run_module(rds_iam_access_report.main, {"databases": model}, capsys)
     assert result["failed"] and result["msg"] == "databases[0] (orders): " + error
-    assert aws.asked == []
+    assert aws.regions == [] and aws.requests == []
