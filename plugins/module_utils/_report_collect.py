@@ -110,10 +110,15 @@ def read_rds(client, retry, model, scope, regional_client):
         seen.add(key)
         record = records.get(key)
         sources.append((_database(key, record, entry, region), members_of(entry, record, region)))
-    for _db, members in sources:
-        for _kind, _ident, member_region, _role in members:
-            if member_region not in by_region:
+    for db, members in sources:
+        for _kind, ident, member_region, _role in members:
+            if member_region in by_region:
+                continue
+            try:
                 by_region[member_region] = _read_region(regional_client(member_region), retry)
+            except _rds_databases.RdsReadError as e:
+                raise _rds_databases.RdsReadError("%s in %s, the Region of %s (a member of %s)" % (
+                    e.message, member_region, ident, db["id"]), e.exception)
     databases = []
     for (db, members), entry in zip(sources, model):
         databases.append(db)

@@ -179,3 +179,16 @@ def test_a_grant_on_a_member_id_that_no_longer_exists_is_stale():
     assert [(f["code"], f["objects"]["resource_id"], f["objects"]["resource"]) for f in found] == [
         ("stale_resource_id", "db-REPLACEDWEST", gone)]
     assert "which no DB instance or cluster of us-west-2 has" in found[0]["message"]
+
+
+def test_a_region_that_cannot_be_read_is_named():
+    regions = Regions({HOME: HOME_RECORDS})
+    west = boto3.client("rds", region_name=WEST, aws_access_key_id="AKIDUNITTEST", aws_secret_access_key="not-used")
+    stubber = Stubber(west)
+    stubber.add_client_error("describe_db_instances", "AccessDenied", "not allowed in us-west-2")
+    stubber.activate()
+    with pytest.raises(collect._rds_databases.RdsReadError) as raised:
+        collect.read_rds(regions.clients[HOME], RETRY, MODEL, "model", lambda region: RetryingBotoClientWrapper(west, RETRY))
+    assert raised.value.message == ("Failed to describe the DB instances in us-west-2, the Region of orders "
+                                    "(a member of orders)")
+    stubber.assert_no_pending_responses()
