@@ -106,6 +106,28 @@ def report(path: Path) -> dict:
     return {(r["host"], r["database"], r["user"]): r for r in rows}
 
 
+def assert_no_leak(proc: subprocess.CompletedProcess, secrets: list) -> None:
+    """No secret value and no part of a token in what a (-vvv) run printed."""
+    output = proc.stdout + proc.stderr
+    leaked = [s for s in secrets if s in output]
+    assert not leaked, f"{len(leaked)} secret value(s) in the -vvv output"
+    markers = [m for m in TOKEN_MARKERS if m in output]
+    assert not markers, f"token parts in the -vvv output: {markers}"
+
+
+def assert_rds_rows(rows: dict) -> None:
+    """The verify table of the lab's data model: granted logins work over TLS, noaccess-1 gets policy_denied."""
+    # 11 logins to the databases, and app_user through the lab's RDS Proxy from app-1 and app-2
+    assert len(rows) == 13
+    assert {key for key in rows if "via lab-proxy" in key[1]} == {
+        (host, "lab-postgres via lab-proxy", "app_user") for host in ("app-1", "app-2")}
+    for key, row in rows.items():
+        if key[0] == "noaccess-1":
+            assert not row["connected"] and row["diagnosis"] == "policy_denied", row
+        else:
+            assert row["connected"] and row["current_user"] == key[2] and row["tls_version"].startswith("TLS"), row
+
+
 def client_logins(lab: dict, host_dir: Path) -> dict:
     """Log in as app_user with the mysql and psql clients and the files the client role wrote for app-1."""
     import boto3  # pylint: disable=import-outside-toplevel
@@ -183,11 +205,7 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
     proc, recap = playbook(inventory, "site.yml", "-vvv")
     assert ok(proc), tail(proc)
     assert changed(recap) > 0
-    output = proc.stdout + proc.stderr
-    leaked = [s for s in secrets if s in output]
-    assert not leaked, f"{len(leaked)} secret value(s) in the -vvv output"
-    markers = [m for m in TOKEN_MARKERS if m in output]
-    assert not markers, f"token parts in the -vvv output: {markers}"
+    assert_no_leak(proc, secrets)
     after = snapshot.snapshot(lab)
     assert all(after["aws"]["iam_auth"].values())
     prefix = f"arn:aws:iam::{lab['account_id']}:policy/dbauth-rds-iam/rds-iam-connect-"
@@ -223,16 +241,7 @@ def test_site_flow(lab, inventory, secrets, tmp_path):
     proc, recap = playbook(inventory, "site.yml", "-e", f"rds_iam_verify_report={rows_file}")
     assert ok(proc), tail(proc)
     assert recap and changed(recap) == 0, tail(proc)
-    rows = report(rows_file)
-    # 11 logins to the databases, and app_user through the lab's RDS Proxy from app-1 and app-2
-    assert len(rows) == 13
-    assert {key for key in rows if "via lab-proxy" in key[1]} == {
-        (host, "lab-postgres via lab-proxy", "app_user") for host in ("app-1", "app-2")}
-    for key, row in rows.items():
-        if key[0] == "noaccess-1":
-            assert not row["connected"] and row["diagnosis"] == "policy_denied", row
-        else:
-            assert row["connected"] and row["current_user"] == key[2] and row["tls_version"].startswith("TLS"), row
+    assert_rds_rows(report(rows_file))
 
     # The client role's settings: the mysql/psql command line clients log in with a token over verified TLS.
     for engine, line in client_logins(lab, host_dirs(lab)["app-1"]).items():
