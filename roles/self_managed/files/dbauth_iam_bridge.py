@@ -41,7 +41,6 @@ import json
 import os
 import re
 import signal
-import socket
 import socketserver
 import ssl
 import stat
