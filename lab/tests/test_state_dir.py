@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -92,3 +93,16 @@ def test_state_dir_option_names_the_folder(monkeypatch, tmp_path):
 def test_this_checkout_is_found_from_the_package_path():
     assert labctl.REPO is not None and (labctl.REPO / "lab" / "pyproject.toml").is_file()
     assert labctl.PACKAGE_DIR == labctl.REPO / "lab" / "src" / "rds_iam_lab"
+
+
+def test_every_port_of_a_lab_config_is_its_own(tmp_path, monkeypatch):
+    """Ports are picked free one at a time and bound only at start: the system may offer the same free port again
+    (here: any of 24 ports, each time), and each allocator must skip every port the config already holds."""
+    offers = random.Random(7)
+    monkeypatch.setattr(procutil, "free_port", lambda: offers.choice(range(30000, 30024)))
+    cfg = labctl.load_or_create_config(tmp_path)
+    ports = [cfg["moto_port"], cfg["ldap_port"], cfg["ssh_port"]] + [db["port"] for db in cfg["databases"]]
+    ports += [s["port"] for s in cfg["self_managed"]] + [h["imds_port"] for h in cfg["hosts"].values()]
+    ports += list(cfg["proxy_ports"].values())
+    assert len(ports) == len(set(ports)), sorted(ports)
+    assert procutil.config_ports(cfg) == set(ports)

@@ -72,7 +72,7 @@ def want_ssh() -> tuple[bool, str]:
 def ensure_ports(cfg: dict) -> bool:
     """Give the config an sshd port and one metadata port per host (kept once chosen). True if changed."""
     changed = False
-    used = {cfg.get("moto_port"), cfg.get("ldap_port")} | {db.get("port") for db in cfg.get("databases", [])}
+    used = procutil.config_ports(cfg)
     hosts = cfg.setdefault("hosts", {})
 
     if not cfg.get("ssh_port"):

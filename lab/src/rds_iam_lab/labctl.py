@@ -203,7 +203,7 @@ def load_or_create_config(state: Path) -> dict:
             entry = dict(db, port=port(), admin_password=secrets.token_urlsafe(18))
             cfg["databases"].append(entry)
     # the plain servers (self_managed_servers.py); a state from before gets them too
-    used_ports = {cfg["moto_port"], cfg["ldap_port"]} | {db["port"] for db in cfg["databases"]}
+    used_ports = procutil.config_ports(cfg)
     self_managed_servers.ensure_config(cfg, lambda: procutil.new_port(used_ports), lambda: secrets.token_urlsafe(18))
     hosts.ensure_ports(cfg)  # the sshd port and one metadata port per host (a state from before gets them)
     ensure_proxy_ports(cfg)
@@ -215,9 +215,7 @@ def load_or_create_config(state: Path) -> dict:
 def ensure_proxy_ports(cfg: dict) -> None:
     """One port per RDS Proxy engine family (every proxy of the family listens on it, each on its own
     address, as RDS Proxy listens on the engine's port), kept once chosen."""
-    used = {cfg.get("moto_port"), cfg.get("ldap_port"), cfg.get("ssh_port")}
-    used |= {db.get("port") for db in cfg.get("databases", [])}
-    used |= {h.get("imds_port") for h in cfg.get("hosts", {}).values()}
+    used = procutil.config_ports(cfg)
     ports = cfg.setdefault("proxy_ports", {})
     for family in ("MYSQL", "POSTGRESQL"):
         if not ports.get(family):

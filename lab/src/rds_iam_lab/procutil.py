@@ -19,6 +19,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def config_ports(cfg: dict) -> set:
+    """Every port a lab config has given out: a new one must differ from all of them (they are chosen free one
+    at a time and bound only when the lab starts, so the system can hand out the same free port twice)."""
+    ports = {cfg.get("moto_port"), cfg.get("ldap_port"), cfg.get("ssh_port")}
+    ports |= {db.get("port") for db in cfg.get("databases", [])}
+    ports |= {server.get("port") for server in cfg.get("self_managed", [])}
+    ports |= {host.get("imds_port") for host in cfg.get("hosts", {}).values()}
+    ports |= set((cfg.get("proxy_ports") or {}).values())
+    return {port for port in ports if port}
+
+
 def new_port(used: set) -> int:
     """A free 127.0.0.1 port that is not in ``used`` (added to it)."""
     while True:
