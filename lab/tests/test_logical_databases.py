@@ -81,19 +81,24 @@ def expect_refused(lab, dialled, user, password, code):
         f"expected a {code!r} refusal for {user} dialling {dialled}, got {new}"
 
 
-def create_user(lab, server):
-    """USER on a server of the lab, as an IAM user (what its logical databases then serve)."""
+def create_user(lab, server, user=USER, password_user=None, password=None):
+    """``user`` on a server of the lab, as an IAM user (what its logical databases then serve); with
+    ``password_user``, also a user that logs in with ``password`` (TLS required)."""
     db = lab.db(server)
     if db["engine"] == "mysql":
         conn = mysql_connect(lab, db, db["admin_user"], db["admin_password"])
         with conn.cursor() as cur:
-            cur.execute(f"CREATE USER IF NOT EXISTS '{USER}'@'%' IDENTIFIED WITH AWSAuthenticationPlugin "
+            cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED WITH AWSAuthenticationPlugin "
                         "AS 'RDS' REQUIRE SSL")
+            if password_user:
+                cur.execute(f"CREATE USER IF NOT EXISTS '{password_user}'@'%' IDENTIFIED BY '{password}' REQUIRE SSL")
     else:
         conn = pg_connect(lab, db, db["admin_user"], db["admin_password"])
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute(f"CREATE ROLE {USER} LOGIN IN ROLE rds_iam")
+            cur.execute(f"CREATE ROLE {user} LOGIN IN ROLE rds_iam")
+            if password_user:
+                cur.execute(f"CREATE ROLE {password_user} LOGIN PASSWORD '{password}'")
     conn.close()
 
 

@@ -18,7 +18,8 @@ import pymysql
 import pytest
 
 from lab.tests import test_logins
-from lab.tests.test_logins import LOGIN_ERRORS, make_token, mysql_connect, pg_connect
+from lab.tests.test_logical_databases import create_user
+from lab.tests.test_logins import LOGIN_ERRORS, make_token
 
 lab = test_logins.lab  # a lab of this module's own
 
@@ -40,21 +41,7 @@ def setup(lab):
     rds, iam, secrets = lab.aws("rds"), lab.aws("iam"), lab.aws("secretsmanager")
     for _name, (_family, server) in PROXIES.items():
         rds.modify_db_instance(DBInstanceIdentifier=server, EnableIAMDatabaseAuthentication=True, ApplyImmediately=True)
-        db = lab.db(server)
-        if db["engine"] == "mysql":
-            conn = mysql_connect(lab, db, db["admin_user"], db["admin_password"])
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE USER IF NOT EXISTS '{IAM_USER}'@'%' IDENTIFIED WITH AWSAuthenticationPlugin "
-                            "AS 'RDS' REQUIRE SSL")
-                cur.execute(f"CREATE USER IF NOT EXISTS '{SECRET_USER}'@'%' IDENTIFIED BY '{SECRET_PASSWORD}' "
-                            "REQUIRE SSL")
-        else:
-            conn = pg_connect(lab, db, db["admin_user"], db["admin_password"])
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE ROLE {IAM_USER} LOGIN IN ROLE rds_iam")
-                cur.execute(f"CREATE ROLE {SECRET_USER} LOGIN PASSWORD '{SECRET_PASSWORD}'")
-        conn.close()
+        create_user(lab, server, IAM_USER, SECRET_USER, SECRET_PASSWORD)
     lab.refresh()
     secret_arns = {server: secrets.create_secret(
         Name=f"px/{server}", SecretString=json.dumps({"username": SECRET_USER, "password": SECRET_PASSWORD}))["ARN"]
